@@ -1,0 +1,1 @@
+"""Heuristic-discovery engine: config, loop, selection, archive, proposers, sandbox, CLIs."""

@@ -1,0 +1,271 @@
+"""The archive: every program, its lineage, evaluation and LLM calls (SQLAlchemy 2.0).
+
+SQLite in WAL mode by default (readers never block the writer); any SQLAlchemy URL works.
+The archive is also the checkpoint: a run resumes from what is committed here.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    func,
+    select,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the archive models."""
+
+
+class Run(Base):
+    """One evolution run: its problem, resolved config and progress."""
+
+    __tablename__ = "runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    problem: Mapped[str] = mapped_column(String(64))
+    folder: Mapped[str | None] = mapped_column(Text, nullable=True)
+    config: Mapped[dict] = mapped_column(JSON, default=dict)
+    seed: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="running")  # running|finished|stopped
+    stop_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    wall_seconds: Mapped[float] = mapped_column(Float, default=0.0)  # summed over sessions
+    state: Mapped[dict] = mapped_column(JSON, default=dict)  # strategy state (bandits, ...)
+
+
+class Program(Base):
+    """A candidate program with its evaluation; iteration 0 holds the seeds."""
+
+    __tablename__ = "programs"
+    __table_args__ = (
+        UniqueConstraint("run_id", "iteration", "island", "proposer", name="uq_program_iteration"),
+        Index("ix_programs_run_hash", "run_id", "code_hash"),
+        Index("ix_programs_run_score", "run_id", "score"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    iteration: Mapped[int] = mapped_column(Integer)
+    island: Mapped[int] = mapped_column(Integer, default=0)
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("programs.id"), nullable=True)
+    code: Mapped[str] = mapped_column(Text)
+    code_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    proposer: Mapped[str] = mapped_column(String(32))  # seed|mutation|crossover|tune|llm_diff|...
+    operator: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    model: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    diff: Mapped[str | None] = mapped_column(Text, nullable=True)
+    status: Mapped[str] = mapped_column(String(24))  # ok | a failure kind
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    compile_fallback: Mapped[str | None] = mapped_column(Text, nullable=True)
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    metrics: Mapped[dict] = mapped_column(JSON, default=dict)
+    feedback: Mapped[str | None] = mapped_column(Text, nullable=True)
+    behaviour: Mapped[float | None] = mapped_column(Float, nullable=True)
+    stage: Mapped[str | None] = mapped_column(String(16), nullable=True)  # gate | full
+    duplicate_of: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    improved: Mapped[bool] = mapped_column(Boolean, default=False)  # beat its parent
+    propose_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    eval_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    wall_offset: Mapped[float] = mapped_column(Float, default=0.0)  # run wall-clock seconds
+
+
+class ProgramParent(Base):
+    """Extra lineage edges: crossover mates and inspirations shown to the proposer."""
+
+    __tablename__ = "program_parents"
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), primary_key=True)
+    parent_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16), primary_key=True)  # parent|mate|inspiration
+
+
+class LLMCall(Base):
+    """One model call: prompt, reply, tokens, cost, latency, error."""
+
+    __tablename__ = "llm_calls"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    program_id: Mapped[int | None] = mapped_column(ForeignKey("programs.id"), nullable=True)
+    iteration: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    model: Mapped[str] = mapped_column(String(128))
+    mode: Mapped[str | None] = mapped_column(String(16), nullable=True)  # diff|rewrite|fix
+    prompt: Mapped[Any] = mapped_column(JSON, default=list)  # chat messages
+    reply: Mapped[str | None] = mapped_column(Text, nullable=True)
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    latency_s: Mapped[float] = mapped_column(Float, default=0.0)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def sqlite_url(path: str | Path) -> str:
+    return f"sqlite:///{Path(path).resolve()}"
+
+
+def make_engine(url: str, readonly: bool = False) -> Engine:
+    """An engine for `url`; SQLite gets WAL, a busy timeout and no cross-thread check."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    if not readonly:
+        Base.metadata.create_all(engine)
+    return engine
+
+
+class Archive:
+    """Session factory and queries over one archive database."""
+
+    def __init__(self, url: str, readonly: bool = False):
+        self.url = url
+        self.engine = make_engine(url, readonly=readonly)
+        self.Session = sessionmaker(self.engine, expire_on_commit=False)
+
+    @classmethod
+    def open_folder(cls, folder: str | Path, readonly: bool = True) -> "Archive":
+        """Open `<folder>/archive.sqlite`, or the URL stored in `<folder>/archive_url`."""
+        folder = Path(folder)
+        url_file = folder / "archive_url"
+        if url_file.exists():
+            return cls(url_file.read_text().strip(), readonly=readonly)
+        db = folder / "archive.sqlite"
+        if not db.exists():
+            raise FileNotFoundError(f"{folder}: no archive.sqlite (not a run folder)")
+        return cls(sqlite_url(db), readonly=readonly)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ---- runs -----------------------------------------------------------------------------
+    def create_run(self, problem: str, folder: str | None, config: dict, seed: int) -> Run:
+        with self.Session.begin() as s:
+            run = Run(problem=problem, folder=folder, config=config, seed=seed, state={})
+            s.add(run)
+        return run
+
+    def latest_run(self) -> Run | None:
+        with self.Session() as s:
+            return s.scalars(select(Run).order_by(Run.id.desc()).limit(1)).first()
+
+    def get_run(self, run_id: int) -> Run | None:
+        with self.Session() as s:
+            return s.get(Run, run_id)
+
+    def update_run(self, run_id: int, **fields: Any) -> None:
+        with self.Session.begin() as s:
+            run = s.get(Run, run_id)
+            for k, v in fields.items():
+                setattr(run, k, v)
+            run.updated_at = utcnow()
+
+    # ---- programs -------------------------------------------------------------------------
+    def record(
+        self,
+        program: Program,
+        edges: Iterable[tuple[int, str]] = (),
+        calls: Iterable[LLMCall] = (),
+        run_updates: dict | None = None,
+    ) -> Program:
+        """One transaction: the program, its lineage edges, its LLM calls and run progress."""
+        with self.Session.begin() as s:
+            s.add(program)
+            s.flush()
+            for parent_id, role in edges:
+                s.add(ProgramParent(program_id=program.id, parent_id=parent_id, role=role))
+            for call in calls:
+                call.program_id = program.id
+                s.add(call)
+            run = s.get(Run, program.run_id)
+            run.updated_at = utcnow()
+            for k, v in (run_updates or {}).items():
+                setattr(run, k, v)
+        return program
+
+    def record_calls(self, calls: Iterable[LLMCall]) -> None:
+        with self.Session.begin() as s:
+            s.add_all(list(calls))
+
+    def programs(self, run_id: int) -> list[Program]:
+        with self.Session() as s:
+            return list(s.scalars(select(Program).where(Program.run_id == run_id).order_by(Program.id)))
+
+    def program(self, program_id: int) -> Program | None:
+        with self.Session() as s:
+            return s.get(Program, program_id)
+
+    def find_by_hash(self, run_id: int, h: str) -> Program | None:
+        """An evaluated program with this normalized-code hash (never a duplicate row)."""
+        with self.Session() as s:
+            q = (
+                select(Program)
+                .where(Program.run_id == run_id, Program.code_hash == h, Program.duplicate_of.is_(None))
+                .order_by(Program.id)
+                .limit(1)
+            )
+            return s.scalars(q).first()
+
+    def best(self, run_id: int, k: int = 1) -> list[Program]:
+        with self.Session() as s:
+            q = (
+                select(Program)
+                .where(Program.run_id == run_id, Program.status == "ok", Program.score.is_not(None),
+                       Program.duplicate_of.is_(None), Program.proposer != "migration")
+                .order_by(Program.score.desc(), Program.id)
+                .limit(k)
+            )
+            return list(s.scalars(q))
+
+    def edges(self, program_id: int) -> list[ProgramParent]:
+        with self.Session() as s:
+            return list(s.scalars(select(ProgramParent).where(ProgramParent.program_id == program_id)))
+
+    def calls(self, run_id: int, program_id: int | None = None) -> list[LLMCall]:
+        with self.Session() as s:
+            q = select(LLMCall).where(LLMCall.run_id == run_id)
+            if program_id is not None:
+                q = q.where(LLMCall.program_id == program_id)
+            return list(s.scalars(q.order_by(LLMCall.id)))
+
+    def total_cost(self, run_id: int) -> float:
+        with self.Session() as s:
+            return float(s.scalar(select(func.coalesce(func.sum(LLMCall.cost_usd), 0.0)).where(
+                LLMCall.run_id == run_id)) or 0.0)
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, default=float)

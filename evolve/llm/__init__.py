@@ -1,0 +1,1 @@
+"""LLM access: litellm client, edit parsing, prompt rendering, model selection."""

@@ -1,0 +1,197 @@
+"""The problem contract: what every problem under `problems/` provides to the engine.
+
+A problem splits evaluation into two halves so that a candidate can never grade itself:
+
+* `run(candidate, iset)` executes in the sandboxed child process. It calls the candidate on the
+  instances of one set and returns its raw outputs (a dict of numpy arrays). It is untrusted.
+* `score_set(iset, outputs)` executes in the trusted worker. It validates the outputs against the
+  contract (raising `InvalidOutput`) and computes the metrics with the problem's simulator.
+
+`summarize(split, scores)` folds the per-set scores into one number (higher is better), a metrics
+dict and short feedback text for the next prompt.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+SPLITS = ("train", "validation", "test")
+
+
+class ProblemError(Exception):
+    """Bad problem input (config value, data file, instance file): one-line message for the user."""
+
+
+class InvalidOutput(Exception):
+    """The candidate's output violates the contract (recorded as `invalid_output`)."""
+
+
+class InputMutation(Exception):
+    """The candidate changed its read-only inputs (recorded as `input_mutation`)."""
+
+
+@dataclass(frozen=True)
+class InstanceSet:
+    """A named batch of instances evaluated together; `data` is problem-specific."""
+
+    name: str
+    data: Any
+    size: int
+
+
+@dataclass
+class SetScore:
+    """Trusted metrics of one instance set."""
+
+    name: str
+    n_instances: int
+    metrics: dict[str, float]
+    feedback: str = ""
+    runtime_s: float = 0.0
+
+
+@dataclass
+class Summary:
+    """What a problem reports for a whole split: score (higher is better), metrics, feedback."""
+
+    score: float
+    metrics: dict[str, float]
+    feedback: str
+    behaviour: float | None = None  # optional behaviour descriptor for the MAP-Elites grid
+    sets: list[SetScore] = field(default_factory=list)
+
+
+def readonly(a: np.ndarray, dtype=None) -> np.ndarray:
+    """A copy of `a` that cannot be made writable again (it views an immutable bytes object)."""
+    a = np.ascontiguousarray(a, dtype=dtype)
+    return np.frombuffer(a.tobytes(), dtype=a.dtype).reshape(a.shape)
+
+
+class Problem(ABC):
+    """A heuristic-discovery task: data, candidate contract, trusted scoring and baselines."""
+
+    name: str = ""
+    entry: str = ""  # the function a candidate module must define
+    signature: str = ""  # e.g. "def schedule(p, d) -> np.ndarray[int]"
+    description: str = ""  # prompt text: the task, the contract, what "better" means
+    jit_entry: bool = True  # compile the entry with numba.njit (Python fallback otherwise)
+    primitives: tuple[str, ...] = ()  # extra names the built-in mutator may use in expressions
+
+    def __init__(self, cfg: Mapping[str, Any] | None = None):
+        self.cfg = dict(cfg or {})
+
+    # ---- data -----------------------------------------------------------------------------
+    @abstractmethod
+    def instance_sets(self, split: str) -> list[InstanceSet]:
+        """The instance sets of `split` (train / validation / test)."""
+
+    def gate_sets(self) -> list[InstanceSet]:
+        """A few small instances run first (the cheap stage of the cascade); [] disables it."""
+        return []
+
+    def load_instances(self, paths: list[str]) -> list[InstanceSet]:
+        """Instance sets read from user files (evolve-replay --instances)."""
+        raise ProblemError(f"problem {self.name!r} does not read instance files")
+
+    def warm_up(self) -> None:
+        """Load data and compile simulators once per warm worker, before any candidate runs."""
+        for split in ("train",):
+            self.instance_sets(split)
+        self.gate_sets()
+
+    # ---- evaluation -----------------------------------------------------------------------
+    @abstractmethod
+    def run(self, candidate: "Candidate", iset: InstanceSet) -> dict[str, np.ndarray]:
+        """Untrusted: call the candidate on every instance of `iset`, return raw outputs."""
+
+    @abstractmethod
+    def score_set(self, iset: InstanceSet, outputs: Mapping[str, np.ndarray]) -> SetScore:
+        """Trusted: validate `outputs` (raise InvalidOutput) and compute the set's metrics."""
+
+    @abstractmethod
+    def summarize(self, split: str, scores: list[SetScore]) -> Summary:
+        """Fold per-set scores into the split's score, metrics and feedback."""
+
+    def gate_passes(self, summary: Summary) -> bool:
+        """Whether a candidate that survived the gate deserves the full evaluation."""
+        return True
+
+    # ---- references -----------------------------------------------------------------------
+    def baselines(self) -> dict[str, Callable]:
+        """Name -> callable with the entry's signature (trusted code, run in-process)."""
+        return {}
+
+    def default_baselines(self) -> list[str]:
+        """Baselines shown by evolve-replay when the user does not choose."""
+        return list(self.baselines())
+
+    # ---- seeds ----------------------------------------------------------------------------
+    def seed_path(self, name_or_path: str) -> Path:
+        """A seed program: a name under seeds/<problem>/ or a path to a .py file."""
+        p = Path(name_or_path)
+        if p.suffix == ".py" and p.exists():
+            return p
+        root = Path(str(resources.files("evolve.seeds"))) / self.name
+        cand = root / f"{name_or_path.removesuffix('.py')}.py"
+        if cand.exists():
+            return cand
+        choices = sorted(x.stem for x in root.glob("*.py")) if root.exists() else []
+        raise ProblemError(
+            f"problem.seed_program={name_or_path!r}: no such seed or .py file "
+            f"(seeds for {self.name}: {', '.join(choices) or 'none'})"
+        )
+
+
+@dataclass
+class Candidate:
+    """A loaded candidate module: `fn` is the callable to use (jitted, or Python on fallback)."""
+
+    module: Any
+    py: Callable
+    jit: Any = None  # numba dispatcher, or None when not compiled / fell back
+    fallback_reason: str = ""
+
+    @property
+    def fn(self) -> Callable:
+        return self.jit if self.jit is not None else self.py
+
+
+def load_problem_class(target: str):
+    """Import `module:Class` or `path/to/file.py:Class`."""
+    mod_name, _, cls_name = target.rpartition(":")
+    if not mod_name or not cls_name:
+        raise ProblemError(f"problem.target={target!r}: expected 'module:Class' or 'file.py:Class'")
+    if mod_name.endswith(".py"):
+        path = Path(mod_name)
+        if not path.exists():
+            raise ProblemError(f"problem.target={target!r}: file {path} not found")
+        key = f"_evolve_problem_{path.stem}"
+        if key in sys.modules:
+            module = sys.modules[key]
+        else:
+            spec = importlib.util.spec_from_file_location(key, path)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[key] = module
+            spec.loader.exec_module(module)
+    else:
+        module = importlib.import_module(mod_name)
+    try:
+        return getattr(module, cls_name)
+    except AttributeError:
+        raise ProblemError(f"problem.target={target!r}: {mod_name} has no {cls_name}") from None
+
+
+def make_problem(cfg: Mapping[str, Any]) -> Problem:
+    """Build a problem from its config section (`target` names the class)."""
+    cfg = dict(cfg)
+    cls = load_problem_class(str(cfg.get("target", "")))
+    return cls(cfg)

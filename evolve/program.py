@@ -1,0 +1,157 @@
+"""Candidate programs as text: EVOLVE-BLOCK markers, normalized hashing, loading into a module."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import io
+import re
+import tokenize
+import types
+from dataclasses import dataclass
+
+from evolve.problem import Candidate
+
+BLOCK_START = "# EVOLVE-BLOCK-START"
+BLOCK_END = "# EVOLVE-BLOCK-END"
+
+# Failure kinds stored per program (DESIGN.md contract). `compile_fallback` is not an error.
+FAILURE_KINDS = (
+    "syntax_error",
+    "missing_entry",
+    "runtime_error",
+    "timeout",
+    "memory_limit",
+    "invalid_output",
+    "input_mutation",
+    "diff_failed",
+    "llm_error",
+)
+
+
+class CandidateError(Exception):
+    """Loading or running a candidate failed; `kind` is one of FAILURE_KINDS."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Blocks:
+    """A program cut into the fixed prefix, the evolvable block and the fixed suffix."""
+
+    prefix: str
+    block: str
+    suffix: str
+
+    def join(self, block: str | None = None) -> str:
+        body = self.block if block is None else block
+        if body and not body.endswith("\n"):
+            body += "\n"
+        return self.prefix + body + self.suffix
+
+
+def split_blocks(code: str) -> Blocks:
+    """Split at the markers; a program without markers is one big evolvable block."""
+    starts = [m.end() for m in re.finditer(r"^[ \t]*# EVOLVE-BLOCK-START[^\n]*\n?", code, re.M)]
+    ends = [m.start() for m in re.finditer(r"^[ \t]*# EVOLVE-BLOCK-END", code, re.M)]
+    if not starts and not ends:
+        return Blocks("", code, "")
+    if len(starts) != 1 or len(ends) != 1 or ends[0] < starts[0]:
+        raise CandidateError(
+            "syntax_error",
+            f"EVOLVE-BLOCK markers broken: {len(starts)} START and {len(ends)} END markers",
+        )
+    return Blocks(code[: starts[0]], code[starts[0] : ends[0]], code[ends[0] :])
+
+
+def normalize(code: str) -> str:
+    """Code with comments, docstrings-as-statements and layout removed (for hashing)."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return _strip_tokens(code)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
+            if isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+                node.body = body[1:] or [ast.Pass()]
+    return ast.unparse(tree)
+
+
+def _strip_tokens(code: str) -> str:
+    out = []
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(code).readline):
+            if tok.type not in (tokenize.COMMENT, tokenize.NL, tokenize.INDENT, tokenize.DEDENT):
+                out.append(tok.string)
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return " ".join(code.split())
+    return " ".join(out)
+
+
+def code_hash(code: str) -> str:
+    """Hash of the normalized code: identical programs up to comments/layout share it."""
+    return hashlib.sha256(normalize(code).encode()).hexdigest()
+
+
+def check_syntax(code: str) -> None:
+    """Raise CandidateError(syntax_error) with line and message when the code does not parse."""
+    split_blocks(code)
+    try:
+        compile(code, "<candidate>", "exec", dont_inherit=True)
+    except SyntaxError as e:
+        raise CandidateError("syntax_error", f"line {e.lineno}: {e.msg}") from None
+    except ValueError as e:  # e.g. null bytes
+        raise CandidateError("syntax_error", str(e)) from None
+
+
+def load_candidate(code: str, entry: str, jit: bool) -> Candidate:
+    """Execute the module text and fetch `entry`; compile it with numba where asked.
+
+    Compilation is lazy in numba, so `jit` is wrapped: the first call that fails to type or
+    lower falls back to Python for good and records why (`compile_fallback`).
+    """
+    check_syntax(code)
+    module = types.ModuleType("candidate")
+    module.__dict__["__name__"] = "candidate"
+    try:
+        exec(compile(code, "<candidate>", "exec", dont_inherit=True), module.__dict__)
+    except MemoryError:
+        raise
+    except BaseException as e:  # noqa: BLE001 - SystemExit and friends are candidate errors too
+        raise CandidateError("runtime_error", f"at import: {type(e).__name__}: {e}") from None
+    fn = module.__dict__.get(entry)
+    if fn is None:
+        raise CandidateError("missing_entry", f"the module defines no '{entry}'")
+    if not callable(fn):
+        raise CandidateError("missing_entry", f"'{entry}' is a {type(fn).__name__}, not a function")
+    cand = Candidate(module=module, py=getattr(fn, "py_func", fn))
+    if jit:
+        cand.jit = _LazyJit(cand)
+    return cand
+
+
+class _LazyJit:
+    """Calls the numba-compiled entry; on a compile error switches the candidate to Python."""
+
+    def __init__(self, cand: Candidate):
+        import numba
+
+        self._cand = cand
+        self.dispatcher = numba.njit(cache=False)(cand.py)
+
+    def __call__(self, *args):
+        from numba.core.errors import NumbaError
+
+        try:
+            return self.dispatcher(*args)
+        except NumbaError as e:
+            if self.dispatcher.signatures:  # compiled before: a real runtime error, not typing
+                raise
+            first = str(e).strip().splitlines()
+            self._cand.fallback_reason = (first[0] if first else type(e).__name__)[:300]
+            self._cand.jit = None
+            return self._cand.py(*args)
