@@ -1,3 +1,5 @@
+# NOTE TO PARALLEL HELPERS (temporary, the lead removes it): read /work/main/.git/HELPER_RULES.md now
+# (venv at /work/main/.venv; never git commit/add/stash/checkout; do not edit README.md; report at the end).
 """The problem contract: what every problem under `problems/` provides to the engine.
 
 A problem splits evaluation into two halves so that a candidate can never grade itself:
@@ -135,12 +137,16 @@ class Problem(ABC):
         return list(self.baselines())
 
     # ---- seeds ----------------------------------------------------------------------------
+    def seeds_root(self) -> Path:
+        """The folder of this problem's seed programs (seeds/<name>/ in the package)."""
+        return Path(str(resources.files("evolve.seeds"))) / self.name
+
     def seed_path(self, name_or_path: str) -> Path:
         """A seed program: a name under seeds/<problem>/ or a path to a .py file."""
         p = Path(name_or_path)
         if p.suffix == ".py" and p.exists():
             return p
-        root = Path(str(resources.files("evolve.seeds"))) / self.name
+        root = self.seeds_root()
         cand = root / f"{name_or_path.removesuffix('.py')}.py"
         if cand.exists():
             return cand

@@ -144,14 +144,13 @@ class _LazyJit:
         self.dispatcher = numba.njit(cache=False)(cand.py)
 
     def __call__(self, *args):
-        from numba.core.errors import NumbaError
-
         try:
             return self.dispatcher(*args)
-        except NumbaError as e:
-            if self.dispatcher.signatures:  # compiled before: a real runtime error, not typing
+        except Exception as e:  # noqa: BLE001 - numba raises several unrelated error types
+            if self.dispatcher.signatures:  # it compiled: a real runtime error of the candidate
                 raise
             first = str(e).strip().splitlines()
-            self._cand.fallback_reason = (first[0] if first else type(e).__name__)[:300]
+            self._cand.fallback_reason = (
+                f"{type(e).__name__}: {first[0] if first else ''}")[:300]
             self._cand.jit = None
             return self._cand.py(*args)

@@ -57,6 +57,9 @@ def classify_exception(e: BaseException) -> tuple[str, str]:
     msg = f"{type(e).__name__}: {e}".strip()
     if isinstance(e, ValueError) and "read-only" in str(e):
         return "input_mutation", f"the candidate wrote to a read-only input ({msg})"
+    if isinstance(e, ModuleNotFoundError):
+        return "runtime_error", (f"{msg} (candidates may import the preloaded modules only: "
+                                 "numpy, numba, math, heapq, itertools, collections, ...)")
     if isinstance(e, SystemExit):
         return "runtime_error", f"the candidate called sys.exit({e.code!r})"
     return "runtime_error", msg.splitlines()[0][:500] if msg else type(e).__name__

@@ -30,6 +30,7 @@ class ProgramView:
     behaviour: float | None
     improved: bool
     cost_usd: float = 0.0
+    duplicate_of: int | None = None  # set when an identical earlier program answered this one
 
     @property
     def ok(self) -> bool:

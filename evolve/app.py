@@ -1,0 +1,150 @@
+"""`evolve`: the Hydra app that launches or resumes a run.
+
+    evolve problem=smtt search.iterations=300
+    evolve resume=runs/smtt/2026-11-23_10-00-00 search.iterations=500
+    evolve --show problem=smtt          # print the composed config
+    evolve --config-dir my_conf problem=my_problem
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from evolve.config import ConfigError, compose, group_choices, to_dict, validate
+
+log = logging.getLogger("evolve")
+
+USAGE = """usage: evolve [--show] [--config-dir DIR] [key=value ...]
+
+Evolve a heuristic. Config groups (choose with group=name):
+{groups}
+Common overrides: problem.seed_program=<seed|file.py> search.iterations=N search.seed=N
+search.islands=N search.max_seconds=S search.target_score=X search.concurrency=N
+evaluator.workers=N evaluator.timeout_s=S evaluator.memory_mb=MB archive.url=URL
+resume=<run folder> run_dir=<folder> llm.model=<litellm model> llm.max_cost_usd=USD
+"""
+
+
+def _split_args(argv: list[str]) -> tuple[list[str], list[str], bool]:
+    overrides, dirs, show = [], [], False
+    it = iter(argv)
+    for a in it:
+        if a in ("-h", "--help"):
+            raise SystemExit(_usage(dirs))
+        if a == "--show":
+            show = True
+        elif a == "--config-dir":
+            dirs.append(next(it, ""))
+        elif a.startswith("--config-dir="):
+            dirs.append(a.split("=", 1)[1])
+        elif a.startswith("-"):
+            raise ConfigError(f"unknown option {a} (see evolve --help)")
+        else:
+            overrides.append(a)
+    return overrides, dirs, show
+
+
+def _usage(dirs: list[str]) -> str:
+    groups = "".join(f"  {g}: {', '.join(c)}\n" for g, c in group_choices(dirs).items())
+    return USAGE.format(groups=groups)
+
+
+def _resume_config(folder: Path, overrides: list[str]) -> DictConfig:
+    """The run's saved config with plain key=value overrides (no group changes) applied."""
+    saved = folder / "config.yaml"
+    if not saved.exists():
+        raise ConfigError(f"resume={folder}: no config.yaml there (not a run folder)")
+    cfg = OmegaConf.load(saved)
+    OmegaConf.set_struct(cfg, False)
+    for ov in overrides:
+        key, _, value = ov.partition("=")
+        if key == "resume":
+            continue
+        if key in ("problem", "search", "proposer", "llm") or key.startswith("problem."):
+            raise ConfigError(f"{ov}: cannot change the problem or a config group when resuming")
+        if OmegaConf.select(cfg, key.lstrip("+"), default="__missing__") == "__missing__" \
+                and not key.startswith("+"):
+            raise ConfigError(f"unknown config key '{key}'")
+        OmegaConf.update(cfg, key.lstrip("+"), OmegaConf.create({"v": value}).v
+                         if value else None, force_add=True)
+    cfg.resume = str(folder)
+    return cfg
+
+
+def _new_run_dir(cfg: DictConfig) -> Path:
+    if cfg.get("run_dir"):
+        return Path(cfg.run_dir)
+    base = Path("runs") / str(cfg.problem.name)
+    stamp = datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    folder, n = base / stamp, 1
+    while folder.exists():
+        n += 1
+        folder = base / f"{stamp}_{n}"
+    return folder
+
+
+def _link_latest(folder: Path) -> None:
+    link = folder.parent / "latest"
+    try:
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(folder.name)
+    except OSError:
+        pass
+
+
+def _setup_logging(folder: Path, level: str) -> None:
+    from rich.logging import RichHandler
+
+    log.handlers.clear()
+    log.setLevel(logging.DEBUG)
+    fh = logging.FileHandler(folder / "run.log")
+    fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    fh.setLevel(logging.INFO)
+    ch = RichHandler(show_path=False, markup=False, rich_tracebacks=False)
+    ch.setLevel(getattr(logging, str(level).upper(), logging.INFO))
+    log.addHandler(fh)
+    log.addHandler(ch)
+    log.propagate = False
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        overrides, dirs, show = _split_args(argv)
+        resume = next((o.split("=", 1)[1] for o in overrides if o.startswith("resume=")), None)
+        if resume:
+            cfg = _resume_config(Path(resume), overrides)
+        else:
+            cfg = compose(overrides, dirs)
+        validate(cfg)
+        if show:
+            print(OmegaConf.to_yaml(cfg, resolve=True))
+            return 0
+        from evolve.session import run_session
+
+        return asyncio.run(run_session(cfg, resume is not None, _new_run_dir, _link_latest,
+                                       _setup_logging))
+    except ConfigError as e:
+        print(f"evolve: error: {e}", file=sys.stderr)
+        return 2
+    except SystemExit as e:
+        if isinstance(e.code, str):
+            print(e.code)
+            return 0
+        raise
+    except KeyboardInterrupt:
+        print("evolve: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""`evolve-archive`: inspect a run's archive (runs, top, show, lineage, stats, plot, export).
+
+Read-only: the archive is opened without creating tables and may belong to a run that is still
+writing (SQLite WAL with a busy timeout), or to a run folder copied from another machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from evolve.cli import archive_query as q
+from evolve.cli import archive_render as render
+from evolve.cli.archive_stats import stats as run_stats
+from evolve.cli.common import CliError, console, emit_json, fail_line
+from evolve.cli.runref import find_run_folders, open_run
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    # SUPPRESS keeps a `--json` given before the subcommand from being reset by the subparser
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                        help="print one JSON document instead of tables")
+    p = argparse.ArgumentParser(
+        prog="evolve-archive", description="Inspect the archive of an evolve run.",
+        epilog="RUN is a run folder (runs/<problem>/<timestamp>), or a folder with a `latest` link.",
+    )
+    p.add_argument("--json", action="store_true", default=False, help=argparse.SUPPRESS)
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("runs", parents=[common], help="list runs under runs/ or FOLDER")
+    s.add_argument("folder", nargs="?", default="runs")
+    s = sub.add_parser("top", parents=[common], help="best programs of a run")
+    s.add_argument("run")
+    s.add_argument("-k", type=int, default=10, help="how many (default 10)")
+    s.add_argument("--all", action="store_true",
+                   help="include duplicates and island-migration copies")
+    s = sub.add_parser("show", parents=[common], help="one program: code, metrics, prompt, reply")
+    s.add_argument("run")
+    s.add_argument("id")
+    s = sub.add_parser("lineage", parents=[common], help="seed-to-program chain with diffs")
+    s.add_argument("run")
+    s.add_argument("id")
+    s = sub.add_parser("stats", parents=[common], help="per proposer / model / operator statistics")
+    s.add_argument("run")
+    s = sub.add_parser("plot", parents=[common], help="progress, failures and lineage as a PNG")
+    s.add_argument("run")
+    s.add_argument("-o", "--output", type=Path, help="PNG path (default <run>/plot.png)")
+    s = sub.add_parser("export", parents=[common], help="write a program as a standalone module")
+    s.add_argument("run")
+    which = s.add_mutually_exclusive_group()
+    which.add_argument("--id", help="program id (default: the best program)")
+    which.add_argument("--best", action="store_true", help="the best program (the default)")
+    s.add_argument("-o", "--output", type=Path, required=True, help="the .py file to write")
+    return p
+
+
+def _runs(args) -> int:
+    rows = [q.run_summary(f) for f in find_run_folders(args.folder)]
+    if args.json:
+        emit_json(rows)
+    else:
+        render.runs(console(), rows, args.folder)
+    return 0
+
+
+def _with_run(args) -> int:
+    """Subcommands that work on one run."""
+    with open_run(args.run) as h:
+        if args.cmd == "top":
+            if args.k < 1:
+                raise CliError(f"-k {args.k}: must be at least 1")
+            data = q.top(h, args.k, include_all=args.all)
+            if not args.json:
+                render.top(console(), data, f"top {args.k} of {h.folder} ({h.run.problem})")
+        elif args.cmd == "show":
+            data = q.show(h, args.id)
+            if not args.json:
+                render.show(console(), data)
+        elif args.cmd == "lineage":
+            data = q.lineage(h, args.id)
+            if not args.json:
+                render.lineage(console(), data)
+        elif args.cmd == "stats":
+            data = run_stats(h)
+            if not args.json:
+                render.stats(console(), data)
+        elif args.cmd == "plot":
+            from evolve.cli.archive_plot import plot
+
+            data = plot(h, args.output or h.folder / "plot.png")
+            if not args.json:
+                print(f"wrote {data['path']}")
+        else:
+            from evolve.cli.archive_export import export
+
+            data = export(h, args.id, args.output)
+            for w in data["warnings"]:
+                sys.stderr.write(f"warning: {w}\n")
+            if not args.json:
+                print(f"wrote {data['path']} (program #{data['program_id']}, score {data['score']})")
+    if args.json:
+        emit_json(data)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _runs(args) if args.cmd == "runs" else _with_run(args)
+    except CliError as e:
+        return fail_line(str(e))
+    except SQLAlchemyError as e:
+        return fail_line(f"archive read failed: {str(e).strip().splitlines()[0]}")
+    except OSError as e:  # e.g. the PNG or .py cannot be written there
+        return fail_line(f"{e.filename or ''}: {e.strerror or e}")
+    except BrokenPipeError:  # `evolve-archive show ... | head`
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

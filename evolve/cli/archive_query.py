@@ -1,0 +1,174 @@
+"""Read-only queries behind `evolve-archive`: plain dicts that both JSON and tables render."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import case, func, select
+
+from evolve.archive import LLMCall, Program, ProgramParent
+from evolve.cli.common import CliError
+from evolve.cli.runref import RunHandle, open_run
+
+PROGRAM_FIELDS = (
+    "id", "iteration", "island", "generation", "parent_id", "proposer", "operator", "model",
+    "status", "error", "compile_fallback", "score", "metrics", "feedback", "behaviour", "stage",
+    "duplicate_of", "improved", "propose_seconds", "eval_seconds", "wall_offset", "created_at",
+    "code_hash",
+)
+
+
+def program_dict(p: Program, full: bool = False) -> dict[str, Any]:
+    """A program row as a dict; `full` adds its code and diff."""
+    d = {k: getattr(p, k) for k in PROGRAM_FIELDS}
+    d["metrics"] = dict(p.metrics or {})
+    if full:
+        d["code"] = p.code
+        d["diff"] = p.diff
+    return d
+
+
+def call_dict(c: LLMCall) -> dict[str, Any]:
+    return {
+        "id": c.id, "program_id": c.program_id, "iteration": c.iteration, "model": c.model,
+        "mode": c.mode, "prompt": c.prompt, "reply": c.reply, "prompt_tokens": c.prompt_tokens,
+        "completion_tokens": c.completion_tokens, "cost_usd": c.cost_usd, "latency_s": c.latency_s,
+        "attempts": c.attempts, "error": c.error, "created_at": c.created_at,
+    }
+
+
+def listed(p: Program) -> bool:
+    """Rows a listing shows by default: not answered by an identical earlier program."""
+    return p.duplicate_of is None
+
+
+def best_score(h: RunHandle) -> Program | None:
+    best = h.archive.best(h.run.id, 1)
+    return best[0] if best else None
+
+
+# ---- runs -----------------------------------------------------------------------------------
+def run_summary(folder: Path) -> dict[str, Any]:
+    """One line of `evolve-archive runs`; an unreadable folder reports its error instead."""
+    try:
+        h = open_run(folder)
+    except CliError as e:
+        return {"folder": str(folder), "error": str(e)}
+    with h:
+        run, rid = h.run, h.run.id
+        with h.archive.Session() as s:
+            n, last_it, failures = s.execute(
+                select(
+                    func.count(Program.id),
+                    func.max(Program.iteration),
+                    func.sum(case((Program.status != "ok", 1), else_=0)),
+                ).where(Program.run_id == rid, Program.duplicate_of.is_(None))
+            ).one()
+        best = best_score(h)
+        return {
+            "folder": str(folder), "run_id": rid, "problem": run.problem, "status": run.status,
+            "stop_reason": run.stop_reason, "started_at": run.started_at,
+            "updated_at": run.updated_at, "wall_seconds": run.wall_seconds,
+            "iterations": last_it or 0, "programs": n or 0, "failures": int(failures or 0),
+            "best_score": best.score if best else None, "best_id": best.id if best else None,
+            "cost_usd": h.archive.total_cost(rid),
+        }
+
+
+# ---- top ------------------------------------------------------------------------------------
+def top(h: RunHandle, k: int, include_all: bool = False) -> list[dict[str, Any]]:
+    """The k best successful programs (duplicates and migration copies only with include_all)."""
+    if include_all:
+        progs = [p for p in h.archive.programs(h.run.id) if p.status == "ok" and p.score is not None]
+        progs.sort(key=lambda p: (-p.score, p.id))
+        progs = progs[:k]
+    else:
+        progs = h.archive.best(h.run.id, k)
+    return [dict(program_dict(p), rank=i + 1) for i, p in enumerate(progs)]
+
+
+def key_metrics(rows: list[dict[str, Any]], limit: int = 3) -> list[str]:
+    """Metric names worth a column: numeric, shared by the rows, gap/objective-like ones first."""
+    names: list[str] = []
+    for r in rows:
+        for k, v in (r.get("metrics") or {}).items():
+            if k not in names and isinstance(v, (int, float)):
+                names.append(k)
+
+    def rank(name: str) -> int:
+        low = name.lower()
+        return 0 if "gap" in low else 1 if any(w in low for w in ("obj", "cost", "tard")) else 2
+
+    return sorted(names, key=lambda n: (rank(n), names.index(n)))[:limit]
+
+
+# ---- show -----------------------------------------------------------------------------------
+def show(h: RunHandle, program_id: str | int) -> dict[str, Any]:
+    """Everything about one program: row, code, diff, lineage edges, the LLM calls behind it."""
+    p = h.program(program_id)
+    d = program_dict(p, full=True)
+    parent = h.archive.program(p.parent_id) if p.parent_id is not None else None
+    d["parent_score"] = parent.score if parent else None
+    d["delta"] = _delta(parent, p)
+    d["edges"] = [{"parent_id": e.parent_id, "role": e.role} for e in h.archive.edges(p.id)]
+    d["calls"] = [call_dict(c) for c in h.archive.calls(h.run.id, p.id)]
+    with h.archive.Session() as s:
+        d["children"] = s.scalar(select(func.count(Program.id)).where(Program.parent_id == p.id))
+    return d
+
+
+def _delta(parent: Program | None, child: Program) -> float | None:
+    if parent is None or parent.score is None or child.score is None:
+        return None
+    return child.score - parent.score
+
+
+# ---- lineage --------------------------------------------------------------------------------
+def ancestors(h: RunHandle, p: Program) -> list[Program]:
+    """The parent chain from the seed (first) to `p` (last)."""
+    chain, seen = [p], {p.id}
+    while chain[-1].parent_id is not None and chain[-1].parent_id not in seen:
+        parent = h.archive.program(chain[-1].parent_id)
+        if parent is None:
+            break
+        seen.add(parent.id)
+        chain.append(parent)
+    return chain[::-1]
+
+
+def code_diff(old: str, new: str, old_name: str, new_name: str) -> str:
+    lines = difflib.unified_diff(
+        old.splitlines(keepends=True), new.splitlines(keepends=True), old_name, new_name, n=2
+    )
+    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+
+
+def lineage(h: RunHandle, program_id: str | int) -> dict[str, Any]:
+    """Seed-to-program chain with score deltas and each step's diff (stored, else computed)."""
+    target = h.program(program_id)
+    chain = ancestors(h, target)
+    with h.archive.Session() as s:
+        ids = [p.id for p in chain]
+        mates = list(s.execute(select(ProgramParent.program_id, ProgramParent.parent_id,
+                                      ProgramParent.role)
+                               .where(ProgramParent.program_id.in_(ids),
+                                      ProgramParent.role == "mate")))
+    mate_of: dict[int, list[int]] = {}
+    for pid, mate, _role in mates:
+        mate_of.setdefault(pid, []).append(mate)
+    steps, prev = [], None
+    for p in chain:
+        step = program_dict(p)
+        step["delta"] = _delta(prev, p)
+        step["mates"] = mate_of.get(p.id, [])
+        if prev is None:
+            step["diff"] = None
+        elif p.diff:
+            step["diff"] = p.diff
+        else:
+            step["diff"] = code_diff(prev.code, p.code, f"#{prev.id}", f"#{p.id}")
+        steps.append(step)
+        prev = p
+    return {"run_id": h.run.id, "program_id": target.id, "chain": steps}

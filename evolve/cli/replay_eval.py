@@ -1,0 +1,61 @@
+"""Evaluation behind `evolve-replay`: the target in the sandbox, baselines in-process."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from evolve.cli.common import CliError
+from evolve.problem import Problem, ProblemError
+from evolve.result import EvalResult, evaluate_in_process
+
+
+def evaluate_target(problem_cfg: dict, code: str, split: str, instance_paths: list[str] | None,
+                    limits: dict[str, Any]) -> EvalResult:
+    """The untrusted program in one sandbox worker, full evaluation (no gate: replay wants the
+    whole split even when the cheap stage would have stopped a weak program)."""
+    from evolve.evaluator import Evaluator
+    from evolve.sandbox import Limits
+
+    known = {k: v for k, v in limits.items() if k in Limits.__dataclass_fields__ and v is not None}
+    try:
+        with Evaluator(problem_cfg, Limits(**known), workers=1, gate=False) as ev:
+            if instance_paths:
+                return ev.evaluate_sync(code, split=None, instance_paths=list(instance_paths))
+            return ev.evaluate_sync(code, split=split)
+    except ProblemError as e:
+        raise CliError(str(e)) from None
+    except Exception as e:  # noqa: BLE001 - a worker that cannot start (bad problem config, ...)
+        msg = str(e).strip().splitlines()
+        raise CliError(f"the sandbox could not evaluate: {type(e).__name__}: "
+                       f"{msg[0] if msg else ''}") from None
+
+
+def choose_baselines(problem: Problem, spec: str | None) -> list[str]:
+    """Baseline names from --baselines: all | none | a,b (default: the problem's choice)."""
+    available = list(problem.baselines())
+    if spec is None:
+        return [b for b in problem.default_baselines() if b in available]
+    if spec == "all":
+        return available
+    if spec == "none":
+        return []
+    names = [s.strip() for s in spec.split(",") if s.strip()]
+    unknown = [n for n in names if n not in available]
+    if unknown:
+        raise CliError(f"--baselines: unknown {', '.join(unknown)} for problem {problem.name!r} "
+                       f"(valid: {', '.join(available) or 'none'}, all, none)")
+    return names
+
+
+def evaluate_baselines(problem: Problem, names: list[str], split: str,
+                       instance_paths: list[str] | None) -> dict[str, EvalResult]:
+    """Trusted baselines in this process, on the same sets as the target."""
+    if not names:
+        return {}
+    try:
+        sets = problem.load_instances(list(instance_paths)) if instance_paths \
+            else problem.instance_sets(split)
+    except ProblemError as e:
+        raise CliError(str(e)) from None
+    fns = problem.baselines()
+    return {n: evaluate_in_process(problem, fns[n], split, sets=sets) for n in names}

@@ -1,0 +1,122 @@
+"""Finding run folders and opening their archive read-only (the run may still be writing)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from evolve.archive import Archive, Program, Run
+from evolve.cli.common import CliError
+
+
+def is_run_folder(path: Path) -> bool:
+    return (path / "archive.sqlite").is_file() or (path / "archive_url").is_file()
+
+
+@dataclass
+class RunHandle:
+    """An opened run: its folder, the read-only archive and the run row."""
+
+    folder: Path
+    archive: Archive
+    run: Run
+
+    def program(self, program_id: int | str) -> Program:
+        """The program `program_id` of this run, or a CliError naming it."""
+        try:
+            pid = int(program_id)
+        except (TypeError, ValueError):
+            raise CliError(f"program id {program_id!r} is not an integer") from None
+        prog = self.archive.program(pid)
+        if prog is None or prog.run_id != self.run.id:
+            raise CliError(f"{self.folder}: no program with id {pid} in run {self.run.id}")
+        return prog
+
+    def close(self) -> None:
+        self.archive.close()
+
+    def __enter__(self) -> "RunHandle":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def resolve_folder(spec: str | Path) -> Path:
+    """A run folder from what the user typed: the folder itself, or a folder whose `latest`
+    symlink points at one (so `runs/smtt` means the newest smtt run)."""
+    path = Path(spec).expanduser()
+    if not path.exists():
+        raise CliError(f"{spec}: no such run folder")
+    if is_run_folder(path / "latest") and not is_run_folder(path):
+        path = path / "latest"
+    if is_run_folder(path):
+        # name the timestamped folder, not `latest`: that link moves when a new run starts
+        return path.resolve() if path.is_symlink() else path
+    raise CliError(f"{spec}: not a run folder (no archive.sqlite or archive_url)")
+
+
+def _recorded_run_id(folder: Path) -> int | None:
+    """The run id `evolve` wrote to `<folder>/run.json`, if any."""
+    try:
+        return int(json.loads((folder / "run.json").read_text())["run_id"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _pick_run(archive: Archive, folder: Path) -> Run | None:
+    """The run row of `folder`. A database may hold several runs (a shared PostgreSQL URL):
+    trust run.json, else match the stored folder; a copied folder has another path, so fall
+    back to its name and then to the newest run."""
+    with archive.Session() as s:
+        runs = list(s.scalars(select(Run).order_by(Run.id)))
+    if len(runs) <= 1:
+        return runs[0] if runs else None
+    rid = _recorded_run_id(folder)
+    for run in runs:
+        if run.id == rid:
+            return run
+    real = folder.resolve()
+    for run in runs:
+        if run.folder and Path(run.folder).resolve() == real:
+            return run
+    named = [r for r in runs if r.folder and Path(r.folder).name == real.name]
+    return (named or runs)[-1]
+
+
+def open_run(spec: str | Path) -> RunHandle:
+    """Open the run at `spec` read-only; any problem becomes a one-line CliError."""
+    folder = resolve_folder(spec)
+    try:
+        archive = Archive.open_folder(folder, readonly=True)
+        run = _pick_run(archive, folder)
+    except (SQLAlchemyError, OSError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CliError(f"{spec}: cannot read the archive ({first})") from None
+    if run is None:
+        archive.close()
+        raise CliError(f"{spec}: the archive holds no run yet")
+    return RunHandle(folder=folder, archive=archive, run=run)
+
+
+def find_run_folders(root: str | Path) -> list[Path]:
+    """Run folders at or under `root`, without following symlinks (`latest` would repeat one)."""
+    root = Path(root).expanduser()
+    if not root.exists():
+        raise CliError(f"{root}: no such folder")
+    if is_run_folder(root):
+        return [root]
+    found = []
+    for dirpath, dirnames, _files in os.walk(root, followlinks=False):
+        here = Path(dirpath)
+        if is_run_folder(here):
+            found.append(here)
+            dirnames[:] = []  # a run folder holds no nested runs
+        else:
+            dirnames.sort()
+    return sorted(found)

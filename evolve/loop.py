@@ -1,0 +1,264 @@
+"""The controller: select -> propose -> evaluate -> record, with bounded concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from evolve.archive import Archive, LLMCall, Program, Run
+from evolve.population import Population, view_of
+from evolve.program import code_hash
+from evolve.proposers.base import CallRecord, ProblemInfo, Proposal, ProposalContext, Proposer
+from evolve.result import EvalResult
+from evolve.selection import IslandSelector
+
+log = logging.getLogger("evolve")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """When to stop: iterations, wall time, target score, LLM cost."""
+
+    iterations: int
+    max_seconds: float | None = None
+    target_score: float | None = None
+    max_cost_usd: float | None = None
+
+
+@dataclass
+class Stats:
+    """Live counters for the progress line."""
+
+    done: int = 0
+    failures: int = 0
+    evaluations: int = 0
+    cost: float = 0.0
+    best: float | None = None
+    started: float = field(default_factory=time.monotonic)
+
+
+class Controller:
+    """Runs one evolution until its budget is spent or it is asked to stop."""
+
+    def __init__(self, *, archive: Archive, run: Run, evaluator: Any, selector: IslandSelector,
+                 proposers: list[tuple[Proposer, float]], problem: ProblemInfo, budget: Budget,
+                 seed: int, concurrency: int, run_dir: Path | None,
+                 on_progress: Callable[[Stats, int], None] | None = None):
+        self.archive, self.run_row, self.evaluator = archive, run, evaluator
+        self.selector, self.proposers, self.problem = selector, proposers, problem
+        self.budget, self.seed = budget, int(seed)
+        self.concurrency = max(1, int(concurrency))
+        self.run_dir = run_dir
+        self.on_progress = on_progress
+        self.pop = Population(self.concurrency)
+        self.hashes: dict[str, asyncio.Future] = {}
+        self.stats = Stats()
+        self.stop_reason: str | None = None
+        self.wall_before = float(run.wall_seconds or 0.0)
+        self._t0 = time.monotonic()
+
+    # ---- state ----------------------------------------------------------------------------
+    def load(self) -> None:
+        """Rebuild the population (and hash answers) from the archive: the resume path."""
+        costs: dict[int, float] = {}
+        for c in self.archive.calls(self.run_row.id):
+            if c.program_id is not None:
+                costs[c.program_id] = costs.get(c.program_id, 0.0) + c.cost_usd
+            self.stats.cost += c.cost_usd
+        loop = asyncio.get_event_loop()
+        for row in self.archive.programs(self.run_row.id):
+            v = view_of(row, costs.get(row.id, 0.0))
+            self.pop.add(v)
+            if row.code_hash and row.duplicate_of is None and row.code_hash not in self.hashes:
+                fut = loop.create_future()
+                fut.set_result(row)
+                self.hashes[row.code_hash] = fut
+        self.stats.done = len(self.pop.done_iterations() - {0})
+        best = self.pop.best()
+        self.stats.best = best.score if best else None
+
+    def elapsed(self) -> float:
+        return self.wall_before + time.monotonic() - self._t0
+
+    # ---- seed -----------------------------------------------------------------------------
+    async def ensure_seed(self, seed_code: str, islands: int) -> None:
+        if any(p.proposer == "seed" for p in self.pop.programs):
+            return
+        res = await self.evaluator.evaluate(seed_code)
+        if not res.ok:
+            raise SeedError(f"the seed program failed: {res.status}: {res.error}")
+        first = self._record(Program(
+            run_id=self.run_row.id, iteration=0, island=0, generation=0, code=seed_code,
+            code_hash=code_hash(seed_code), proposer="seed", **self._eval_fields(res)), [], [])
+        for k in range(1, islands):
+            self._record(Program(
+                run_id=self.run_row.id, iteration=0, island=k, generation=0, code=seed_code,
+                proposer="seed", duplicate_of=first.id, **self._eval_fields(res)), [], [])
+
+    # ---- main loop ------------------------------------------------------------------------
+    async def run(self) -> str:
+        planned = range(1, self.budget.iterations + 1)
+        todo = [i for i in planned if i not in self.pop.done_iterations()]
+        pending: dict[int, asyncio.Task] = {}
+        nxt = 0
+        while True:
+            if self.stop_reason is None:
+                self.stop_reason = self._budget_spent()
+            frontier = min(pending) if pending else (todo[nxt] if nxt < len(todo) else None)
+            while (self.stop_reason is None and nxt < len(todo) and len(pending) < self.concurrency
+                   and todo[nxt] < (frontier if frontier is not None else todo[nxt]) + self.concurrency):
+                i = todo[nxt]
+                self._migrate(i)
+                pending[i] = asyncio.create_task(self._iteration(i), name=f"iteration-{i}")
+                nxt += 1
+                frontier = min(pending)
+            if not pending:
+                break
+            done, _ = await asyncio.wait(pending.values(), return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                i = next(k for k, t in pending.items() if t is task)
+                del pending[i]
+                exc = task.exception()
+                if exc is not None and not isinstance(exc, asyncio.CancelledError):
+                    log.error("iteration %d crashed in the engine: %s: %s", i, type(exc).__name__, exc)
+                    raise exc
+            if self.on_progress:
+                self.on_progress(self.stats, self.budget.iterations)
+        return self.stop_reason or "finished"
+
+    def request_stop(self, reason: str) -> None:
+        if self.stop_reason is None:
+            self.stop_reason = reason
+            log.info("stopping: %s (finishing %s)", reason, "in-flight evaluations")
+
+    def _budget_spent(self) -> str | None:
+        b = self.budget
+        if b.max_seconds is not None and self.elapsed() >= b.max_seconds:
+            return f"wall-time budget of {b.max_seconds:g} s reached"
+        if b.target_score is not None and self.stats.best is not None and \
+                self.stats.best >= b.target_score:
+            return f"target score {b.target_score:g} reached"
+        if b.max_cost_usd is not None and self.stats.cost >= b.max_cost_usd:
+            return f"cost budget of ${b.max_cost_usd:g} reached (spent ${self.stats.cost:.4f})"
+        return None
+
+    # ---- one iteration --------------------------------------------------------------------
+    def _pick_proposer(self, rng: np.random.Generator) -> Proposer:
+        weights = np.array([w for _, w in self.proposers], dtype=float)
+        return self.proposers[int(rng.choice(len(weights), p=weights / weights.sum()))][0]
+
+    async def _iteration(self, i: int) -> None:
+        view = self.pop.view(i)
+        rng = np.random.default_rng([self.seed, i])
+        sel = self.selector.select(i, view, rng)
+        proposer = self._pick_proposer(rng)
+        ctx = ProposalContext(
+            iteration=i, island=sel.island, rng=rng, parent=sel.parent,
+            inspirations=sel.inspirations, history=view, problem=self.problem,
+            failures=sel.failures, run_state=dict(self.run_row.state or {}), sandbox=self.evaluator)
+        t0 = time.monotonic()
+        try:
+            prop = await proposer.propose(ctx)
+        except Exception as e:  # noqa: BLE001 - one bad proposal never kills the run
+            log.warning("iteration %d: proposer raised %s: %s", i, type(e).__name__, e)
+            prop = Proposal(code=None, proposer=type(proposer).__name__.lower(),
+                            failure="llm_error", error=f"{type(e).__name__}: {e}")
+        propose_s = time.monotonic() - t0
+        base = dict(run_id=self.run_row.id, iteration=i, island=sel.island,
+                    generation=sel.parent.generation + 1, parent_id=sel.parent.id,
+                    proposer=prop.proposer, operator=prop.operator, model=prop.model,
+                    diff=prop.diff, propose_seconds=propose_s)
+        edges = [(m, "mate") for m in prop.mates] + [(p.id, "inspiration") for p in sel.inspirations]
+        self.stats.cost += prop.cost_usd
+        if prop.failure or not prop.code:
+            kind = prop.failure or "diff_failed"
+            row = Program(code=sel.parent.code, status=kind, error=(prop.error or kind)[:4000],
+                          feedback=f"{kind}: {prop.error or ''}"[:2000], **base)
+            self._record(row, edges, prop.calls)
+            return
+        h = code_hash(prop.code)
+        known = self.hashes.get(h)
+        if known is not None:
+            original = await known
+            row = Program(code=prop.code, code_hash=h, duplicate_of=original.id, status=original.status,
+                          score=original.score, metrics=original.metrics, feedback=original.feedback,
+                          error=original.error, behaviour=original.behaviour, stage=original.stage,
+                          compile_fallback=original.compile_fallback, **base)
+            row.improved = self._improved(row.score, sel.parent)
+            self._record(row, edges, prop.calls)
+            return
+        fut = asyncio.get_running_loop().create_future()
+        self.hashes[h] = fut
+        try:
+            t1 = time.monotonic()
+            res = await self.evaluator.evaluate(prop.code)
+            self.stats.evaluations += 1
+            fields = self._eval_fields(res)
+            fields["eval_seconds"] = time.monotonic() - t1
+            row = Program(code=prop.code, code_hash=h, **fields, **base)
+            row.improved = self._improved(row.score, sel.parent)
+            self._record(row, edges, prop.calls)
+            fut.set_result(row)
+        except BaseException as e:
+            self.hashes.pop(h, None)
+            fut.set_exception(e)
+            fut.exception()  # mark retrieved
+            raise
+
+    @staticmethod
+    def _improved(score: float | None, parent) -> bool:
+        return score is not None and parent.score is not None and score > parent.score
+
+    @staticmethod
+    def _eval_fields(res: EvalResult) -> dict:
+        return dict(status=res.status, score=res.score if res.ok else None, metrics=res.metrics,
+                    feedback=res.feedback, error=res.error or None, behaviour=res.behaviour,
+                    stage=res.stage, compile_fallback=res.compile_fallback or None,
+                    eval_seconds=res.seconds)
+
+    def _migrate(self, i: int) -> None:
+        if any(p.iteration == i and p.proposer == "migration" for p in self.pop.programs):
+            return  # done before a kill; migrations are a pure function of the view
+        for src, target in self.selector.migrants(i, self.pop.view(i)):
+            self._record(Program(
+                run_id=self.run_row.id, iteration=i, island=target, generation=src.generation,
+                parent_id=src.id, code=src.code, proposer="migration", duplicate_of=src.id,
+                status=src.status, score=src.score, metrics=src.metrics, feedback=src.feedback,
+                behaviour=src.behaviour), [], [])
+
+    def _record(self, row: Program, edges, calls: list[CallRecord]) -> Program:
+        row.wall_offset = self.elapsed()
+        llm = [LLMCall(run_id=self.run_row.id, iteration=row.iteration, model=c.model, mode=c.mode,
+                       prompt=c.prompt, reply=c.reply, prompt_tokens=c.prompt_tokens,
+                       completion_tokens=c.completion_tokens, cost_usd=c.cost_usd,
+                       latency_s=c.latency_s, attempts=c.attempts, error=c.error) for c in calls]
+        self.archive.record(row, edges, llm, run_updates={"wall_seconds": self.elapsed()})
+        view = view_of(row, sum(c.cost_usd for c in calls))
+        self.pop.add(view)
+        if row.proposer not in ("seed", "migration"):
+            self.stats.done += 1
+            self.stats.failures += row.status != "ok"
+        if view.ok and row.proposer != "migration" and (self.stats.best is None or
+                                                       view.score > self.stats.best):
+            self.stats.best = view.score
+            self._write_best(view)
+            log.info("iteration %d: new best %.6g (program %d, %s/%s)", row.iteration, view.score,
+                     row.id, row.proposer, row.operator or "-")
+        return row
+
+    def _write_best(self, p) -> None:
+        if self.run_dir is None:
+            return
+        tmp = self.run_dir / "best.py.tmp"
+        tmp.write_text(p.code)
+        tmp.replace(self.run_dir / "best.py")
+
+
+class SeedError(Exception):
+    """The seed program does not evaluate: nothing to evolve from."""

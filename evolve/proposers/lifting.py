@@ -1,0 +1,105 @@
+"""Lifting a block's numeric literals into a parameter vector (and writing values back)."""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from evolve.proposers.scope import BlockFacts, Site, literal_value
+from evolve.proposers.source import BlockSource, Edit
+
+THETA = "_theta"
+_PLACEHOLDER = "__EVOLVE_THETA_{}__"
+_PLACEHOLDER_RE = re.compile(r"__EVOLVE_THETA_(\d+)__")
+# Literals this small are guards (x + 1e-9), not tunable knobs.
+_MIN_ABS = 1e-6
+
+
+@dataclass
+class Lifted:
+    """A program whose chosen literals became parameters.
+
+    `template` is the program with placeholders where the literals were (rewritten per vector,
+    one numba compile each); `theta_code`, when the block allows it, reads them from an extra
+    `_theta` argument threaded through the block's functions, so one compile serves all vectors.
+    """
+
+    x0: list[float]
+    template: str
+    theta_code: str | None
+
+
+def tunable(facts: BlockFacts) -> list[Site]:
+    """Literals inside functions, in value context, that are not tiny guards."""
+    return [s for s in facts.literals
+            if s.func.node is not None and abs(literal_value(s.node)) >= _MIN_ABS]
+
+
+def lift(src: BlockSource, facts: BlockFacts, entry: str, rng: np.random.Generator,
+         max_params: int) -> Lifted | None:
+    sites = tunable(facts)
+    if not sites:
+        return None
+    if len(sites) > max_params:  # a random subset keeps CMA-ES small
+        keep = sorted(rng.choice(len(sites), size=max_params, replace=False).tolist())
+        sites = [sites[i] for i in keep]
+    x0 = [literal_value(s.node) for s in sites]
+    template = src.apply([Edit(*src.span(s.node), _PLACEHOLDER.format(i))
+                          for i, s in enumerate(sites)])
+    return Lifted(x0, template, _theta_code(src, facts, sites, entry))
+
+
+def substitute(template: str, values: list[float], digits: int = 6) -> str:
+    """The template with each placeholder replaced by its value as a literal."""
+
+    def lit(m: re.Match) -> str:
+        v = float(f"{float(values[int(m.group(1))]):.{digits}g}")
+        return repr(v) if v >= 0 else f"({v!r})"
+
+    return _PLACEHOLDER_RE.sub(lit, template)
+
+
+def _theta_code(src: BlockSource, facts: BlockFacts, sites: list[Site], entry: str) -> str | None:
+    """Literals read `_theta[i]`; every block function takes `_theta` and passes it on."""
+    defs = {f.name: f.node for f in facts.funcs if f.node is not None}
+    if entry not in defs or THETA in {n.id for n in ast.walk(src.module) if isinstance(n, ast.Name)}:
+        return None
+    calls = [n for n in ast.walk(src.tree) if isinstance(n, ast.Call)
+             and isinstance(n.func, ast.Name) and n.func.id in defs]
+    called = {id(c.func) for c in calls}
+    refs_block = [n for n in ast.walk(src.tree) if isinstance(n, ast.Name) and n.id in defs]
+    refs_all = [n for n in ast.walk(src.module) if isinstance(n, ast.Name) and n.id in defs]
+    # a block function used as a value (passed, wrapped, called from the fixed part) cannot
+    # gain a parameter safely
+    if len(refs_all) != len(refs_block) or any(id(n) not in called for n in refs_block):
+        return None
+    edits = [Edit(*src.span(s.node), f"{THETA}[{i}]") for i, s in enumerate(sites)]
+    for fn in defs.values():
+        e = _param_edit(src, fn)
+        if e is None:
+            return None
+        edits.append(e)
+    for c in calls:
+        a, b = src.span(c)
+        inner = src.text[a : b - 1].rstrip()
+        sep = "" if inner.endswith(("(", ",")) else ", "
+        edits.append(Edit(b - 1, b - 1, f"{sep}{THETA}={THETA}"))
+    return src.apply(edits)
+
+
+def _param_edit(src: BlockSource, fn: ast.FunctionDef) -> Edit | None:
+    args = fn.args
+    if args.vararg or args.kwarg or args.kwonlyargs:
+        return None
+    positional = args.posonlyargs + args.args
+    suffix = f"{THETA}=None" if args.defaults else THETA
+    if positional:
+        last = max([positional[-1], *args.defaults], key=lambda n: (n.end_lineno, n.end_col_offset))
+        end = src.offset(last.end_lineno, last.end_col_offset)
+        return Edit(end, end, f", {suffix}")
+    start = src.offset(fn.lineno, fn.col_offset)
+    m = re.compile(r"def\s+" + re.escape(fn.name) + r"\s*\(").search(src.text, start)
+    return Edit(m.end(), m.end(), suffix) if m else None

