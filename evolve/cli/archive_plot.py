@@ -24,30 +24,23 @@ def _ok(p: Program) -> bool:
     return p.status == "ok" and p.score is not None and p.duplicate_of is None
 
 
-def _window_medians(x: np.ndarray, y: np.ndarray, width: float) -> tuple[np.ndarray, np.ndarray]:
-    """Median of y per window of x (window centres, medians); empty windows are skipped."""
-    if len(x) == 0:
-        return x, y
-    idx = np.floor((x - x.min()) / width).astype(int)
-    centres, meds = [], []
-    for i in np.unique(idx):
-        sel = idx == i
-        centres.append(x.min() + (i + 0.5) * width)
-        meds.append(float(np.median(y[sel])))
-    return np.array(centres), np.array(meds)
+def _trailing_median(y: np.ndarray, window: int) -> np.ndarray:
+    """Median of the last `window` values at each position (the population's typical score)."""
+    return np.array([np.median(y[max(0, i - window + 1): i + 1]) for i in range(len(y))])
 
 
-def _progress(ax, x: np.ndarray, y: np.ndarray, width: float, xlabel: str, x_end: float) -> None:
+def _progress(ax, x: np.ndarray, y: np.ndarray, xlabel: str, x_end: float) -> None:
     order = np.argsort(x, kind="stable")
     x, y = x[order], y[order]
-    ax.scatter(x, y, s=8, alpha=0.35, color="tab:gray", label="program")
+    ax.scatter(x, y, s=14, alpha=0.5, color="tab:gray", label="program")
     if len(x):
         best = np.maximum.accumulate(y)
         # carry the best to the end of the run: later proposals did not beat it
         ax.step(np.append(x, max(x_end, x[-1])), np.append(best, best[-1]), where="post",
                 color="tab:blue", lw=2, label="best so far")
-        cx, my = _window_medians(x, y, width)
-        ax.plot(cx, my, "o-", color="tab:orange", ms=3, lw=1.5, label=f"median per {width:.3g}")
+        window = max(5, len(y) // 8)
+        ax.plot(x, _trailing_median(y, window), "-", color="tab:orange", lw=1.5,
+                label=f"median of the last {window}")
         if len(y) >= 20:  # a few disastrous programs should not squash the curves
             lo, hi = np.percentile(y, 5), y.max()
             pad = 0.08 * (hi - lo or 1.0)
@@ -78,12 +71,12 @@ def _failures(ax, programs: list[Program], width: int) -> None:
         bottom += counts[k]
     ax.step(np.append(left, left[-1] + width), np.append(total, total[-1]), where="post",
             color="black", lw=1, label="proposals")
-    ax.set_ylim(0, max(1.0, float(total.max())) * 1.15)
+    ax.set_ylim(0, max(1.0, float(total.max())) * 1.45)  # headroom: the legend sits on top
     ax.set_xlabel("iteration")
     ax.set_ylabel(f"programs per {width} iterations")
     ax.set_title("failures per window" + ("" if kinds else " (none)"))
     ax.grid(alpha=0.3, axis="y")
-    ax.legend(fontsize=8, loc="upper right")
+    ax.legend(fontsize=7, loc="upper left", ncols=3)
 
 
 def _tree_nodes(best: Program, by_id: dict[int, Program], mates: dict[int, list[int]]) -> set[int]:
@@ -159,15 +152,14 @@ def plot(h: RunHandle, out: Path) -> dict:
     score = np.array([p.score for p in ok], dtype=float)
     last_it = max((p.iteration for p in programs), default=0)
     it_window = max(1, int(np.ceil(last_it / 25)))
-    wall_window = max(1e-3, float(wall.max()) / 25) if len(wall) else 1.0
     best = h.archive.best(h.run.id, 1)
     best = best[0] if best else None
 
     fig, axes = plt.subplots(2, 2, figsize=(14, 9.5))
     last_wall = max((p.wall_offset or 0.0 for p in programs), default=0.0)
-    _progress(axes[0, 0], it, score, it_window, "iteration", last_it)
+    _progress(axes[0, 0], it, score, "iteration", last_it)
     axes[0, 0].set_title("score vs iteration")
-    _progress(axes[0, 1], wall, score, wall_window, "wall time since start (s)", last_wall)
+    _progress(axes[0, 1], wall, score, "wall time since start (s)", last_wall)
     axes[0, 1].set_title("score vs wall time")
     _failures(axes[1, 0], programs, it_window)
     _lineage(axes[1, 1], best, by_id, mates)

@@ -38,7 +38,8 @@ def runs(con: Console, rows: list[dict[str, Any]], root: str) -> None:
             t.add_column(col, justify="right" if col in ("iters", "programs", "fail", "best",
                                                           "cost $") else "left")
         for r in good:
-            status = r["status"] + (f" ({r['stop_reason']})" if r.get("stop_reason") else "")
+            reason = r.get("stop_reason")
+            status = r["status"] + (f" ({reason})" if reason and reason != r["status"] else "")
             t.add_row(Text(_relative(r["folder"], root)), Text(r["problem"]),
                       fmt_time(r["started_at"]), str(r["iterations"]), str(r["programs"]),
                       str(r["failures"]), fmt_num(r["best_score"]), Text(status),

@@ -1,0 +1,111 @@
+"""`evolve-replay`: a run's best program, RUN:ID and .py files in the sandbox, next to baselines."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from evolve.cli.replay import main
+from evolve.result import evaluate_in_process
+from tests.cli_archive_fixture import PROBLEM_CFG, build_run, code
+from tests.problems.sorting import SortingProblem
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    return build_run(tmp_path_factory.mktemp("replay"))
+
+
+@pytest.fixture(autouse=True)
+def in_repo(monkeypatch):
+    monkeypatch.chdir(REPO)  # tests/conf/problem/sorting.yaml names its class by relative path
+
+
+def call(capsys, *argv):
+    rc = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def test_run_folder_replays_the_best_program_next_to_baselines(run, capsys):
+    folder, ids = run
+    rc, out, err = call(capsys, folder, "--baselines", "all")
+    assert rc == 0, err
+    test_set = SortingProblem(PROBLEM_CFG).instance_sets("test")[0]
+    assert f"{test_set.name} ({test_set.size} instances)" in out
+    for row in (f"program #{ids['diff']}", "argsort", "identity", "overall on the test split"):
+        assert row in out
+
+
+def test_program_id_json_matches_an_in_process_evaluation(run, capsys):
+    folder, ids = run
+    rc, out, err = call(capsys, f"{folder}:{ids['mut']}", "--json", "--split", "validation")
+    assert rc == 0, err
+    d = json.loads(out)
+    assert d["problem"] == "sorting" and d["split"] == "validation"
+    assert d["program"]["id"] == ids["mut"] and d["program"]["status"] == "ok"
+    problem = SortingProblem(PROBLEM_CFG)
+    ref = evaluate_in_process(problem, code("1.0 * x[i] + 0.1 * (i / n)"), "validation", jit=False)
+    assert [s["name"] for s in d["sets"]] == [s["name"] for s in ref.sets]
+    assert d["sets"][0]["n_instances"] == ref.sets[0]["n_instances"]
+    assert d["sets"][0]["metrics"]["inversions"] == pytest.approx(ref.sets[0]["metrics"]["inversions"])
+    assert set(d["baselines"]) == set(problem.default_baselines())
+    base = {n: b["sets"][0]["metrics"]["inversions"] for n, b in d["baselines"].items()}
+    assert base["argsort"] == 0.0 < d["sets"][0]["metrics"]["inversions"] < base["identity"]
+
+
+def test_py_file_on_instance_files(tmp_path, capsys):
+    rng = np.random.default_rng(7)
+    paths = []
+    for name, rows in (("small", 3), ("large", 5)):
+        path = tmp_path / f"{name}.txt"
+        np.savetxt(path, rng.random((rows, 9)))
+        paths.append(path)
+    prog = tmp_path / "perfect.py"
+    prog.write_text(code("x[i]"))
+    rc, out, err = call(capsys, prog, "--config-dir", "tests/conf", "--problem", "sorting",
+                        "--instances", *paths, "--baselines", "identity", "--json")
+    assert rc == 0, err
+    d = json.loads(out)
+    assert d["split"] is None and d["program"]["path"] == str(prog)
+    assert [(s["name"], s["n_instances"]) for s in d["sets"]] == [("small", 3), ("large", 5)]
+    assert all(s["metrics"]["inversions"] == 0.0 for s in d["sets"])
+    assert list(d["baselines"]) == ["identity"]
+    assert [s["name"] for s in d["baselines"]["identity"]["sets"]] == ["small", "large"]
+
+
+def test_failing_program_prints_kind_and_exits_2(run, capsys):
+    folder, ids = run
+    rc, out, err = call(capsys, f"{folder}:{ids['crash']}", "--baselines", "none", "--json")
+    assert rc == 2 and out == ""
+    assert err.startswith("runtime_error: ") and "ZeroDivisionError" in err
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["{tmp}/prog.py"], "--problem is required"),
+    (["{tmp}/prog.py", "--problem", "nope"], "valid: "),
+    (["{tmp}/prog.py", "--problem", "sorting", "--config-dir", "tests/conf", "--baselines", "x,argsort"],
+     "unknown x for problem 'sorting' (valid: argsort, identity, all, none)"),
+    (["{tmp}/prog.py", "--problem", "sorting", "--config-dir", "tests/conf", "--instances",
+      "{tmp}/missing.txt"], "--instances {tmp}/missing.txt: no such file"),
+    (["{tmp}/missing.py", "--problem", "sorting"], "no such file"),
+    (["{tmp}/not_a_run"], "not a run folder"),
+    (["{folder}:9999"], "no program with id 9999"),
+    (["{tmp}/nothing_here"], "not a run folder, RUN:ID or .py file"),
+])
+def test_bad_input_is_one_line_exit_2(run, tmp_path, capsys, argv, needle):
+    folder, _ = run
+    (tmp_path / "prog.py").write_text(code("x[i]"))
+    (tmp_path / "not_a_run").mkdir()
+    argv = [a.format(tmp=tmp_path, folder=folder) for a in argv]
+    rc, out, err = call(capsys, *argv)
+    assert rc == 2 and out == ""
+    assert err.count("\n") == 1 and needle.format(tmp=tmp_path) in err
+    if "--problem" in argv and "nope" in argv:
+        assert "smtt" in err  # the valid names are listed

@@ -1,0 +1,52 @@
+"""Readers open the archive while a run writes it: no lock errors (SQLite WAL)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+from tests.engine_util import ROOT, SORTING, evolve_cmd, write_variants
+
+READER = """
+import sys, time
+from evolve.archive import Archive
+folder = sys.argv[1]
+n = reads = 0
+t_end = time.time() + float(sys.argv[2])
+while time.time() < t_end:
+    try:
+        a = Archive.open_folder(folder)
+    except FileNotFoundError:
+        time.sleep(0.05); continue
+    run = a.latest_run()
+    if run is not None:
+        n = max(n, len(a.programs(run.id)))
+        a.best(run.id, 5)
+        reads += 1
+    a.close()
+    if run is not None and run.status != "running":
+        break
+print(reads, n)
+"""
+
+
+def test_two_readers_while_run_writes(tmp_path):
+    programs = ",".join(map(str, write_variants(tmp_path / "v", 24)))
+    run_dir = tmp_path / "run"
+    writer = subprocess.Popen(evolve_cmd(*SORTING, "proposer=scripted",
+                                         f"proposer.programs=[{programs}]", "search.iterations=24",
+                                         f"run_dir={run_dir}", "progress=false"),
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    readers = [subprocess.Popen([sys.executable, "-c", READER, str(run_dir), "240"], cwd=ROOT,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for _ in range(2)]
+    out, err = writer.communicate(timeout=300)
+    assert writer.returncode == 0, err
+    for r in readers:
+        rout, rerr = r.communicate(timeout=120)
+        assert r.returncode == 0, rerr
+        assert "locked" not in rerr.lower()
+        reads, seen = map(int, rout.split())
+        assert reads > 5 and seen > 0
