@@ -103,6 +103,6 @@ def group_choices(config_dirs: list[str] = ()) -> dict[str, list[str]]:
     for g in GROUPS:
         names = set()
         for r in roots:
-            names |= {p.stem for p in (r / g).glob("*.yaml")}
+            names |= {p.stem for p in (r / g).glob("*.yaml") if not p.stem.startswith("_")}
         out[g] = sorted(names)
     return out

@@ -19,6 +19,10 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMB
     os.environ.setdefault(_var, "1")
 
 
+class WorkerDied(Exception):
+    """A pool process died (twice) while running one task."""
+
+
 class Evaluator:
     """Evaluates programs in sandboxed children forked from `workers` warm processes."""
 
@@ -29,6 +33,7 @@ class Evaluator:
         self.workers = max(1, int(workers))
         self.gate = gate
         self._pool: ProcessPoolExecutor | None = None
+        self._lock: asyncio.Lock | None = None
 
     # ---- lifecycle ------------------------------------------------------------------------
     def start(self) -> "Evaluator":
@@ -56,46 +61,58 @@ class Evaluator:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def _restart(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
-        self.start()
+    def _replace(self, broken: ProcessPoolExecutor) -> None:
+        """Swap a broken pool for a fresh warm one (once, however many callers saw it break)."""
+        if self._pool is broken:
+            self._pool = None
+            broken.shutdown(wait=False, cancel_futures=False)
+            self.start()
+
+    async def _submit(self, fn, *args):
+        """Run `fn(*args)` in a worker; a dead worker is replaced and the task retried once."""
+        loop = asyncio.get_running_loop()
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        for attempt in range(2):
+            async with self._lock:
+                if self._pool is None:
+                    await loop.run_in_executor(None, self.start)
+                pool = self._pool
+            try:
+                return await loop.run_in_executor(pool, fn, *args)
+            except BrokenProcessPool:
+                async with self._lock:
+                    await loop.run_in_executor(None, self._replace, pool)
+        raise WorkerDied("the evaluation worker died twice on this task (crash in native code?)")
 
     # ---- evaluation -----------------------------------------------------------------------
     async def evaluate(self, code: str, split: str | None = "train",
                        instance_paths: list[str] | None = None) -> EvalResult:
         """Score `code` on a split (or on user instance files); never raises for the candidate."""
-        loop = asyncio.get_running_loop()
-        self.start()
         try:
-            d = await loop.run_in_executor(
-                self._pool, worker.evaluate_task, code, split, instance_paths, self.gate)
-        except BrokenProcessPool:
-            self._restart()
-            return EvalResult.failure("runtime_error", "the evaluation worker died; restarted it")
+            d = await self._submit(worker.evaluate_task, code, split, instance_paths, self.gate)
+        except WorkerDied as e:
+            return EvalResult.failure("runtime_error", str(e))
         return EvalResult.from_dict(d)
 
     def evaluate_sync(self, code: str, split: str | None = "train",
                       instance_paths: list[str] | None = None) -> EvalResult:
-        self.start()
-        try:
-            d = self._pool.submit(worker.evaluate_task, code, split, instance_paths,
-                                  self.gate).result()
-        except BrokenProcessPool:
-            self._restart()
-            return EvalResult.failure("runtime_error", "the evaluation worker died; restarted it")
-        return EvalResult.from_dict(d)
+        for _ in range(2):
+            pool = self.start()._pool
+            try:
+                d = pool.submit(worker.evaluate_task, code, split, instance_paths,
+                                self.gate).result()
+                return EvalResult.from_dict(d)
+            except BrokenProcessPool:
+                self._replace(pool)
+        return EvalResult.failure("runtime_error", "the evaluation worker died twice on this task")
 
     async def call(self, func: str, payload: dict, timeout_s: float | None = None) -> dict:
         """Run trusted `module:function(problem, payload)` in a sandboxed child (see worker)."""
-        loop = asyncio.get_running_loop()
-        self.start()
         try:
-            return await loop.run_in_executor(self._pool, worker.call_task, func, payload, timeout_s)
-        except BrokenProcessPool:
-            self._restart()
-            raise CandidateError("runtime_error", "the evaluation worker died; restarted it")
+            return await self._submit(worker.call_task, func, payload, timeout_s)
+        except WorkerDied as e:
+            raise CandidateError("runtime_error", str(e)) from None
 
     def overhead(self, n: int) -> list[float]:
         """Per-child sandbox overhead samples (seconds) from one warm worker."""

@@ -42,7 +42,7 @@ class Population:
     def view(self, iteration: int) -> list[ProgramView]:
         horizon = iteration - self.lag
         return sorted((p for p in self.programs if p.iteration <= horizon or p.iteration == 0),
-                      key=lambda p: (p.iteration, p.id))
+                      key=lambda p: (p.iteration, p.island, p.proposer))
 
     def best(self) -> ProgramView | None:
         scored = [p for p in self.programs if p.ok and p.proposer != "migration"]

@@ -15,8 +15,13 @@ from evolve.program import split_blocks
 from evolve.proposers.base import ProgramView
 
 
+def order_key(p: ProgramView) -> tuple:
+    """A tie-break that does not depend on row ids (ids follow evaluation completion order)."""
+    return (p.iteration, p.island, p.proposer)
+
+
 def _ranked(pool: Sequence[ProgramView]) -> list[ProgramView]:
-    return sorted(pool, key=lambda p: (-(p.score if p.score is not None else -np.inf), p.id))
+    return sorted(pool, key=lambda p: (-(p.score if p.score is not None else -np.inf), order_key(p)))
 
 
 class ParentSelector:
@@ -134,7 +139,8 @@ class MapElites:
         for i, p in enumerate(pool):
             key = tuple(int(k[i]) for k in keys)
             best = grid.get(key)
-            if best is None or (p.score, -p.id) > (best.score, -best.id):
+            if best is None or p.score > best.score or (
+                    p.score == best.score and order_key(p) < order_key(best)):
                 grid[key] = p
         return grid
 
@@ -181,14 +187,14 @@ class IslandSelector:
             parent = failures[-1]
         elif rng.random() < self.exploration:
             cells = self.grid.cells(scored)
-            elites = sorted(cells.values(), key=lambda p: p.id)
+            elites = sorted(cells.values(), key=order_key)
             parent = elites[int(rng.integers(len(elites)))]
         else:
             parent = self.parent_selector.pick(scored, rng)
         top = [p for p in _ranked(scored) if p.id != parent.id][: self.n_top]
         taken = {parent.id, *(p.id for p in top)}
         others = sorted((p for p in self.grid.cells(self.scored(history)).values()
-                         if p.id not in taken), key=lambda p: p.id)
+                         if p.id not in taken), key=order_key)
         diverse = []
         if others and self.n_diverse > 0:
             idx = rng.choice(len(others), size=min(self.n_diverse, len(others)), replace=False)

@@ -11,6 +11,7 @@ import logging
 import os
 import random
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,8 +32,12 @@ def litellm():
         # Use the price map shipped with litellm instead of fetching it at import time: runs must
         # not depend on the network for anything but the model calls themselves.
         os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+        # litellm's types make pydantic warn (lazily, at the first call) about ReadOnly items.
+        warnings.filterwarnings("ignore", message=r".*using the `ReadOnly` qualifier", category=UserWarning)
         import litellm as _mod
 
+        for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):  # one INFO line per call otherwise
+            logging.getLogger(name).setLevel(logging.WARNING)
         _mod.suppress_debug_info = True
         _mod.telemetry = False
         _mod.disable_hf_tokenizer_download = True  # token counts fall back to tiktoken, offline

@@ -136,7 +136,8 @@ def _miss_reason(lines: list[str], search: list[str], n: int, offset: int) -> st
     if best == 0:
         close = difflib.get_close_matches(want[0], [r[1] for r in rows], n=1, cutoff=0.6)
         hint = f"; the closest line in the block is {close[0]!r}" if close else ""
-        return f"edit {n}: SEARCH does not match the EVOLVE-BLOCK: its first line {want[0]!r} is not in it{hint}"
+        return (f"edit {n}: SEARCH does not match the EVOLVE-BLOCK: its first line {want[0]!r} "
+                f"is not in it{hint}")
     got = rows[at + best][1] if at + best < len(rows) else "<end of block>"
     line_no = rows[at][0] + 1 + offset
     return (f"edit {n}: SEARCH matches {best} line(s) from program line {line_no}, then differs: "
@@ -166,7 +167,7 @@ def apply_edits(parent: str, edits: list[Edit]) -> EditResult:
             raise DiffError(f"edit {n} has an empty SEARCH part: copy the exact lines to be replaced")
         where = _locate(lines, e.search)
         if where is None:
-            if blocks.prefix and _locate(fixed, e.search) is not None:
+            if (blocks.prefix or blocks.suffix) and _locate(fixed, e.search) is not None:
                 raise DiffError(f"edit {n}: SEARCH matches code outside the EVOLVE-BLOCK, which is fixed; "
                                 "only the code between the markers may change")
             raise DiffError(_miss_reason(lines, e.search, n, offset))
@@ -220,6 +221,7 @@ def extract_rewrite(reply: str, parent: str) -> EditResult:
                             "only the code between the markers may change")
         body = new.block
     else:
+        _check_complete(code, blocks.block)
         body = code
         notes.append("fence without markers taken as the whole block")
     if not body.strip():
@@ -228,6 +230,24 @@ def extract_rewrite(reply: str, parent: str) -> EditResult:
     child = blocks.join(body)
     _check_markers(child, blocks, 1)
     return EditResult(child, "rewrite", 0, notes)
+
+
+_DEF = re.compile(r"^(?:async[ \t]+)?def[ \t]+(\w+)", re.M)
+
+
+def _check_complete(code: str, old_block: str) -> None:
+    """An unmarked fence replaces the whole block: refuse a fragment that drops every function.
+
+    When the parent's block defines functions at its base level, the new code must define at
+    least one of them; a snippet of a function body (a common small-model reply) fails here.
+    """
+    base = min((len(_indent(x)) for x in old_block.splitlines() if x.strip()), default=0)
+    old = {m.group(1) for m in _DEF.finditer("\n".join(x[base:] for x in old_block.splitlines()))}
+    new_base = min((len(_indent(x)) for x in code.splitlines() if x.strip()), default=0)
+    new = {m.group(1) for m in _DEF.finditer("\n".join(x[new_base:] for x in code.splitlines()))}
+    if old and not old & new:
+        raise DiffError(f"the fenced code defines none of {', '.join(sorted(old))}: it looks like a "
+                        "fragment; give SEARCH/REPLACE edits or the whole program with its markers")
 
 
 def _match_indent(body: str, old: str) -> str:

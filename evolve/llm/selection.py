@@ -16,6 +16,7 @@ from evolve.llm.settings import LLMSettings, ModelSpec
 from evolve.proposers.base import ProgramView
 
 LLM_PROPOSERS = ("llm_diff", "llm_rewrite", "llm_fix")
+_NOT_BROKEN = ("diff_failed", "llm_error")
 
 
 @dataclass
@@ -61,13 +62,15 @@ def model_stats(history: list[ProgramView], models: list[str]) -> dict[str, ArmS
 
 def choose_mode(settings: LLMSettings, parent: ProgramView, history: list[ProgramView],
                 rng: np.random.Generator) -> str:
-    """`fix` (with probability modes.fix) for a failed parent, else diff or rewrite.
+    """`fix` (with probability modes.fix) for a parent whose evaluation failed, else diff or rewrite.
 
     With modes.adapt the configured probabilities are scaled by each mode's smoothed rate of
     valid children, (ok + 1) / (calls + 2): a mode whose replies keep failing is used less.
     """
     cfg = settings.modes
-    if not parent.ok and rng.random() < float(cfg["fix"]):
+    # A diff_failed / llm_error row carries its parent's (valid) code: nothing there to fix.
+    broken = not parent.ok and parent.status not in _NOT_BROKEN
+    if broken and rng.random() < float(cfg["fix"]):
         return "fix"
     names = ["diff", "rewrite"]
     w = np.array([float(cfg[m]) for m in names])

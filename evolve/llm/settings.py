@@ -52,6 +52,7 @@ class LLMSettings:
                                                   "max_feedback_chars": 2000, "template_dir": None,
                                                   "check_code_chars": 6000})
     novelty: dict = field(default_factory=lambda: {"enabled": False, "threshold": 0.95})
+    local_server: dict | None = None  # see evolve.llm.local (llm=local)
 
     @property
     def model_names(self) -> list[str]:
@@ -141,6 +142,10 @@ def parse_settings(cfg: Any) -> LLMSettings:
         models = [_model_spec("model", {}, cfg)]
     else:
         raise ConfigError("llm.model is not set (choose a preset: llm=openai, llm=ollama, ...)")
+    names = [m.model for m in models]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:  # statistics and the archive's llm_calls are keyed by the model string
+        raise ConfigError(f"llm.models: {twice[0]} is listed twice (give each entry its own model string)")
     if sum(m.weight for m in models) <= 0:
         raise ConfigError("llm.models: weights sum to 0")
     s = LLMSettings(
@@ -156,6 +161,7 @@ def parse_settings(cfg: Any) -> LLMSettings:
         modes=_sub("modes", cfg.get("modes"), defaults.modes),
         prompt=_sub("prompt", cfg.get("prompt"), defaults.prompt),
         novelty=_sub("novelty", cfg.get("novelty"), defaults.novelty),
+        local_server=_plain(cfg.get("local_server")) or None,
     )
     if s.selection["strategy"] not in ("weights", "ucb"):
         raise ConfigError(f"llm.selection.strategy={s.selection['strategy']!r}: expected weights or ucb")

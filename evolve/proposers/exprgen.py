@@ -71,9 +71,12 @@ class ExprGen:
         return out
 
     def parts(self, site: Site, values: list[Site]) -> list[str]:
-        """Sub-expressions of the site itself (keeps part of what was there)."""
+        """Sub-expressions of the site itself (keeps part of what was there); a scalar site
+        takes scalar parts only (`p` inside `np.mean(p)` must not leak out as an array)."""
         inner = {id(n) for n in ast.walk(site.node)} - {id(site.node)}
-        return sorted({ast.unparse(s.node) for s in values if id(s.node) in inner})
+        arrays = site.kind in ("A", "M")
+        return sorted({ast.unparse(s.node) for s in values
+                       if id(s.node) in inner and (arrays or s.kind in ("f", "i"))})
 
     def terminal(self, site: Site, arrays: bool, parts: list[str]) -> str:
         terms = self.terminals(site, arrays)
@@ -90,8 +93,17 @@ class ExprGen:
         if arrays and not self.np:
             return None
         parts = self.parts(site, values)
-        text = self._grow(site, arrays, parts, self.depth if depth is None else depth)
-        return ast.unparse(parse_expr(text))
+        depth = self.depth if depth is None else depth
+        for _ in range(8):
+            e = parse_expr(self._grow(site, arrays, parts, depth))
+            if not arrays or self.has_array(e, site):
+                return ast.unparse(e)
+        return None
+
+    def has_array(self, e: ast.AST, site: Site) -> bool:
+        """Whether an expression for an array site still reads an array (not a scalar)."""
+        kinds = site.func.kinds
+        return any(isinstance(n, ast.Name) and kinds.get(n.id) in ("A", "M") for n in ast.walk(e))
 
     def _grow(self, site: Site, arrays: bool, parts: list[str], depth: int) -> str:
         if depth <= 0 or self.rng.random() < 0.3:
@@ -112,6 +124,13 @@ class ExprGen:
         return self.unary(a, site, arrays, parts)
 
     def divide(self, a: str, b: str, arrays: bool) -> str:
+        """a / b with the divisor kept away from zero (numba raises on float division by 0)."""
+        try:
+            c = parse_expr(b)
+        except SyntaxError:
+            c = None
+        if isinstance(c, ast.Constant) and isinstance(c.value, (int, float)) and c.value > 0:
+            return f"({a}) / {b}"
         return f"({a}) / ({self.abs(b, arrays)} + {_EPS})"
 
     def abs(self, a: str, arrays: bool) -> str:

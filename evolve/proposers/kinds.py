@@ -93,7 +93,11 @@ class KindEnv:
             return self._subscript(e)
         if isinstance(e, ast.BinOp):
             a, b = self.kind(e.left), self.kind(e.right)
-            if a is None or b is None or "b" in (a, b) or "B" in (a, b):
+            if "b" in (a, b) or "B" in (a, b):
+                return None
+            if a in ("A", "M") or b in ("A", "M"):  # arithmetic with an array is an array
+                return "M" if "M" in (a, b) else "A"
+            if a is None or b is None:
                 return None
             if a in ("A", "I", "M") or b in ("A", "I", "M"):
                 if a in ("I", "i") and b in ("I", "i") and not isinstance(e.op, ast.Div):

@@ -30,12 +30,23 @@ class Lifted:
     x0: list[float]
     template: str
     theta_code: str | None
+    originals: list[str]  # the literals' source text
+
+    def write(self, values: list[float]) -> str:
+        """The program with tuned values; untouched literals keep their exact text."""
+        texts = []
+        for v, v0, orig in zip(values, self.x0, self.originals):
+            v = float(f"{float(v):.6g}")
+            if v == v0:
+                texts.append(orig)
+            else:  # a unary minus where one stood already binds the same way: no parentheses
+                texts.append(repr(v) if v >= 0 or orig.lstrip().startswith("-") else f"({v!r})")
+        return _PLACEHOLDER_RE.sub(lambda m: texts[int(m.group(1))], self.template)
 
 
 def tunable(facts: BlockFacts) -> list[Site]:
-    """Literals inside functions, in value context, that are not tiny guards."""
-    return [s for s in facts.literals
-            if s.func.node is not None and abs(literal_value(s.node)) >= _MIN_ABS]
+    """Literals in value context that are not tiny guards."""
+    return [s for s in facts.literals if abs(literal_value(s.node)) >= _MIN_ABS]
 
 
 def lift(src: BlockSource, facts: BlockFacts, entry: str, rng: np.random.Generator,
@@ -49,7 +60,8 @@ def lift(src: BlockSource, facts: BlockFacts, entry: str, rng: np.random.Generat
     x0 = [literal_value(s.node) for s in sites]
     template = src.apply([Edit(*src.span(s.node), _PLACEHOLDER.format(i))
                           for i, s in enumerate(sites)])
-    return Lifted(x0, template, _theta_code(src, facts, sites, entry))
+    return Lifted(x0, template, _theta_code(src, facts, sites, entry),
+                  [src.segment(s.node) for s in sites])
 
 
 def substitute(template: str, values: list[float], digits: int = 6) -> str:
@@ -65,7 +77,10 @@ def substitute(template: str, values: list[float], digits: int = 6) -> str:
 def _theta_code(src: BlockSource, facts: BlockFacts, sites: list[Site], entry: str) -> str | None:
     """Literals read `_theta[i]`; every block function takes `_theta` and passes it on."""
     defs = {f.name: f.node for f in facts.funcs if f.node is not None}
-    if entry not in defs or THETA in {n.id for n in ast.walk(src.module) if isinstance(n, ast.Name)}:
+    # literals outside the block's functions (module constants, a block inside the fixed entry)
+    # cannot read an argument: those programs are recompiled per vector instead
+    if entry not in defs or any(s.func.node is None for s in sites) \
+            or THETA in {n.id for n in ast.walk(src.module) if isinstance(n, ast.Name)}:
         return None
     calls = [n for n in ast.walk(src.tree) if isinstance(n, ast.Call)
              and isinstance(n.func, ast.Name) and n.func.id in defs]

@@ -12,6 +12,7 @@ import logging
 from evolve.llm.client import Completion, LLMClient
 from evolve.llm.edits import DiffError, child_from_reply, unified_diff
 from evolve.llm.errors import ConfigError
+from evolve.llm.local import LocalServer
 from evolve.llm.novelty import NoveltyFilter
 from evolve.llm.prompts import PromptBuilder
 from evolve.llm.selection import choose_mode, choose_model, mode_stats, model_stats, ucb_scores
@@ -58,6 +59,7 @@ class LLMProposer(Proposer):
                                                           s.max_backoff_s, s.max_reply_chars))
         self.prompts = PromptBuilder(problem_info, s.prompt)
         self.novelty = NoveltyFilter(float(s.novelty["threshold"])) if s.novelty["enabled"] else None
+        self.local = LocalServer(s.local_server) if s.local_server else None
         self._state: dict = {}
 
     # ---- start-up -------------------------------------------------------------------------
@@ -66,6 +68,14 @@ class LLMProposer(Proposer):
         for client in self.clients.values():
             client.api_key()
         self.check_context(sample_code)
+        if self.local is not None:
+            url = await self.local.start()
+            for client in self.clients.values():
+                client.spec.api_base = url
+
+    async def close(self) -> None:
+        if self.local is not None:
+            await self.local.close()
 
     def largest_prompt(self, sample_code: str | None = None) -> list[dict]:
         """The biggest messages the config allows: every inspiration and failure at full size."""

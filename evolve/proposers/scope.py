@@ -129,6 +129,20 @@ def _target_names(t: ast.AST) -> list[str]:
     return []
 
 
+def _pairs(st: ast.stmt) -> list[tuple[ast.expr, ast.expr | None]]:
+    """(target, value) pairs of an assignment; `a, b = x, y` splits into (a, x) and (b, y)."""
+    targets = st.targets if isinstance(st, ast.Assign) else [st.target]
+    v = st.value
+    out = []
+    for t in targets:
+        if isinstance(t, (ast.Tuple, ast.List)) and isinstance(v, (ast.Tuple, ast.List)) and \
+                len(t.elts) == len(v.elts) and not any(isinstance(e, ast.Starred) for e in t.elts):
+            out += list(zip(t.elts, v.elts))
+        else:
+            out.append((t, v))
+    return out
+
+
 def _base_name(t: ast.AST) -> str | None:
     while isinstance(t, ast.Subscript):
         t = t.value
@@ -168,18 +182,30 @@ def _globals(module: ast.Module) -> tuple[set[str], str | None, str | None]:
 class _Analyzer:
     """Walks one block: kinds, taint, then sites with the names bound at each statement."""
 
-    def __init__(self, tree: ast.Module, module: ast.Module):
+    def __init__(self, tree: ast.Module, module: ast.Module, outer: FuncFacts | None = None):
         self.globals, self.np, self.math = _globals(module)
         self.defs = {st.name: st for st in tree.body if isinstance(st, ast.FunctionDef)}
-        self.funcs = [self._func(d) for d in self.defs.values()]
+        self.evidence: dict[str, set[str]] = {}  # arguments whose kind their use reveals
+        self.funcs = [self._func(d, d.body, [a.arg for a in d.args.posonlyargs + d.args.args
+                                               + d.args.kwonlyargs]) for d in self.defs.values()]
         top = [st for st in tree.body if not isinstance(st, ast.FunctionDef)]
-        self.funcs.append(FuncFacts(None, "", []))
+        # statements of a block nested in a fixed function read that function's names
+        pseudo = self._func(None, top, self._free(top))
+        if outer is not None:
+            for a in pseudo.args:
+                pseudo.kinds[a] = outer.kinds.get(a, pseudo.kinds[a])
+                if a in outer.tainted:
+                    pseudo.tainted.add(a)
+                if a in outer.range_vars:
+                    pseudo.range_vars.add(a)
+        self.funcs.append(pseudo)
         self.bodies = {f.name: (f.node.body if f.node else top) for f in self.funcs}
         self.returns: dict[str, str | None] = {}
-        for _ in range(2):  # callee return kinds feed caller kinds
+        for _ in range(3):  # callee return kinds feed callers, call sites feed callee arguments
             for f in self.funcs:
                 self._kinds(f)
             self.returns = {f.name: self._return_kind(f) for f in self.funcs if f.node}
+            self._call_site_kinds()
         for _ in range(2):  # callee taint feeds caller taint
             for f in self.funcs:
                 self._taint(f)
@@ -197,15 +223,32 @@ class _Analyzer:
                           self.globals | set(self.defs), self.np, self.math)
 
     # ---- kinds ----------------------------------------------------------------------------
-    def _func(self, d: ast.FunctionDef) -> FuncFacts:
-        args = [a.arg for a in d.args.posonlyargs + d.args.args + d.args.kwonlyargs]
-        f = FuncFacts(d, d.name, args)
+    def _free(self, body: list[ast.stmt]) -> list[str]:
+        """Names the statements read but neither bind nor import (bound by the fixed code)."""
+        bound = set(self.globals) | set(self.defs) | BUILTINS
+        read: dict[str, None] = {}
+        for st in body:
+            for n in ast.walk(st):
+                if isinstance(n, ast.Name):
+                    if isinstance(n.ctx, ast.Store):
+                        bound.add(n.id)
+                    else:
+                        read.setdefault(n.id)
+        return [n for n in read if n not in bound]
+
+    def _func(self, d: ast.FunctionDef | None, body: list[ast.stmt], args: list[str]) -> FuncFacts:
+        """Argument kinds from how the body uses them: subscripted or sized -> array, a bare
+        index -> int; otherwise unknown (call sites may tell, see _call_site_kinds)."""
+        f = FuncFacts(d, d.name if d else "", args)
         for a in args:
-            f.kinds[a] = "f"
-        for n in ast.walk(d):
+            f.kinds[a] = None
+        for n in (x for st in body for x in ast.walk(st)):
             base = None
             if isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name):
                 base = n.value.id
+                if isinstance(n.slice, ast.Name) and n.slice.id in args and \
+                        f.kinds[n.slice.id] is None:
+                    f.kinds[n.slice.id] = "i"
                 if base in args and (isinstance(n.slice, ast.Tuple) or f.kinds[base] == "M"):
                     f.kinds[base] = "M"
                     continue
@@ -217,7 +260,34 @@ class _Analyzer:
                 base = n.args[0].id if call_name(n)[1] not in ("float", "int") else None
             if base in args and f.kinds[base] != "M":
                 f.kinds[base] = "A"
+        self.evidence[f.name] = {a for a in args if f.kinds[a] is not None}
         return f
+
+    def _call_site_kinds(self) -> None:
+        """A block function's argument without evidence takes the kind its callers pass."""
+        passed: dict[tuple[str, str], str | None] = {}
+        for f in self.funcs:
+            env = self._kind_env(f)
+            for n in (x for st in self.bodies[f.name] for x in ast.walk(st)):
+                if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and \
+                        n.func.id in self.defs:
+                    d = self.defs[n.func.id]
+                    for a, param in zip(n.args, d.args.posonlyargs + d.args.args):
+                        key = (d.name, param.arg)
+                        k = env.kind(a)
+                        passed[key] = merge(passed[key], k) if key in passed else k
+        for (name, param), k in passed.items():
+            g = self.func(name)
+            if g is not None and param not in self.evidence[name]:
+                g.kinds[param] = k
+        # an unused input of a function the problem calls (EDD ignores p) is most likely an
+        # array like its siblings; arrays only ever reach array sites, where scalars broadcast
+        for f in self.funcs:
+            if f.node is not None and f.name not in {n for n, _ in passed}:
+                if any(f.kinds.get(a) == "A" for a in f.args):
+                    for a in f.args:
+                        if f.kinds.get(a) is None:
+                            f.kinds[a] = "A"
 
     def _kind_env(self, f: FuncFacts) -> KindEnv:
         return KindEnv(f.kinds, self.returns, {self.np} if self.np else set())
@@ -229,10 +299,10 @@ class _Analyzer:
             seen: dict[str, str | None] = {}
             for st in _own_stmts(body):
                 if isinstance(st, ast.Assign):
-                    k = env.kind(st.value)
-                    for t in st.targets:
-                        for n in _target_names(t) if isinstance(t, ast.Name) else []:
-                            seen[n] = merge(seen[n], k) if n in seen else k
+                    for t, v in _pairs(st):
+                        if isinstance(t, ast.Name):
+                            k = env.kind(v)
+                            seen[t.id] = merge(seen[t.id], k) if t.id in seen else k
                 elif isinstance(st, ast.AugAssign) and isinstance(st.target, ast.Name):
                     k = env.kind(ast.BinOp(st.target, st.op, st.value))
                     n = st.target.id
@@ -292,10 +362,9 @@ class _Analyzer:
             before = len(t)
             for st in stmts:
                 if isinstance(st, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
-                    targets = st.targets if isinstance(st, ast.Assign) else [st.target]
-                    if any(_base_name(x) in t or set(_target_names(x)) & t for x in targets):
-                        if st.value is not None:
-                            t.update(names_in(st.value))
+                    for x, v in _pairs(st):
+                        if v is not None and (_base_name(x) in t or set(_target_names(x)) & t):
+                            t.update(names_in(v))
                 elif isinstance(st, ast.For) and set(_target_names(st.target)) & t:
                     t.update(names_in(st.iter))
             if len(t) == before:
@@ -330,12 +399,12 @@ class _Analyzer:
         f, t = self._f, self._f.tainted
         if isinstance(st, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
             targets = st.targets if isinstance(st, ast.Assign) else [st.target]
-            idx = any(_base_name(x) in t or set(_target_names(x)) & t for x in targets)
-            for x in targets:
-                if isinstance(x, ast.Subscript):
-                    self._expr(x.slice, True, avail)
-            if st.value is not None:
-                self._expr(st.value, idx, avail)
+            for x, v in _pairs(st):
+                for sub in ast.walk(x):
+                    if isinstance(sub, ast.Subscript):
+                        self._expr(sub.slice, True, avail)
+                if v is not None:
+                    self._expr(v, _base_name(x) in t or bool(set(_target_names(x)) & t), avail)
             name = targets[0].id if len(targets) == 1 and isinstance(targets[0], ast.Name) else None
             if in_loop and name and name not in t:
                 aug = isinstance(st, ast.AugAssign)
@@ -394,6 +463,13 @@ class _Analyzer:
                     self._expr(c, idx, avail)
 
 
-def analyze(tree: ast.Module, module: ast.Module) -> BlockFacts:
-    """Facts of a block `tree` inside the whole program `module` (for imported names)."""
-    return _Analyzer(tree, module).facts()
+def analyze(tree: ast.Module, module: ast.Module, block_line: int = 0) -> BlockFacts:
+    """Facts of a block `tree` inside the whole program `module` (imports, and the fixed
+    function around the block when its first line `block_line` sits inside one)."""
+    around = [n for n in ast.walk(module) if isinstance(n, ast.FunctionDef)
+              and n.lineno < block_line <= n.end_lineno]
+    outer = None
+    if around:
+        fn = max(around, key=lambda n: n.lineno)
+        outer = _Analyzer(ast.Module([fn], []), module).funcs[0]
+    return _Analyzer(tree, module, outer).facts()

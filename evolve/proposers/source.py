@@ -43,6 +43,7 @@ class BlockSource:
         self.text = textwrap.dedent(raw) if self.indent else raw
         self.tree = ast.parse(self.text)
         self.module = ast.parse(code)
+        self.block_line = self.blocks.prefix.count("\n") + 1  # first block line in the program
         self._line_starts = [0]
         for ln in self.text.splitlines(keepends=True):
             self._line_starts.append(self._line_starts[-1] + len(ln))

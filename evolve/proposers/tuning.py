@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import cma  # imported by the warm worker: the sandboxed child may not import new modules
 import numpy as np
 
 from evolve.problem import Candidate, InstanceSet, Problem
@@ -104,8 +105,6 @@ def tuning_sets(problem: Problem, which: str, max_sets: int | None) -> tuple[lis
 def cma_search(f, x0: np.ndarray, scale: np.ndarray, sigma0: float, seed: int, max_evals: int,
                deadline: float) -> tuple[np.ndarray, float, int]:
     """Minimize f(values) with CMA-ES in scaled coordinates, restarting (wider) when it stalls."""
-    import cma
-
     best_x, best_f = x0.copy(), f(x0)
     used, restart = 1, 0
     while used < max_evals and time.perf_counter() < deadline:
@@ -155,6 +154,14 @@ def tune_in_sandbox(problem: Problem, payload: dict[str, Any]) -> dict[str, Any]
     best_x, best_f, _ = cma_search(f, x0, scale, float(payload.get("sigma0", 0.3)),
                                    int(payload.get("seed", 1)), int(payload.get("max_evals", 48)),
                                    deadline)
+    # put back every literal whose tuned value does not matter: smaller diffs, cleaner programs
+    for i in range(len(x0)):
+        if best_x[i] != x0[i]:
+            trial = best_x.copy()
+            trial[i] = x0[i]
+            ft = f(trial)
+            if ft <= best_f:
+                best_x, best_f = trial, ft
     return {
         "ok": True,
         "values": [float(f"{v:.6g}") for v in best_x],
