@@ -119,8 +119,8 @@ def replay(args) -> int:
         raise CliError(str(e)) from None
     names = choose_baselines(problem, args.baselines)
     for path in args.instances or []:  # before the sandbox spends seconds warming up
-        if not Path(path).is_file():
-            raise CliError(f"--instances {path}: no such file")
+        if not Path(path).exists():
+            raise CliError(f"--instances {path}: no such file or folder")
     limits = dict(evaluator_cfg)
     limits["timeout_s"] = args.timeout or DEFAULT_TIMEOUT_S
     res = evaluate_target(problem_cfg, target.code, args.split, args.instances, limits)

@@ -1,0 +1,226 @@
+"""The `moe_placement` problem: DeepSeek-EPLB-compatible expert placement for MoE inference."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import time
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from evolve.evaluators.moe import Shapes
+from evolve.problem import InstanceSet, InvalidOutput, Problem, ProblemError, SetScore, Summary, readonly
+from evolve.problems.moe_placement import scoring, snake
+from evolve.problems.moe_placement.workloads import (TEST_PAIRS, Series, SeriesSpec, generated_series,
+                                                     read_windows, real_pair, real_statistics)
+
+DESCRIPTION = """\
+Expert-parallel load balancing for Mixture-of-Experts inference (DeepSeek EPLB, as vLLM and SGLang
+call it). A model has L MoE layers with E routed experts each. The serving cluster has R physical
+expert slots (replicas) spread over G GPUs (R/G slots each, slot r on GPU r // (R/G)) on N nodes
+(GPU g on node g // (G/N)). Given the measured token load of every expert in the last window,
+weight[L, E] (float64, read-only), decide for each layer how many replicas every expert gets and
+which slot holds each replica. A token routed to expert e is split evenly over its replicas.
+
+Contract (drop-in for DeepSeek's eplb.py, numpy arrays; numba may be used inside):
+    rebalance_experts(weight, num_replicas, num_groups, num_nodes, num_gpus)
+        -> phy2log[L, R] int (expert held by each slot; every slot holds an expert),
+           log2phy[L, E, X] int (slots of each expert, X >= max replicas, padded with -1),
+           logcnt[L, E] int (replicas per expert; must match phy2log).
+Every expert needs at least one replica (any expert with load in the next window without a replica
+makes the output invalid). When num_groups % num_nodes == 0 (hierarchical mode; experts form
+num_groups groups of E/num_groups consecutive ids) all replicas of a group must sit on one node.
+
+The placement is scored on the NEXT window's load (out of sample): GPU balancedness = sum over
+layers of the mean GPU load / sum over layers of the max GPU load (1.0 is perfect). The score adds
+a small runtime term: the call runs inside the serving engine, so faster is better
+(median of repeated calls). Loads drift between windows: popularity random walks, bursts of
+single experts, switches between prefill- and decode-heavy traffic.
+"""
+
+
+@lru_cache(maxsize=None)
+def seed_function(name: str) -> Callable:
+    """`rebalance_experts` of seeds/moe_placement/<name>.py (trusted; numba compiles on first call)."""
+    path = resources.files("evolve.seeds") / "moe_placement" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"_moe_seed_{name}", str(path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.rebalance_experts
+
+
+def _section(cfg: Mapping[str, Any], key: str) -> dict:
+    value = cfg.get(key) or {}
+    if not hasattr(value, "items"):
+        raise ProblemError(f"problem.{key}={value!r}: expected a mapping")
+    return dict(value.items())
+
+
+def _number(section: dict, key: str, default, kind, where: str, low=None):
+    value = section.get(key, default)
+    try:
+        out = kind(value)
+    except (TypeError, ValueError):
+        raise ProblemError(f"{where}.{key}={value!r}: expected {kind.__name__}") from None
+    if low is not None and out < low:
+        raise ProblemError(f"{where}.{key}={value!r}: must be >= {low}")
+    return out
+
+
+class MoePlacementProblem(Problem):
+    """Place and replicate MoE experts on GPUs so that the next window's load is balanced, fast."""
+
+    name = "moe_placement"
+    entry = "rebalance_experts"
+    signature = ("def rebalance_experts(weight, num_replicas, num_groups, num_nodes, num_gpus) "
+                 "-> tuple[np.ndarray, np.ndarray, np.ndarray]  # phy2log[L,R], log2phy[L,E,X], logcnt[L,E]")
+    description = DESCRIPTION
+    jit_entry = False  # the entry returns a tuple of arrays and may call its own numba kernels
+
+    def __init__(self, cfg: Mapping[str, Any] | None = None):
+        super().__init__(cfg)
+        sh = _section(self.cfg, "shapes")
+        self.shapes = Shapes(*(_number(sh, k, d, int, "problem.shapes", 1) for k, d in
+                               (("num_replicas", 288), ("num_groups", 8), ("num_nodes", 4), ("num_gpus", 32))))
+        sc = _section(self.cfg, "score")
+        self.weights = scoring.Weights(_number(sc, "balancedness", 1.0, float, "problem.score", 0.0),
+                                       _number(sc, "runtime", 0.05, float, "problem.score", 0.0),
+                                       _number(sc, "runtime_ref_ms", 5.0, float, "problem.score", 1e-6))
+        tm = _section(self.cfg, "timing")
+        self.repeats = _number(tm, "repeats", 5, int, "problem.timing", 1)
+        self.max_seconds = _number(tm, "max_seconds", 2.0, float, "problem.timing", 0.0)
+        self.spec = SeriesSpec.from_cfg(_section(self.cfg, "generator"), "problem.generator")
+        self.worst_layers = _number(self.cfg, "feedback_layers", 3, int, "problem", 0)
+        self._check_shapes(self.spec.experts, "problem.generator.experts")
+        self._sets: dict[str, list[InstanceSet]] = {}
+        self._refs: dict[str, tuple[Series, list[dict[str, float]]]] = {}
+
+    def _check_shapes(self, experts: int, where: str) -> None:
+        bad = self.shapes.problems(experts)
+        if bad:
+            raise ProblemError(f"problem.shapes do not fit {experts} experts ({where}): {'; '.join(bad)}")
+
+    # ---- data -----------------------------------------------------------------------------
+    def _split_cfg(self, split: str) -> dict:
+        return _section(_section(self.cfg, "splits"), split)
+
+    def _generated(self, split: str, seeds, spec: SeriesSpec) -> list[InstanceSet]:
+        try:
+            seeds = [int(s) for s in seeds]
+        except (TypeError, ValueError):
+            raise ProblemError(f"problem.splits.{split}.seeds={seeds!r}: expected a list of integers") from None
+        return [self._iset(generated_series(f"{split}/series_{s}", s, spec)) for s in seeds]
+
+    @staticmethod
+    def _iset(series: Series) -> InstanceSet:
+        return InstanceSet(series.name, series, len(series.pairs))
+
+    def instance_sets(self, split: str) -> list[InstanceSet]:
+        if split in self._sets:
+            return self._sets[split]
+        if split in ("train", "validation"):
+            default = [0, 1] if split == "train" else [100, 101]
+            sets = self._generated(split, self._split_cfg(split).get("seeds", default), self.spec)
+        elif split == "test":
+            pairs = self._split_cfg("test").get("pairs") or TEST_PAIRS
+            self._check_shapes(next(iter(real_statistics().values())).shape[1], "the SGLang statistics")
+            sets = []
+            for p in pairs:
+                if isinstance(p, str) or not hasattr(p, "__len__") or len(p) != 2:
+                    raise ProblemError(f"problem.splits.test.pairs: {p!r} is not a [plan, score] pair")
+                sets.append(self._iset(real_pair(str(p[0]), str(p[1]))))
+        else:
+            raise ProblemError(f"split {split!r}: expected one of train, validation, test")
+        self._sets[split] = sets
+        return sets
+
+    def gate_sets(self) -> list[InstanceSet]:
+        g = _section(self.cfg, "gate")
+        if not g.get("enabled", True):
+            return []
+        if "gate" not in self._sets:
+            layers = _number(g, "layers", 4, int, "problem.gate", 1)
+            seed = _number(g, "seed", 7, int, "problem.gate")
+            spec = dataclasses.replace(self.spec, layers=layers, windows=2)
+            self._sets["gate"] = [self._iset(generated_series(f"gate/series_{seed}", seed, spec))]
+        return self._sets["gate"]
+
+    def load_instances(self, paths: list[str]) -> list[InstanceSet]:
+        series = read_windows([str(p) for p in paths])
+        self._check_shapes(series.num_experts, f"window files {series.name}")
+        return [self._iset(series)]
+
+    def warm_up(self) -> None:
+        """Build train and gate data and their references (compiles the simulators and the oracle)."""
+        for iset in self.instance_sets("train") + self.gate_sets():
+            self._references(iset)
+
+    # ---- evaluation -----------------------------------------------------------------------
+    def _args(self) -> tuple[int, int, int, int]:
+        s = self.shapes
+        return s.num_replicas, s.num_groups, s.num_nodes, s.num_gpus
+
+    def run(self, candidate, iset: InstanceSet) -> dict[str, np.ndarray]:
+        """Call the candidate on each planning window; then time repeated calls (median)."""
+        series: Series = iset.data
+        args = self._args()
+        plans = [i for i, _ in series.pairs]
+        inputs = {i: readonly(series.loads[i], np.float64) for i in plans}
+        fn = candidate.fn
+        out: dict[str, np.ndarray] = {}
+        times: list[float] = []
+        for k, i in enumerate(plans):
+            t0 = time.perf_counter()
+            result = fn(inputs[i], *args)
+            dt = time.perf_counter() - t0
+            if k:  # the first call pays for numba compilation
+                times.append(dt)
+            out.update(_outputs(result, k, self.shapes.num_replicas))
+        k = 0
+        while len(times) < self.repeats and (not times or sum(times) < self.max_seconds):
+            x = inputs[plans[k % len(plans)]]
+            t0 = time.perf_counter()
+            fn(x, *args)
+            times.append(time.perf_counter() - t0)
+            k += 1
+        out["runtime_s"] = np.asarray(times, dtype=np.float64)
+        return out
+
+    def _references(self, iset: InstanceSet) -> list[dict[str, float]]:
+        cached = self._refs.get(iset.name)
+        if cached is None or cached[0] is not iset.data:  # replay folders may share a name
+            refs = scoring.references(iset.data, self.shapes, seed_function("deepseek"))
+            self._refs[iset.name] = cached = (iset.data, refs)
+        return cached[1]
+
+    def score_set(self, iset: InstanceSet, outputs: Mapping[str, np.ndarray]) -> SetScore:
+        return scoring.score_series(iset.data, outputs, self.shapes, self._references(iset),
+                                    self.worst_layers)
+
+    def summarize(self, split: str, scores: list[SetScore]) -> Summary:
+        return scoring.summarize(split, scores, self.weights)
+
+    # ---- references -----------------------------------------------------------------------
+    def baselines(self) -> dict[str, Callable]:
+        return {"deepseek": seed_function("deepseek"), "snake": snake.rebalance_experts}
+
+
+def _outputs(result, k: int, num_replicas: int) -> dict[str, np.ndarray]:
+    """The candidate's (phy2log, log2phy, logcnt) as plain numeric arrays keyed by instance `k`."""
+    if not isinstance(result, (tuple, list)) or len(result) != 3:
+        raise InvalidOutput(f"rebalance_experts must return (phy2log, log2phy, logcnt), got {type(result).__name__}")
+    out = {}
+    for name, value in zip(("phy2log", "log2phy", "logcnt"), result):
+        try:
+            a = np.asarray(value)
+        except Exception as e:  # noqa: BLE001 - whatever the candidate returned
+            raise InvalidOutput(f"{name}: not an array ({type(e).__name__})") from None
+        if a.dtype.kind not in "iu":
+            raise InvalidOutput(f"{name}: dtype {a.dtype}, expected integers")
+        out[f"{name}_{k}"] = a
+    if out[f"log2phy_{k}"].ndim == 3 and out[f"log2phy_{k}"].shape[2] > num_replicas:
+        raise InvalidOutput(f"log2phy: {out[f'log2phy_{k}'].shape[2]} columns, more than num_replicas")
+    return out

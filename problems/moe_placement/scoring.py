@@ -1,0 +1,104 @@
+"""Trusted scoring of EPLB placements: per-set metrics, references (bounds, oracle), split summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+import numpy as np
+
+from evolve.evaluators.moe import Shapes, balance, describe_layer, validate
+from evolve.evaluators.moe_bounds import bounds
+from evolve.problem import InvalidOutput, SetScore, Summary
+from evolve.problems.moe_placement.workloads import Series
+
+# Metrics averaged over (plan, score) pairs; runtime is folded separately (median).
+PAIR_METRICS = ("balancedness_gpu", "balancedness_gpu_in_sample", "balancedness_node", "balancedness_slot",
+                "oracle_gpu", "bound_replication", "bound_hierarchical")
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Score = balancedness * out-of-sample GPU balancedness + runtime * ref / (ref + runtime_ms)."""
+
+    balancedness: float = 1.0
+    runtime: float = 0.05
+    runtime_ref_ms: float = 5.0
+
+    def runtime_score(self, runtime_ms: float) -> float:
+        return self.runtime_ref_ms / (self.runtime_ref_ms + max(runtime_ms, 1e-3))
+
+
+def references(series: Series, shapes: Shapes, planner: Callable) -> list[dict[str, float]]:
+    """Per pair: the balancedness bounds of the scored window and the oracle (planner run on it)."""
+    args = (shapes.num_replicas, shapes.num_groups, shapes.num_nodes, shapes.num_gpus)
+    out = []
+    for _, j in series.pairs:
+        load = series.loads[j]
+        phy2log, log2phy, logcnt = validate(*planner(load, *args), load, shapes)
+        out.append({**bounds(load, shapes), "oracle_gpu": balance(phy2log, logcnt, load, shapes).gpu})
+    return out
+
+
+def _arrays(outputs: Mapping[str, np.ndarray], k: int):
+    try:
+        return tuple(outputs[f"{name}_{k}"] for name in ("phy2log", "log2phy", "logcnt"))
+    except KeyError as e:
+        raise InvalidOutput(f"no output {e.args[0]!r} (rebalance_experts must return 3 arrays)") from None
+
+
+def runtime_ms(outputs: Mapping[str, np.ndarray]) -> float:
+    """Median of the timed calls the sandboxed run measured."""
+    t = np.asarray(outputs.get("runtime_s", np.empty(0)), dtype=np.float64).ravel()
+    if t.size == 0 or not np.all(np.isfinite(t)) or np.any(t < 0):
+        raise InvalidOutput("the run reported no valid timing")
+    return float(np.median(t) * 1e3)
+
+
+def score_series(series: Series, outputs: Mapping[str, np.ndarray], shapes: Shapes,
+                 refs: list[dict[str, float]], worst_layers: int) -> SetScore:
+    """Validate each pair's placement on its scored window and measure it in and out of sample."""
+    rows = []
+    worst = (np.inf, "")
+    for k, (i, j) in enumerate(series.pairs):
+        try:
+            phy2log, _, logcnt = validate(*_arrays(outputs, k), series.loads[j], shapes)
+        except InvalidOutput as e:
+            raise InvalidOutput(f"{series.name}, planned on {series.labels[i]}: {e}") from None
+        oos = balance(phy2log, logcnt, series.loads[j], shapes)
+        ins = balance(phy2log, logcnt, series.loads[i], shapes)
+        rows.append({"balancedness_gpu": oos.gpu, "balancedness_gpu_in_sample": ins.gpu,
+                     "balancedness_node": oos.node, "balancedness_slot": oos.slot, **refs[k]})
+        if oos.gpu < worst[0]:
+            lines = [describe_layer(phy2log, logcnt, series.loads[j], oos, int(l), shapes,
+                                    int(series.layer_ids[l]))
+                     for l in np.argsort(oos.layer_gpu, kind="stable")[:worst_layers]]
+            head = (f"{series.name}: planned on {series.labels[i]}, scored on {series.labels[j]}: GPU "
+                    f"balancedness {oos.gpu:.4f} (in-sample {ins.gpu:.4f}, oracle {refs[k]['oracle_gpu']:.4f}, "
+                    f"bounds {refs[k]['bound_replication']:.4f} / {refs[k]['bound_hierarchical']:.4f})")
+            worst = (oos.gpu, "\n  ".join([head, "worst layers:"] + lines))
+    metrics = {m: float(np.mean([r[m] for r in rows])) for m in PAIR_METRICS}
+    metrics["runtime_ms_median"] = runtime_ms(outputs)
+    return SetScore(series.name, len(rows), metrics, worst[1])
+
+
+def summarize(split: str, scores: list[SetScore], weights: Weights, feedback_sets: int = 2) -> Summary:
+    """Pair-weighted means of the set metrics, median runtime over sets, score and feedback."""
+    if not scores:
+        raise ValueError(f"split {split!r} has no instance sets")
+    n = np.array([s.n_instances for s in scores], dtype=np.float64)
+    metrics = {m: float(np.dot(n, [s.metrics[m] for s in scores]) / n.sum()) for m in PAIR_METRICS}
+    rt = float(np.median([s.metrics["runtime_ms_median"] for s in scores]))
+    metrics["runtime_ms_median"] = rt
+    metrics["runtime_score"] = weights.runtime_score(rt)
+    score = weights.balancedness * metrics["balancedness_gpu"] + weights.runtime * metrics["runtime_score"]
+    head = (f"{split}: out-of-sample GPU balancedness {metrics['balancedness_gpu']:.4f} "
+            f"(in-sample {metrics['balancedness_gpu_in_sample']:.4f}; oracle {metrics['oracle_gpu']:.4f}; "
+            f"bounds: replication {metrics['bound_replication']:.4f}, hierarchical "
+            f"{metrics['bound_hierarchical']:.4f}); node {metrics['balancedness_node']:.4f}, slot "
+            f"{metrics['balancedness_slot']:.4f}; runtime median {rt:.3f} ms "
+            f"(runtime term {metrics['runtime_score']:.3f} x weight {weights.runtime:g})")
+    worst = sorted(scores, key=lambda s: s.metrics["balancedness_gpu"])[:feedback_sets]
+    feedback = "\n".join([head] + [s.feedback for s in worst if s.feedback])
+    return Summary(score=score, metrics=metrics, feedback=feedback, behaviour=metrics["runtime_score"],
+                   sets=list(scores))
