@@ -41,6 +41,7 @@ class Stats:
     cost: float = 0.0
     best: float | None = None
     started: float = field(default_factory=time.monotonic)
+    model_cost: dict[str, float] = field(default_factory=dict)  # per-model dollars (LLM runs)
 
 
 class Controller:
@@ -71,6 +72,7 @@ class Controller:
             if c.program_id is not None:
                 costs[c.program_id] = costs.get(c.program_id, 0.0) + c.cost_usd
             self.stats.cost += c.cost_usd
+            self.stats.model_cost[c.model] = self.stats.model_cost.get(c.model, 0.0) + c.cost_usd
         loop = asyncio.get_event_loop()
         for row in self.archive.programs(self.run_row.id):
             v = view_of(row, costs.get(row.id, 0.0))
@@ -176,6 +178,8 @@ class Controller:
                     diff=prop.diff, propose_seconds=propose_s)
         edges = [(m, "mate") for m in prop.mates] + [(p.id, "inspiration") for p in sel.inspirations]
         self.stats.cost += prop.cost_usd
+        for c in prop.calls:
+            self.stats.model_cost[c.model] = self.stats.model_cost.get(c.model, 0.0) + c.cost_usd
         if prop.failure or not prop.code:
             kind = prop.failure or "diff_failed"
             row = Program(code=sel.parent.code, status=kind, error=(prop.error or kind)[:4000],

@@ -17,8 +17,12 @@ log = logging.getLogger("evolve")
 def describe(stats: Stats) -> str:
     minutes = max(1e-9, (time.monotonic() - stats.started) / 60.0)
     best = "-" if stats.best is None else f"{stats.best:.6g}"
+    models = ""
+    if len(stats.model_cost) > 1:
+        top = sorted(stats.model_cost.items(), key=lambda kv: -kv[1])[:3]
+        models = " (" + ", ".join(f"{m.split('/')[-1]} ${c:.3f}" for m, c in top) + ")"
     return (f"best {best} | {stats.evaluations / minutes:.1f} evals/min | "
-            f"{stats.failures} failed | ${stats.cost:.4f}")
+            f"{stats.failures} failed | ${stats.cost:.4f}{models}")
 
 
 class ProgressLine:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import logging
 import signal
@@ -52,7 +53,10 @@ async def run_session(cfg: DictConfig, resuming: bool, new_run_dir: Callable, li
                        description=problem.description, primitives=tuple(problem.primitives))
     proposers = make_proposers(to_dict(cfg.proposer), to_dict(cfg.llm), info)
     for p, _ in proposers:
-        await p.start()
+        if "sample_code" in inspect.signature(p.start).parameters:
+            await p.start(sample_code=seed_code)  # the context-window check sizes real prompts
+        else:
+            await p.start()
 
     folder = Path(cfg.resume) if resuming else new_run_dir(cfg)
     folder.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,9 @@ NP_REDUCE = {"sum", "max", "min", "mean", "std", "median", "prod", "amax", "amin
 NP_INDEX = {"argsort", "arange", "lexsort", "nonzero", "flatnonzero", "searchsorted"}
 NP_ALLOC = {"zeros", "empty", "ones", "full", "zeros_like", "empty_like", "ones_like",
             "full_like", "copy", "cumsum", "sort", "array", "asarray", "ascontiguousarray"}
+# numpy calls that only make sense on arrays: a name reaching them is an array.
+NP_ARRAY_ARGS = NP_REDUCE | NP_INDEX | {"argmin", "argmax", "copy", "cumsum", "sort",
+                                        "zeros_like", "empty_like", "ones_like", "full_like"}
 # Calls whose arguments are values even when the call's result is used as an index.
 VALUE_ARG_CALLS = {"argsort", "argmin", "argmax", "len", "lexsort", "searchsorted", "isnan",
                    "isinf", "isfinite", "nonzero", "flatnonzero"}
@@ -128,10 +131,12 @@ class KindEnv:
         if base == "M":
             return "A" if sliced or not isinstance(sl, ast.Tuple) else "f"
         if base in ("A", "I", "B"):
-            if sliced or self.kind(sl) in ("A", "I", "B"):
+            k = self.kind(sl)
+            if sliced or k in ("A", "I", "B"):
                 return base
-            return {"A": "f", "I": "i", "B": "b"}[base]
-        return None
+            if k == "i":
+                return {"A": "f", "I": "i", "B": "b"}[base]
+        return None  # e.g. indexed by something of unknown kind: may be a gather (an array)
 
     def _call(self, e: ast.Call) -> str | None:
         mod, name = call_name(e)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from evolve.proposers.kinds import (
     ARRAYS,
     INDEX_ARG_CALLS,
+    NP_ARRAY_ARGS,
     SCALARS,
     VALUE_ARG_CALLS,
     KindEnv,
@@ -129,6 +130,24 @@ def _target_names(t: ast.AST) -> list[str]:
     return []
 
 
+def _array_call(n: ast.Call, np_alias: str | None) -> bool:
+    """len(x), np.argsort(x), np.sum(x), ...: calls whose first argument is an array."""
+    mod, name = call_name(n)
+    return (mod is None and name == "len") or (mod is not None and mod == np_alias
+                                               and name in NP_ARRAY_ARGS)
+
+
+def _arith_names(e: ast.AST) -> list[str]:
+    """Names combined by arithmetic only (`p / w` -> p, w): they share the expression's shape."""
+    if isinstance(e, ast.Name):
+        return [e.id]
+    if isinstance(e, ast.BinOp):
+        return _arith_names(e.left) + _arith_names(e.right)
+    if isinstance(e, ast.UnaryOp):
+        return _arith_names(e.operand)
+    return []
+
+
 def _pairs(st: ast.stmt) -> list[tuple[ast.expr, ast.expr | None]]:
     """(target, value) pairs of an assignment; `a, b = x, y` splits into (a, x) and (b, y)."""
     targets = st.targets if isinstance(st, ast.Assign) else [st.target]
@@ -182,7 +201,8 @@ def _globals(module: ast.Module) -> tuple[set[str], str | None, str | None]:
 class _Analyzer:
     """Walks one block: kinds, taint, then sites with the names bound at each statement."""
 
-    def __init__(self, tree: ast.Module, module: ast.Module, outer: FuncFacts | None = None):
+    def __init__(self, tree: ast.Module, module: ast.Module, outer: FuncFacts | None = None,
+                 known_returns: dict[str, str | None] | None = None):
         self.globals, self.np, self.math = _globals(module)
         self.defs = {st.name: st for st in tree.body if isinstance(st, ast.FunctionDef)}
         self.evidence: dict[str, set[str]] = {}  # arguments whose kind their use reveals
@@ -200,11 +220,12 @@ class _Analyzer:
                     pseudo.range_vars.add(a)
         self.funcs.append(pseudo)
         self.bodies = {f.name: (f.node.body if f.node else top) for f in self.funcs}
-        self.returns: dict[str, str | None] = {}
+        known = dict(known_returns or {})
+        self.returns: dict[str, str | None] = known
         for _ in range(3):  # callee return kinds feed callers, call sites feed callee arguments
             for f in self.funcs:
                 self._kinds(f)
-            self.returns = {f.name: self._return_kind(f) for f in self.funcs if f.node}
+            self.returns = {**known, **{f.name: self._return_kind(f) for f in self.funcs if f.node}}
             self._call_site_kinds()
         for _ in range(2):  # callee taint feeds caller taint
             for f in self.funcs:
@@ -255,9 +276,10 @@ class _Analyzer:
             elif isinstance(n, ast.Attribute) and n.attr in ("shape", "size") and \
                     isinstance(n.value, ast.Name):
                 base = n.value.id
-            elif isinstance(n, ast.Call) and n.args and isinstance(n.args[0], ast.Name) and \
-                    (call_name(n)[0] is not None or call_name(n)[1] == "len"):
-                base = n.args[0].id if call_name(n)[1] not in ("float", "int") else None
+            elif isinstance(n, ast.Call) and n.args and _array_call(n, self.np):
+                for a in _arith_names(n.args[0]):
+                    if a in args and f.kinds[a] != "M":
+                        f.kinds[a] = "A"
             if base in args and f.kinds[base] != "M":
                 f.kinds[base] = "A"
         self.evidence[f.name] = {a for a in args if f.kinds[a] is not None}
@@ -466,10 +488,13 @@ class _Analyzer:
 def analyze(tree: ast.Module, module: ast.Module, block_line: int = 0) -> BlockFacts:
     """Facts of a block `tree` inside the whole program `module` (imports, and the fixed
     function around the block when its first line `block_line` sits inside one)."""
+    mine = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    fixed = [n for n in module.body if isinstance(n, ast.FunctionDef) and n.name not in mine]
+    known = _Analyzer(ast.Module(fixed, []), module).returns if fixed else {}
     around = [n for n in ast.walk(module) if isinstance(n, ast.FunctionDef)
               and n.lineno < block_line <= n.end_lineno]
     outer = None
     if around:
         fn = max(around, key=lambda n: n.lineno)
-        outer = _Analyzer(ast.Module([fn], []), module).funcs[0]
-    return _Analyzer(tree, module, outer).facts()
+        outer = _Analyzer(ast.Module([fn], []), module, known_returns=known).funcs[0]
+    return _Analyzer(tree, module, outer, known).facts()
