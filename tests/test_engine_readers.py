@@ -8,9 +8,12 @@ import time
 
 from tests.engine_util import ROOT, SORTING, evolve_cmd, write_variants
 
+# Each reader process calls `evolve-archive top RUN --json` over and over (in-process, so that
+# the test makes hundreds of reads), and checks the run status through the Archive API.
 READER = """
-import sys, time
+import contextlib, io, json, sys, time
 from evolve.archive import Archive
+from evolve.cli.archive import main as archive_cli
 folder = sys.argv[1]
 n = reads = 0
 t_end = time.time() + float(sys.argv[2])
@@ -20,12 +23,16 @@ while time.time() < t_end:
     except FileNotFoundError:
         time.sleep(0.05); continue
     run = a.latest_run()
-    if run is not None:
-        n = max(n, len(a.programs(run.id)))
-        a.best(run.id, 5)
-        reads += 1
     a.close()
-    if run is not None and run.status != "running":
+    if run is None:
+        continue
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        code = archive_cli(["top", folder, "-k", "5", "--json"])
+    assert code == 0, code
+    n = max(n, len(json.loads(buf.getvalue()) or []))
+    reads += 1
+    if run.status != "running":
         break
 print(reads, n)
 """
