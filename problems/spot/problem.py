@@ -1,0 +1,276 @@
+"""The problems `spot_single` and `spot_multi`: deadline-aware spot scheduling (Can't Be Late)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from evolve.evaluators import spot
+from evolve.problem import (
+    Candidate, InstanceSet, InvalidOutput, Problem, ProblemError, SetScore, Summary,
+)
+from evolve.problems.spot import baselines as base_policies
+from evolve.problems.spot import data, texts
+from evolve.problems.spot.summary import set_metrics, summarize_sets
+
+# for the built-in mutator: unary functions (module attributes) and useful terms of `decide`
+PRIMITIVES = (
+    "math.ceil", "math.floor",
+    "(deadline - elapsed) / gap",  # ticks left
+    "(deadline - elapsed - work_left) / gap",  # slack in ticks
+    "(work_left + overhead) / gap",  # ticks needed after one restart
+    "(job - work_left) - elapsed * job / deadline",  # progress ahead of the uniform line
+)
+
+
+def _num(cfg: Mapping, key: str, default, lo: float = 0.0, allow_none: bool = False):
+    v = cfg.get(key, default)
+    if v is None and allow_none:
+        return None
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= lo:
+        raise ProblemError(f"problem.{key}={v!r}: expected a number >= {lo:g}")
+    return float(v)
+
+
+def _flag(cfg: Mapping, key: str, default: bool) -> bool:
+    v = cfg.get(key, default)
+    if not isinstance(v, bool):
+        raise ProblemError(f"problem.{key}={v!r}: expected true or false")
+    return v
+
+
+class SpotProblem(Problem):
+    """Shared machinery: policy runs in the sandbox, trusted replay, scores and feedback."""
+
+    entry = "decide"
+    signature = texts.SIGNATURE
+    jit_entry = True
+    primitives = PRIMITIVES
+    weighting = "instance"  # how jobs fold into mean_cost: per job, or mean of scenario means
+    policies: dict[str, Callable] = {}
+
+    def __init__(self, cfg: Mapping[str, Any] | None = None):
+        super().__init__(cfg)
+        c = self.cfg
+        self.job_h = _num(c, "job_hours", 48.0, lo=1e-3)
+        self.switch_h = _num(c, "region_switch_overhead_hours", None, allow_none=True)
+        self.std_penalty = _num(c, "std_penalty", 0.0)
+        self.report_optimum = _flag(c, "report_optimum", True)
+        published = _flag(c, "published_accounting", False)
+        self.sim = spot.SimConfig(
+            od_price=_num(c, "on_demand_price", spot.OD_PRICE, lo=1e-9),
+            published_pricing=published,
+            free_region_switch=published,
+            published_safety_net=_flag(c, "published_safety_net", False),
+            observe_all_regions=_flag(c, "observe_all_regions", True),
+        )
+        self.spot_anchor = _num(c, "spot_anchor_price", spot.SPOT_PRICE, lo=0.0)
+        self._sets: dict[str, list[InstanceSet]] = {}
+
+    # ---- data -----------------------------------------------------------------------------
+    def instance_sets(self, split: str) -> list[InstanceSet]:
+        if split not in ("train", "validation", "test"):
+            raise ProblemError(f"split={split!r}: expected train, validation or test")
+        if split not in self._sets:
+            self._sets[split] = [InstanceSet(n, b, b.n) for n, b in self._build(split)]
+        return self._sets[split]
+
+    def _build(self, split: str) -> list[tuple[str, spot.SpotBatch]]:
+        raise NotImplementedError
+
+    def warm_up(self) -> None:
+        super().warm_up()
+        spot.compile_policy(base_policies.greedy)  # first compile of the policy machinery
+
+    # ---- evaluation -----------------------------------------------------------------------
+    def _policy(self, candidate: Candidate):
+        """(callable, jitted) for the simulator; records why numba could not be used."""
+        if candidate.jit is not None:
+            try:
+                return spot.compile_policy(candidate.jit.dispatcher), True
+            except Exception as e:  # noqa: BLE001 - any typing/lowering failure means fallback
+                lines = str(e).strip().splitlines()
+                candidate.fallback_reason = (lines[0] if lines else type(e).__name__)[:300]
+                candidate.jit = None
+        elif not candidate.fallback_reason and callable(candidate.py):
+            try:  # trusted callables (baselines) handed over without a jit wrapper
+                return spot.compile_policy(candidate.py), True
+            except Exception:  # noqa: BLE001
+                pass
+        return candidate.py, False
+
+    def run(self, candidate: Candidate, iset: InstanceSet) -> dict[str, np.ndarray]:
+        policy, jitted = self._policy(candidate)
+        actions, regions, _ = spot.run_policy(iset.data, policy, self.sim, jitted)
+        return {"actions": actions, "regions": regions}
+
+    def score_set(self, iset: InstanceSet, outputs: Mapping[str, np.ndarray]) -> SetScore:
+        batch: spot.SpotBatch = iset.data
+        rec = []
+        for key in ("actions", "regions"):
+            a = outputs.get(key)
+            if (not isinstance(a, np.ndarray) or a.ndim != 2 or a.shape[0] != batch.n
+                    or a.shape[1] > batch.record_len):
+                shape = getattr(a, "shape", None)
+                raise InvalidOutput(f"{key}: expected an array of shape ({batch.n}, <= "
+                                    f"{batch.record_len}), got {shape}")
+            if a.dtype.kind not in "iu" or (a.size and (a.min() < -32768 or a.max() > 32767)):
+                raise InvalidOutput(f"{key}: expected int16 proposals, got dtype {a.dtype}")
+            rec.append(a.astype(np.int16))
+        stats = spot.replay(batch, rec[0], rec[1], self.sim)
+        status = stats[:, spot.ST_STATUS]
+        bad = np.flatnonzero((status == spot.spot_sim.INVALID) | (status == spot.spot_sim.MISSING))
+        if bad.size:
+            raise InvalidOutput(spot.status_message(batch, int(bad[0]), stats[bad[0]]))
+        bound = spot.optimum(batch, self.sim.od_price) if self.report_optimum else None
+        return SetScore(iset.name, batch.n, set_metrics(batch, stats, bound))
+
+    def summarize(self, split: str, scores: list[SetScore]) -> Summary:
+        return summarize_sets(scores, weighting=self.weighting, std_penalty=self.std_penalty,
+                              od_price=self.sim.od_price, spot_price=self.spot_anchor)
+
+    # ---- references -----------------------------------------------------------------------
+    def baselines(self) -> dict[str, Callable]:
+        return {name: spot.compile_policy(fn) for name, fn in self.policies.items()}
+
+    def default_baselines(self) -> list[str]:
+        return list(self.policies)
+
+
+class SpotSingleProblem(SpotProblem):
+    """Single-region Can't Be Late on the ADRS leaderboard (or paper) suite."""
+
+    name = "spot_single"
+    description = texts.single("leaderboard")
+    policies = base_policies.SINGLE
+
+    def __init__(self, cfg: Mapping[str, Any] | None = None):
+        super().__init__(cfg)
+        suite = self.cfg.get("suite", "leaderboard")
+        if suite not in data.SINGLE_SUITES:
+            raise ProblemError(f"problem.suite={suite!r}: expected one of {', '.join(data.SINGLE_SUITES)}")
+        s = data.SINGLE_SUITES[suite]
+        self.suite = suite
+        self.description = texts.single(suite)
+        self.envs = s["envs"]
+        self.deadlines = self._hours("deadlines_hours", s["deadlines"])
+        self.overheads = self._hours("overheads_hours", s["overheads"])
+        self.n_train = int(_num(self.cfg, "train_windows", 8, lo=1))
+        self.n_validation = int(_num(self.cfg, "validation_windows", 8, lo=1))
+        self.spot_price = _num(self.cfg, "spot_price", spot.SPOT_PRICE, lo=0.0)
+
+    def _hours(self, key: str, default) -> tuple[float, ...]:
+        v = self.cfg.get(key)
+        if v is None:
+            return tuple(default)
+        if isinstance(v, (str, bytes)) or not hasattr(v, "__iter__"):
+            raise ProblemError(f"problem.{key}={v!r}: expected a list of hours")
+        try:
+            vals = tuple(float(x) for x in v)
+        except (TypeError, ValueError):
+            raise ProblemError(f"problem.{key}={v!r}: expected a list of hours") from None
+        if not vals or min(vals) < 0:
+            raise ProblemError(f"problem.{key}={v!r}: expected a non-empty list of hours >= 0")
+        return vals
+
+    def _batch(self, env, wins, names, deadlines=None, overheads=None, job_h=None):
+        return data.single_batch(wins, names, env, data.load()["single_gap"],
+                                 deadlines or self.deadlines, overheads or self.overheads,
+                                 job_h or self.job_h, self.switch_h, self.spot_price)
+
+    def _build(self, split):
+        d = data.load()
+        out = []
+        for env in self.envs:
+            e = d["single_envs"].index(env)
+            if split == "test":
+                wins = list(d["single_test"][e])
+                names = [f"adrs{int(x)}" for x in d["single_test_files"][e]]
+            else:
+                period = 0 if split == "train" else 1
+                trace = d[f"single_period_{period}"][e]
+                k = self.n_train if split == "train" else self.n_validation
+                starts = data.evenly_spaced_starts(len(trace), d["single_test"].shape[-1], k)
+                wins = [trace[s: s + d["single_test"].shape[-1]] for s in starts]
+                names = [f"{d['single_periods'][period]}+{s}" for s in starts]
+            out.append((env, self._batch(env, wins, names)))
+        return out
+
+    def gate_sets(self) -> list[InstanceSet]:
+        """Three 24 h jobs (30 h deadline) on train windows of different envs."""
+        if "gate" not in self._sets:
+            d = data.load()
+            wins, names = [], []
+            for k in range(3):
+                env = self.envs[(2 * k) % len(self.envs)]
+                trace = d["single_period_0"][d["single_envs"].index(env)]
+                wins.append(trace[300 * k: 300 * k + 200])
+                names.append(f"{env}+{300 * k}")
+            batch = self._batch("gate", wins, names, deadlines=(30.0,), overheads=(self.overheads[-1],),
+                                job_h=24.0)
+            self._sets["gate"] = [InstanceSet("gate", batch, batch.n)]
+        return self._sets["gate"]
+
+    def load_instances(self, paths: list[str]) -> list[InstanceSet]:
+        sets = []
+        for p in paths:
+            for name, names, wins, gap in data.read_single_folder(Path(p)):
+                b = data.single_batch(wins, names, name, gap, self.deadlines, self.overheads,
+                                      self.job_h, self.switch_h, self.spot_price)
+                sets.append(InstanceSet(name, b, b.n))
+        return sets
+
+
+class SpotMultiProblem(SpotProblem):
+    """Multi-region Can't Be Late on the six ADRS scenarios (score: mean of scenario means)."""
+
+    name = "spot_multi"
+    description = texts.MULTI
+    policies = base_policies.MULTI
+    weighting = "scenario"
+
+    def __init__(self, cfg: Mapping[str, Any] | None = None):
+        super().__init__(cfg)
+        self.deadline_h = _num(self.cfg, "deadline_hours", 52.0, lo=1e-3)
+        self.overhead_h = _num(self.cfg, "overhead_hours", 0.2)
+        if self.deadline_h < self.job_h:
+            raise ProblemError(f"problem.deadline_hours={self.deadline_h:g}: shorter than the job "
+                               f"({self.job_h:g} h)")
+
+    def _scenario(self, name, regions, windows, job_h=None, dl_h=None):
+        avail, prices = data.multi_windows(regions, windows)
+        return data.multi_batch(avail, prices, data.load()["multi_gap"], name,
+                                [str(w) for w in windows], job_h or self.job_h,
+                                dl_h or self.deadline_h, self.overhead_h, self.switch_h)
+
+    def _build(self, split):
+        out = []
+        for name, regions, k in data.MULTI_SCENARIOS:
+            windows = {"test": tuple(range(k)), "train": data.MULTI_TRAIN_WINDOWS,
+                       "validation": data.MULTI_VALIDATION_WINDOWS}[split]
+            out.append((name, self._scenario(name, regions, windows)))
+        return out
+
+    def gate_sets(self) -> list[InstanceSet]:
+        """Three 24 h jobs (26 h deadline): 2, 3 and 5 regions, one train window each."""
+        if "gate" not in self._sets:
+            batches = [self._scenario(name, regions, (data.MULTI_TRAIN_WINDOWS[k],), job_h=24.0,
+                                      dl_h=26.0)
+                       for k, (name, regions, _) in enumerate(data.MULTI_SCENARIOS[0:6:2])]
+            self._sets["gate"] = [InstanceSet(f"gate/{b.scenario_names[0]}", b, b.n) for b in batches]
+        return self._sets["gate"]
+
+    def load_instances(self, paths: list[str]) -> list[InstanceSet]:
+        sets = []
+        for p in paths:
+            regions, idx, avail, prices, gap = data.read_multi_folder(Path(p))
+            if avail.shape[1] * gap + 1e-6 < self.deadline_h * data.HOUR:
+                raise ProblemError(f"{p}: the shared windows last {avail.shape[1] * gap / 3600:.2f} h, "
+                                   f"shorter than the deadline ({self.deadline_h:g} h)")
+            name = Path(p).name or str(p)
+            b = data.multi_batch(avail, prices, gap, name, [str(i) for i in idx], self.job_h,
+                                 self.deadline_h, self.overhead_h, self.switch_h)
+            sets.append(InstanceSet(name, b, b.n))
+        return sets

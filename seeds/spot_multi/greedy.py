@@ -1,0 +1,30 @@
+"""Greedy round-robin seed for spot_multi: spot whenever the current region has it, otherwise idle
+and move to the next region; on-demand once the slack can no longer absorb a restart."""
+
+import math
+
+import numba
+import numpy as np
+
+NONE, SPOT, ON_DEMAND = 0, 1, 2
+
+
+# EVOLVE-BLOCK-START
+def decide(elapsed, gap, deadline, job, work_left, overhead, pending, cur_type, last_type,
+           region, avail, price, mem):
+    if work_left <= 1e-9:
+        return NONE, region
+    left_ticks = max(0, math.floor((deadline - elapsed) / gap))
+    need1d = math.ceil((work_left + overhead) / gap)
+    need2d = math.ceil((work_left + 2 * overhead) / gap)
+    has_spot = avail[region] == 1
+    if need1d >= left_ticks:
+        return ON_DEMAND, region
+    if need2d >= left_ticks:
+        if cur_type == SPOT and has_spot:
+            return SPOT, region
+        return ON_DEMAND, region
+    if has_spot:
+        return SPOT, region
+    return NONE, (region + 1) % avail.shape[0]
+# EVOLVE-BLOCK-END
