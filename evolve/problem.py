@@ -87,6 +87,7 @@ class Problem(ABC):
     description: str = ""  # prompt text: the task, the contract, what "better" means
     jit_entry: bool = True  # compile the entry with numba.njit (Python fallback otherwise)
     primitives: tuple[str, ...] = ()  # extra names the built-in mutator may use in expressions
+    key_metrics: tuple[str, ...] = ()  # metrics tables show first (all of them when empty)
 
     def __init__(self, cfg: Mapping[str, Any] | None = None):
         self.cfg = dict(cfg or {})

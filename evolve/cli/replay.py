@@ -67,15 +67,20 @@ def _result_dict(res: EvalResult) -> dict[str, Any]:
             "seconds": res.seconds, "sets": _sets(res)}
 
 
-def _columns(rows: list[tuple[str, dict]]) -> list[str]:
-    """Metric columns of one set: the target's order first, gap-like names before the rest."""
+def _columns(rows: list[tuple[str, dict]], key: tuple[str, ...] = ()) -> list[str]:
+    """Metric columns: the problem's key metrics when it names them (the rest stay in --json),
+    else the target's order with gap-like names first."""
     names: list[str] = []
     for _, metrics in rows:
         names += [k for k in metrics if k not in names]
+    chosen = [k for k in key if k in names]
+    if chosen:
+        return chosen
     return sorted(names, key=lambda n: (0 if "gap" in n.lower() else 1, names.index(n)))
 
 
-def _render(target: Target, res: EvalResult, base: dict[str, EvalResult], where: str) -> None:
+def _render(target: Target, res: EvalResult, base: dict[str, EvalResult], where: str,
+            key: tuple[str, ...] = ()) -> None:
     con = console()
     entries = [(target.label, res)] + list(base.items())
     for i, s in enumerate(res.sets):
@@ -83,7 +88,7 @@ def _render(target: Target, res: EvalResult, base: dict[str, EvalResult], where:
         for label, r in entries:
             match = next((x for x in r.sets if x["name"] == s["name"]), None) if r.ok else None
             rows.append((label, r, match))
-        cols = _columns([(lbl, m["metrics"]) for lbl, _, m in rows if m])
+        cols = _columns([(lbl, m["metrics"]) for lbl, _, m in rows if m], key)
         t = Table(title=f"{s['name']} ({s['n_instances']} instances)")
         t.add_column("program")
         for c in cols + ["runtime_s"]:
@@ -96,7 +101,7 @@ def _render(target: Target, res: EvalResult, base: dict[str, EvalResult], where:
                       *(fmt_num(m["metrics"].get(c)) for c in cols), fmt_secs(m.get("runtime_s")))
         con.print(t)
     t = Table(title=f"overall on {where}")
-    cols = _columns([(lbl, r.metrics) for lbl, r in entries if r.ok])
+    cols = _columns([(lbl, r.metrics) for lbl, r in entries if r.ok], key)
     t.add_column("program")
     for c in ["score"] + cols:
         t.add_column(c, justify="right")
@@ -141,7 +146,7 @@ def replay(args) -> int:
             "baselines": {n: _result_dict(r) for n, r in base.items()},
         })
     else:
-        _render(target, res, base, where)
+        _render(target, res, base, where, tuple(problem.key_metrics))
     return 0
 
 

@@ -48,6 +48,8 @@ class SpotProblem(Problem):
     signature = texts.SIGNATURE
     jit_entry = True
     primitives = PRIMITIVES
+    key_metrics = ("mean_cost", "std_cost", "score_0_100", "deadline_misses", "misses",
+                   "optimum_mean_cost", "bound_sum")
     weighting = "instance"  # how jobs fold into mean_cost: per job, or mean of scenario means
     policies: dict[str, Callable] = {}
 
