@@ -55,7 +55,7 @@ def classify_exception(e: BaseException) -> tuple[str, str]:
     if isinstance(e, InvalidOutput):
         return "invalid_output", str(e)
     msg = f"{type(e).__name__}: {e}".strip()
-    if isinstance(e, ValueError) and "read-only" in str(e):
+    if isinstance(e, ValueError) and ("read-only" in str(e) or "WRITEABLE" in str(e)):
         return "input_mutation", f"the candidate wrote to a read-only input ({msg})"
     if isinstance(e, ModuleNotFoundError):
         return "runtime_error", (f"{msg} (candidates may import the preloaded modules only: "

@@ -1,0 +1,48 @@
+"""Seeded instance generator: the Potts & Van Wassenhove (1982/1985) scheme.
+
+p_j ~ U{1..100}, w_j ~ U{1..10} (weighted only), P = sum p_j and
+d_j ~ U{floor(P(1-TF-RDD/2)) .. floor(P(1-TF+RDD/2))} clamped at 0, for every (RDD, TF) class.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from .instances import Instances, from_arrays
+
+RDD_GRID = (0.2, 0.4, 0.6, 0.8, 1.0)
+TF_GRID = (0.2, 0.4, 0.6, 0.8)  # the published test sets; OR-Library also uses TF = 1.0
+
+
+def instance(rng: np.random.Generator, n: int, rdd: float, tf: float, weighted: bool) -> dict:
+    """One instance as a dict of arrays (p, d, w, rdd, tf)."""
+    p = rng.integers(1, 100, size=n, endpoint=True).astype(np.float64)
+    w = rng.integers(1, 10, size=n, endpoint=True).astype(np.float64) if weighted else None
+    total = p.sum()
+    lo = int(np.floor(total * (1.0 - tf - rdd / 2.0)))
+    hi = int(np.floor(total * (1.0 - tf + rdd / 2.0)))
+    d = np.maximum(rng.integers(lo, hi, size=n, endpoint=True), 0).astype(np.float64)
+    return {"p": p, "d": d, "w": w, "rdd": rdd, "tf": tf}
+
+
+def generate(
+    sizes: Sequence[int],
+    per_class: int,
+    seed: int,
+    weighted: bool = False,
+    rdd_grid: Sequence[float] = RDD_GRID,
+    tf_grid: Sequence[float] = TF_GRID,
+    source: str = "generated",
+) -> Instances:
+    """per_class instances for every (size, RDD, TF); order: size, RDD, TF, repetition."""
+    rng = np.random.default_rng(seed)
+    rows = [
+        instance(rng, int(n), float(rdd), float(tf), weighted)
+        for n in sizes
+        for rdd in rdd_grid
+        for tf in tf_grid
+        for _ in range(per_class)
+    ]
+    return from_arrays(rows, weighted, source)

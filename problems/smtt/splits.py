@@ -1,0 +1,153 @@
+"""The train / validation / test / gate instance sets, with references cached on disk.
+
+train and validation are generated (Potts & Van Wassenhove scheme, fixed seeds). For the default
+parameters the instances and their references ship in data/ (see data/manifest.json), so nothing
+slow runs at first use; other parameters are generated and solved once, then cached under the
+user cache folder. test is the published data: the DiscoverHeuristics sets (unweighted) or the
+OR-Library wt40/wt50/wt100 sets (weighted), with their proven / best known optima.
+
+Rebuild the shipped files: python -m evolve.problems.smtt.splits
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from evolve.problem import ProblemError
+
+from . import generator, reference
+from .instances import Instances
+from .loaders import load_jsonl, load_orlib
+
+log = logging.getLogger(__name__)
+
+DATA = Path(__file__).parent / "data"
+MANIFEST = DATA / "manifest.json"
+TEST_SETS = ("smtt_n20_uniform_800", "smtt_n100_200", "smtt_n200_200", "smtt_n500_200")
+TEST_SETS_WEIGHTED = ("wt40", "wt50", "wt100")
+
+DEFAULT_PARAMS = {
+    "train": {"sizes": [20, 30, 40, 50, 60, 80, 100], "per_class": 3, "seed": 1},
+    "validation": {"sizes": [25, 50, 75, 100], "per_class": 2, "seed": 2},
+}
+
+
+def split_params(split: str, cfg_split: dict, weighted: bool, rdd, tf) -> dict:
+    """Everything that determines a generated split (also the cache key)."""
+    return {"split": split, "weighted": bool(weighted), "sizes": [int(n) for n in cfg_split["sizes"]],
+            "per_class": int(cfg_split["per_class"]), "seed": int(cfg_split["seed"]),
+            "rdd": [float(x) for x in rdd], "tf": [float(x) for x in tf]}
+
+
+def _key(params: dict) -> str:
+    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(root) / "adrs-evolve" / "smtt"
+
+
+def write_jsonl_gz(inst: Instances, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with gzip.open(tmp, "wt", encoding="utf-8", compresslevel=9) as fh:
+        for row in inst.records():
+            fh.write(json.dumps(row, separators=(",", ":")) + "\n")
+    tmp.replace(path)
+
+
+def _shipped(params: dict) -> Path | None:
+    if not MANIFEST.exists():
+        return None
+    for entry in json.loads(MANIFEST.read_text())["generated"]:
+        if entry["params"] == params:
+            return DATA / entry["file"]
+    return None
+
+
+def generated(params: dict, ref_opts: dict, cache: Path | None = None) -> Instances:
+    """A generated split with references: shipped, cached, or built now (slow once)."""
+    name = params["split"]
+    path = _shipped(params)
+    if path is None:
+        path = (cache or cache_dir()) / f"{name}-{_key(params)}.jsonl.gz"
+    if path.exists():
+        inst = load_jsonl(path, params["weighted"])
+        inst.source = name
+        return inst
+    inst = build(params, ref_opts)
+    try:
+        write_jsonl_gz(inst, path)
+    except OSError as e:
+        log.warning("smtt: cannot cache %s (%s); it will be rebuilt next time", path, e)
+    return inst
+
+
+def build(params: dict, ref_opts: dict) -> Instances:
+    log.info("smtt: generating %s (%s) and computing references once", params["split"],
+             params["sizes"])
+    inst = generator.generate(params["sizes"], params["per_class"], params["seed"],
+                              params["weighted"], params["rdd"], params["tf"], params["split"])
+    return reference.solve(inst, ref_opts)
+
+
+def test_sets(weighted: bool) -> list[Instances]:
+    if weighted:
+        out = [load_orlib(DATA / f"{name}.txt.gz", True) for name in TEST_SETS_WEIGHTED]
+    else:
+        out = [load_jsonl(DATA / f"{name}.jsonl.gz", False) for name in TEST_SETS]
+    for inst in out:
+        if not np.all(np.isfinite(inst.ref)):
+            raise ProblemError(f"{inst.source}: shipped test data lacks reference values")
+    return out
+
+
+def gate(train: Instances, count: int) -> Instances:
+    """The `count` smallest train instances, spread over the classes."""
+    order = sorted(range(train.m), key=lambda i: (int(train.sizes[i]), i))
+    seen, pick = set(), []
+    for i in order:
+        cls = (train.rdd[i], train.tf[i])
+        if cls not in seen:
+            seen.add(cls)
+            pick.append(i)
+        if len(pick) == count:
+            break
+    for i in order:
+        if len(pick) >= count:
+            break
+        if i not in pick:
+            pick.append(i)
+    return train.subset(sorted(pick), source="gate")
+
+
+def main() -> None:
+    """Regenerate the shipped train/validation files and the manifest (default parameters)."""
+    logging.basicConfig(level=logging.INFO)
+    entries = []
+    for weighted in (False, True):
+        for split, cfg in DEFAULT_PARAMS.items():
+            params = split_params(split, cfg, weighted, generator.RDD_GRID, generator.TF_GRID)
+            name = f"{split}{'_weighted' if weighted else ''}.jsonl.gz"
+            inst = build(params, {})
+            write_jsonl_gz(inst, DATA / name)
+            entries.append({"file": name, "params": params, "fingerprint": inst.fingerprint(),
+                            "instances": inst.m, "exact_refs": int(inst.ref_exact.sum())})
+    write_manifest(entries)
+
+
+def write_manifest(entries: list[dict]) -> None:
+    rows = ",\n".join("  " + json.dumps(e) for e in entries)
+    MANIFEST.write_text('{"generated": [\n' + rows + "\n]}\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""Seed (weighted runs): earliest due date (EDD, weights unused) as a dispatch loop.
+
+At every step the unscheduled job with the lowest priority `v` runs next (ties: lowest job index).
+Evolution edits the EVOLVE-BLOCK, which computes `v` for job j; the loop around it stays fixed.
+"""
+
+import numpy as np
+
+
+def schedule(p, d, w):
+    """p, d, w: (n,) float64 processing times, due dates, weights (read-only) -> (n,) int64 order."""
+    n = p.shape[0]
+    done = np.zeros(n, dtype=np.bool_)
+    order = np.empty(n, dtype=np.int64)
+    t = 0.0  # current time: the completion time of the jobs scheduled so far
+    p_left = 0.0  # total processing time of the unscheduled jobs
+    for j in range(n):
+        p_left += p[j]
+    for pos in range(n):
+        n_left = n - pos  # unscheduled jobs
+        p_max = 0.0  # longest unscheduled job
+        for j in range(n):
+            if not done[j] and p[j] > p_max:
+                p_max = p[j]
+        best = -1
+        best_v = 0.0
+        for j in range(n):
+            if done[j]:
+                continue
+            # EVOLVE-BLOCK-START
+            # Priority v of unscheduled job j: lower runs first. Also in scope: t, n_left, p_left,
+            # p_max and the whole arrays p, d, w.
+            p_j = p[j]
+            d_j = d[j]
+            w_j = w[j]
+            slack = d_j - t - p_j  # time to spare if job j ran next (< 0: it would be late)
+            v = slack + t + p_j  # = d_j: earliest due date first
+            # EVOLVE-BLOCK-END
+            if best < 0 or v < best_v:
+                best = j
+                best_v = v
+        done[best] = True
+        order[pos] = best
+        t += p[best]
+        p_left -= p[best]
+    return order
