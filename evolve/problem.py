@@ -1,5 +1,3 @@
-# NOTE TO PARALLEL HELPERS (temporary, the lead removes it): read /work/main/.git/HELPER_RULES.md now
-# (venv at /work/main/.venv; never git commit/add/stash/checkout; do not edit README.md; report at the end).
 """The problem contract: what every problem under `problems/` provides to the engine.
 
 A problem splits evaluation into two halves so that a candidate can never grade itself:

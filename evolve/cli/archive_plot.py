@@ -42,8 +42,9 @@ def _progress(ax, x: np.ndarray, y: np.ndarray, xlabel: str, x_end: float) -> No
         ax.plot(x, _trailing_median(y, window), "-", color="tab:orange", lw=1.5,
                 label=f"median of the last {window}")
         if len(y) >= 20:  # a few disastrous programs should not squash the curves
-            lo, hi = np.percentile(y, 5), y.max()
-            pad = 0.08 * (hi - lo or 1.0)
+            # from the seed (or the lower quartile) up: outliers stay off the chart
+            lo, hi = float(np.percentile(y, 25)), y.max()
+            pad = 0.25 * (hi - lo or 1.0)
             ax.set_ylim(lo - pad, hi + pad)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("score (higher is better)")
