@@ -293,6 +293,42 @@ def run_child(body: Callable[[int], None], limits: Limits) -> Iterator[tuple[str
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+class ChildRun:
+    """A sandboxed child's messages as an iterator; keeps its reported error and exit."""
+
+    def __init__(self, body: Callable[[int], None], limits: Limits):
+        self.limits = limits
+        self._gen = run_child(body, limits)
+        self.error: tuple[str, str] | None = None
+        self.exit: ChildExit | None = None
+
+    def __iter__(self) -> Iterator[tuple[dict, dict]]:
+        for kind, item in self._gen:
+            if kind == "exit":
+                self.exit = item
+                return
+            header, arrays = item
+            if header.get("type") == "error":
+                self.error = (str(header.get("kind", "runtime_error")), str(header.get("message", "")))
+                continue
+            yield header, arrays
+
+    def close(self) -> None:
+        """Kill the child's group (if still running) and reap it."""
+        self._gen.close()
+
+    def output(self) -> str:
+        return self.exit.output if self.exit else ""
+
+    def failure(self) -> tuple[str, str]:
+        """(kind, message) for a child that did not deliver: its error, a timeout, or its exit."""
+        if self.error is not None:
+            return self.error
+        if self.exit is not None and self.exit.timed_out:
+            return "timeout", f"no result within {self.limits.timeout_s:g} s"
+        return describe_status(self.exit.status if self.exit else None)
+
+
 def _kill_group(pid: int) -> None:
     for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
         try:

@@ -19,7 +19,7 @@ import numpy as np
 from evolve.problem import InstanceSet, Problem, ProblemError, SetScore, make_problem
 from evolve.program import CandidateError, load_candidate
 from evolve.result import EvalResult, classify_exception, set_dict
-from evolve.sandbox import Limits, describe_status, run_child, send
+from evolve.sandbox import ChildRun, Limits, run_child, send
 
 _STATE: dict[str, Any] = {}
 
@@ -132,19 +132,11 @@ def _drive(problem: Problem, limits: Limits, body, stages, split_name: str) -> E
     fallback = ""
     error: tuple[str, str] | None = None
     done = False
-    exit_info = None
-    gen = run_child(body, limits)
+    child = ChildRun(body, limits)
     try:
-        for kind, item in gen:
-            if kind == "exit":
-                exit_info = item
-                break
-            header, arrays = item
-            if header.get("type") == "error":
-                error = (str(header.get("kind", "runtime_error")), str(header.get("message", "")))
-                continue
+        for header, arrays in child:
+            fallback = str(header.get("fallback") or "")
             if header.get("type") == "done":
-                fallback = str(header.get("fallback") or "")
                 done = True
                 continue
             stage, idx = header.get("stage"), int(header.get("index", -1))
@@ -152,7 +144,6 @@ def _drive(problem: Problem, limits: Limits, body, stages, split_name: str) -> E
             if sets is None or not 0 <= idx < len(sets) or len(scores[stage]) != idx:
                 error = ("runtime_error", "the candidate process sent a malformed result")
                 break
-            fallback = str(header.get("fallback") or "")
             try:
                 s = problem.score_set(sets[idx], arrays)
             except Exception as e:  # noqa: BLE001 - InvalidOutput and friends
@@ -165,12 +156,10 @@ def _drive(problem: Problem, limits: Limits, body, stages, split_name: str) -> E
                 if not problem.gate_passes(summary):
                     return _ok(summary, scores["gate"], "gate", fallback, "")
     finally:
-        gen.close()
-    output = exit_info.output if exit_info else ""
-    if error is None and exit_info is not None and exit_info.timed_out:
-        error = ("timeout", f"no result within {limits.timeout_s:g} s")
+        child.close()
+    output = child.output()
     if error is None and not done:
-        error = describe_status(exit_info.status if exit_info else None)
+        error = child.failure()
     if error is not None:
         kind, msg = error
         res = EvalResult.failure(kind, msg, output=output[-4000:], compile_fallback=fallback)
@@ -210,27 +199,14 @@ def call_task(func: str, payload: dict, timeout_s: float | None = None) -> dict:
     def body(fd: int) -> None:
         send(fd, {"type": "done", "result": fn(problem, payload)})
 
-    gen = run_child(body, limits)
-    result = error = None
-    exit_info = None
+    child = ChildRun(body, limits)
     try:
-        for kind, item in gen:
-            if kind == "exit":
-                exit_info = item
-                break
-            header, _ = item
-            if header.get("type") == "error":
-                error = (header.get("kind", "runtime_error"), header.get("message", ""))
-            elif header.get("type") == "done":
-                result = header.get("result")
+        for header, _ in child:
+            if header.get("type") == "done":
+                return header.get("result")
     finally:
-        gen.close()
-    if result is not None:
-        return result
-    if error is None:
-        error = ("timeout", f"no result within {limits.timeout_s:g} s") if exit_info and \
-            exit_info.timed_out else describe_status(exit_info.status if exit_info else None)
-    raise CandidateError(str(error[0]), str(error[1]))
+        child.close()
+    raise CandidateError(*child.failure())
 
 
 def overhead_task(n: int) -> list[float]:
