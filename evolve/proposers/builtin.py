@@ -11,34 +11,39 @@ from evolve.proposers.bandit import OperatorBandit
 from evolve.proposers.base import ProblemInfo, Proposal, ProposalContext, Proposer, ProgramView
 from evolve.proposers.crossover import Crossover
 from evolve.proposers.exprgen import ExprGen
-from evolve.proposers.lifting import lift, tunable
+from evolve.proposers.lifting import tunable
 from evolve.proposers.mutation import Mutator
 from evolve.proposers.scope import BlockFacts, analyze
 from evolve.proposers.source import BlockSource, unified_diff, valid_child
+from evolve.proposers.tuner import Tuner
 
 log = logging.getLogger(__name__)
 
-TUNE = "cmaes"  # the tuning arm and the operator its children record
-TUNE_FN = "evolve.proposers.tuning:tune_in_sandbox"
+TUNE = "cmaes"  # tune the parent's literals (the arm and the operator its children record)
+GROW = "grow_cmaes"  # one structural mutation, then tune the literals of the result
+GROWERS = ("expr_wrap", "feature_add", "expr_replace", "op_swap")
 MUTATIONS = ("const_perturb", "op_swap", "cmp_swap", "expr_replace", "expr_wrap",
-             "stmt_delete", "stmt_duplicate")
+             "stmt_delete", "stmt_duplicate", "feature_add")
 CROSSOVERS = ("xo_function", "xo_statement", "xo_subtree")
 PLAIN = ("const_perturb", "expr_wrap", "expr_replace")  # fallback when no configured arm applies
 
 DEFAULTS: dict[str, Any] = {
     "operators": {  # prior weight per operator; 0 switches one off
         "const_perturb": 1.0, "op_swap": 0.5, "cmp_swap": 0.3, "expr_replace": 1.0,
-        "expr_wrap": 1.0, "stmt_delete": 0.2, "stmt_duplicate": 0.2,
+        "expr_wrap": 1.0, "stmt_delete": 0.2, "stmt_duplicate": 0.2, "feature_add": 0.5,
         "xo_function": 0.3, "xo_statement": 0.5, "xo_subtree": 0.5, "cmaes": 0.5,
+        "grow_cmaes": 0.5,
     },
     "bandit": {"window": 200, "prior_n": 4.0, "floor": 0.1},
     "expr_depth": 2,
     "const_prob": 0.25,
     "rel_step": 0.3,
     "abs_step": 1.0,
+    "depth_bias": 2.0,
+    "key_bias": 3.0,
     "max_attempts": 16,
-    "tune": {"max_params": 6, "max_evals": 48, "max_seconds": 20.0, "sigma0": 0.3,
-             "sets": "gate", "max_sets": None},
+    "tune": {"max_params": 6, "max_evals": 64, "max_seconds": 20.0, "sigma0": 0.3,
+             "sets": "train", "max_sets": None},
 }
 
 
@@ -49,12 +54,12 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
-def _parse(code: str) -> tuple[BlockSource, BlockFacts] | None:
+def _parse(code: str, entry: str = "") -> tuple[BlockSource, BlockFacts] | None:
     try:
         src = BlockSource(code)
     except (CandidateError, SyntaxError, ValueError):
         return None
-    return src, analyze(src.tree, src.module, src.block_line)
+    return src, analyze(src.tree, src.module, src.block_line, entry)
 
 
 class BuiltinProposer(Proposer):
@@ -64,17 +69,18 @@ class BuiltinProposer(Proposer):
         cfg = dict(cfg or {})
         section = cfg.get("builtin", cfg)  # the `proposer` section, or its `builtin` part
         self.cfg = _merge(DEFAULTS, dict(section or {}))
-        unknown = set(self.cfg["operators"]) - set(MUTATIONS) - set(CROSSOVERS) - {TUNE}
+        unknown = set(self.cfg["operators"]) - set(MUTATIONS) - set(CROSSOVERS) - {TUNE, GROW}
         if unknown:
             raise ValueError(f"proposer.builtin.operators: unknown operator(s) {sorted(unknown)}")
         self.problem = problem_info
         b = self.cfg["bandit"]
         self.bandit = OperatorBandit(self.cfg["operators"], b["window"], b["prior_n"], b["floor"])
         self._hashes: dict[int, str] = {}
+        self.tuner = Tuner(self.cfg["tune"], problem_info.entry)
 
     # ---- the proposal ---------------------------------------------------------------------
     async def propose(self, ctx: ProposalContext) -> Proposal:
-        parsed = _parse(ctx.parent.code)
+        parsed = _parse(ctx.parent.code, self.problem.entry)
         if parsed is None:
             return Proposal(None, "mutation", failure="diff_failed",
                             error="the parent's EVOLVE-BLOCK does not parse")
@@ -83,13 +89,18 @@ class BuiltinProposer(Proposer):
         gen = ExprGen(facts, rng, ctx.problem.primitives, int(self.cfg["expr_depth"]),
                       float(self.cfg["const_prob"]))
         mut = Mutator(src, facts, gen, rng, float(self.cfg["rel_step"]),
-                      float(self.cfg["abs_step"]))
+                      float(self.cfg["abs_step"]), float(self.cfg["depth_bias"]),
+                      float(self.cfg["key_bias"]))
         mates = self._mates(ctx)
         arms = [op for op in MUTATIONS if mut.applicable(op)]
         if mates:
             arms += list(CROSSOVERS)
-        if self._can_tune(ctx, facts):
-            arms.append(TUNE)
+        if ctx.sandbox is not None and ctx.parent.ok:
+            # a tuned parent already sits at a local optimum of the same tuning sets
+            if ctx.parent.proposer != "tune" and tunable(facts):
+                arms.append(TUNE)
+            if any(mut.applicable(op) for op in GROWERS):
+                arms.append(GROW)
         seen = self._seen(ctx)
         arms = [a for a in arms if a in self.bandit.weights]
         fallback = not arms
@@ -101,9 +112,10 @@ class BuiltinProposer(Proposer):
             if not arms:
                 break
             op = arms[0] if fallback else self.bandit.choose(ctx.history, arms, rng)
-            if op == TUNE:
-                arms.remove(TUNE)
-                prop = await self._tune(ctx, src, facts)
+            if op in (TUNE, GROW):
+                arms.remove(op)
+                prop = await (self.tuner.tune(ctx, src, facts, TUNE) if op == TUNE
+                              else self._grow_and_tune(ctx, mut, seen))
                 if prop is not None:
                     return prop
                 last = "constant tuning could not run"
@@ -127,7 +139,8 @@ class BuiltinProposer(Proposer):
                     why = "the child repeats a known program"
                 if why is None:
                     kind = "crossover" if mate is not None else "mutation"
-                    return Proposal(child, kind, operator=op, diff=unified_diff(ctx.parent.code, child),
+                    return Proposal(child, kind, operator=op,
+                                    diff=unified_diff(ctx.parent.code, child),
                                     mates=[mate[0].id] if mate is not None else [])
                 last = f"{op}: {why}"
             fails[op] = fails.get(op, 0) + 1
@@ -141,7 +154,7 @@ class BuiltinProposer(Proposer):
         for p in ctx.inspirations:
             if p.id == ctx.parent.id or p.code == ctx.parent.code:
                 continue
-            parsed = _parse(p.code)
+            parsed = _parse(p.code, self.problem.entry)
             if parsed is not None:
                 out.append((p, *parsed))
         return out
@@ -153,40 +166,18 @@ class BuiltinProposer(Proposer):
                 self._hashes[p.id] = code_hash(p.code)
         return {self._hashes[p.id] for p in [ctx.parent, *ctx.history]}
 
-    def _can_tune(self, ctx: ProposalContext, facts: BlockFacts) -> bool:
-        # a tuned parent already sits at a local optimum of the same tuning sets
-        return (ctx.sandbox is not None and ctx.parent.ok and ctx.parent.proposer != "tune"
-                and bool(tunable(facts)))
-
-    async def _tune(self, ctx: ProposalContext, src: BlockSource, facts: BlockFacts) -> Proposal | None:
-        """One sandbox call running CMA-ES on the lifted literals; None when it cannot run."""
-        t = self.cfg["tune"]
-        lifted = lift(src, facts, self.problem.entry, ctx.rng, int(t["max_params"]))
-        if lifted is None:
-            return None
-        payload = {
-            "entry": self.problem.entry, "template": lifted.template,
-            "theta_code": lifted.theta_code, "x0": lifted.x0,
-            "seed": int(ctx.rng.integers(1, 2**31 - 1)), "max_evals": int(t["max_evals"]),
-            "max_seconds": float(t["max_seconds"]), "sigma0": float(t["sigma0"]),
-            "sets": str(t["sets"]), "max_sets": t.get("max_sets"),
-        }
-        try:
-            res = await ctx.sandbox.call(TUNE_FN, payload)
-        except CandidateError as e:
-            log.info("constant tuning failed in the sandbox: %s: %s", e.kind, e.message)
-            return None
-        if not res.get("ok"):
-            log.info("constant tuning could not start: %s", res.get("error"))
-            return None
-        summary = (f"{res['evals']} evaluations ({res['mode']} mode) on the {res['sets']} sets: "
-                   f"score {res['base_score']:.6g} -> {res['score']:.6g}")
-        child = lifted.write(res["values"])
-        if res["score"] <= res["base_score"] or code_hash(child) == code_hash(ctx.parent.code):
-            return Proposal(None, "tune", operator=TUNE, failure="diff_failed",
-                            error=f"constant tuning found no improvement: {summary}")
-        why = valid_child(child)
-        if why is not None:
-            return Proposal(None, "tune", operator=TUNE, failure="diff_failed", error=why)
-        log.debug("constant tuning: %s", summary)
-        return Proposal(child, "tune", operator=TUNE, diff=unified_diff(ctx.parent.code, child))
+    async def _grow_and_tune(self, ctx: ProposalContext, mut: Mutator,
+                             seen: set[str]) -> Proposal | None:
+        """A structural mutation whose new constants are tuned before anyone judges them
+        (a random constant in a new term is rarely right, so the bare mutant would lose)."""
+        growers = [op for op in GROWERS if mut.applicable(op)]
+        for _ in range(4):
+            op = growers[int(ctx.rng.integers(len(growers)))]
+            edits = mut.ops[op]()
+            child = mut.src.apply(edits) if edits else None
+            if child is None or valid_child(child) is not None or code_hash(child) in seen:
+                continue
+            parsed = _parse(child, self.problem.entry)
+            if parsed is not None and tunable(parsed[1]):
+                return await self.tuner.tune(ctx, parsed[0], parsed[1], GROW)
+        return None

@@ -7,7 +7,8 @@ from typing import Callable
 
 import numpy as np
 
-from evolve.proposers.scope import BUILTINS, BlockFacts, Site, free_names
+from evolve.proposers.astnames import BUILTINS, free_names
+from evolve.proposers.scope import BlockFacts, Site
 from evolve.proposers.source import BlockSource, Edit
 
 
@@ -119,7 +120,16 @@ class Crossover:
             donors = same_func
         if not donors:
             return None
-        return [self.src.expr_edit(site.node, ast.unparse(self.pick(donors).node))]
+        donor = ast.unparse(self.pick(donors).node)
+        return [self.src.expr_edit(site.node, self.nonzero(site, donor))]
+
+    def nonzero(self, site: Site, text: str) -> str:
+        """A donor landing in a divisor is kept away from zero (see ExprGen.nonzero)."""
+        if not site.divisor:
+            return text
+        if site.kind in ("A", "M"):
+            return f"{self.facts.np}.abs({text}) + 1e-9" if self.facts.np else text
+        return f"abs({text}) + 1e-9"
 
 
 def _first_line(fn: ast.FunctionDef) -> int:

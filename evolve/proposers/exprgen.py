@@ -6,7 +6,8 @@ import ast
 
 import numpy as np
 
-from evolve.proposers.scope import BUILTINS, BlockFacts, Site, free_names
+from evolve.proposers.astnames import BUILTINS, free_names
+from evolve.proposers.scope import BlockFacts, Site
 
 _NICE = (0.1, 0.5, 1.0, 2.0, 3.0, 10.0)
 _EPS = "1e-9"
@@ -47,7 +48,10 @@ class ExprGen:
             if isinstance(e, ast.Attribute) and isinstance(root, ast.Name) and \
                     root.id in (facts.np, facts.math):
                 self.prim_funcs.append(p.strip())  # e.g. "np.tanh": a unary function
-            else:
+            elif isinstance(e, ast.Name) and e.id in BUILTINS:
+                if e.id not in ("min", "max", "abs"):  # those three are in the grammar already
+                    self.prim_funcs.append(e.id)
+            else:  # an expression such as "np.mean(p)" or "d[j] - t"
                 self.prim_terms.append((ast.unparse(e), free_names(e)))
 
     # ---- terminals ----------------------------------------------------------------------
@@ -66,8 +70,9 @@ class ExprGen:
         out = f.terminal_names(site.avail, ("f", "i"))
         out += [k for k, (_, names) in sorted(f.atoms.items()) if names <= site.avail]
         out += [t for t, names in self.prim_terms if names <= avail]
-        if arrays:
-            out += f.terminal_names(site.avail, ("A",))
+        if arrays:  # arrays of other shapes do not broadcast: the site's own or the inputs
+            own = free_names(site.node) | set(f.args)
+            out += [n for n in f.terminal_names(site.avail, ("A",)) if n in own]
         return out
 
     def parts(self, site: Site, values: list[Site]) -> list[str]:
@@ -133,6 +138,18 @@ class ExprGen:
             return f"({a}) / {b}"
         return f"({a}) / ({self.abs(b, arrays)} + {_EPS})"
 
+    def nonzero(self, site: Site, text: str) -> str:
+        """`text` as it may stand in a divisor site: unchanged when a positive constant."""
+        if not site.divisor:
+            return text
+        try:
+            c = parse_expr(text)
+        except SyntaxError:
+            return text
+        if isinstance(c, ast.Constant) and isinstance(c.value, (int, float)) and c.value > 0:
+            return text
+        return ast.unparse(parse_expr(f"{self.abs(text, site.kind in ('A', 'M'))} + {_EPS}"))
+
     def abs(self, a: str, arrays: bool) -> str:
         return f"{self.np}.abs({a})" if arrays else f"abs({a})"
 
@@ -162,17 +179,23 @@ class ExprGen:
             return f"{m}.log({self.abs(a, arrays)} + 1.0)"
         if op == "sqrt":
             return f"{m}.sqrt({self.abs(a, arrays)})"
-        return f"{self.pick(self.prim_funcs)}({a})"
+        fn = self.pick(self.prim_funcs)
+        if "log" in fn or "sqrt" in fn:  # keep to the domain: nan priorities compare false
+            a = self.abs(a, arrays)
+        return f"{fn}({a})"
 
-    def wrap(self, site: Site, values: list[Site], text: str) -> str | None:
-        """The site's expression inside a guard or a scale: max(e, x), e * c, e + x, ..."""
+    def wrap(self, site: Site, values: list[Site], text: str, x: str | None = None) -> str | None:
+        """The site's expression inside a guard or a scale: max(e, x), e * c, e + x, ...
+        (`x` random over the names in scope unless given)."""
         arrays = site.kind in ("A", "M")
         if arrays and not self.np:
             return None
-        x = self._grow(site, arrays, [], 1)
+        x = self._grow(site, arrays, [], 1) if x is None else x
         e = text
         r = self.rng.random()
-        if r < 0.3:
+        if r < 0.15:  # clip at zero, the commonest guard of all (MDD is EDD's slack clipped)
+            out = self.minmax(self.pick(["min", "max"]), e, "0.0", arrays)
+        elif r < 0.3:
             out = self.minmax(self.pick(["min", "max"]), e, x, arrays)
         elif r < 0.55:
             out = f"({e}) * {fmt_number(self.rng.uniform(0.5, 2.0))}"

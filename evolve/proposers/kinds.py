@@ -53,14 +53,23 @@ def merge(a: str | None, b: str | None) -> str | None:
     return None
 
 
-def _dtype_kind(call: ast.Call) -> str:
-    """Array kind from a dtype argument of an allocation (int / bool / float)."""
+# Position of the dtype argument of numpy allocations.
+_DTYPE_POS = {"zeros": 1, "empty": 1, "ones": 1, "full": 2, "zeros_like": 1, "empty_like": 1,
+              "ones_like": 1, "full_like": 2, "array": 1, "asarray": 1}
+
+
+def _dtype_kind(call: ast.Call, like: str | None = None) -> str:
+    """Array kind from a dtype argument of an allocation (int / bool / float); `*_like`
+    allocations without a dtype take the kind of their model array."""
     dt = None
     for kw in call.keywords:
         if kw.arg == "dtype":
             dt = kw.value
-    if dt is None and len(call.args) >= 2 and call_name(call)[1] in ("zeros", "empty", "ones"):
-        dt = call.args[1]
+    pos = _DTYPE_POS.get(call_name(call)[1])
+    if dt is None and pos is not None and len(call.args) > pos:
+        dt = call.args[pos]
+    if dt is None and like in ("I", "B"):
+        return like
     text = ast.unparse(dt) if dt is not None else ""
     if "bool" in text:
         return "B"
@@ -172,9 +181,9 @@ class KindEnv:
             return "I"
         if name in NP_ALLOC:
             if name in ("copy", "cumsum", "sort", "asarray", "ascontiguousarray", "array") \
-                    and not e.keywords:
+                    and not e.keywords and len(e.args) == 1:
                 return args[0] if args and args[0] in ("A", "I", "B", "M") else "A"
-            k = _dtype_kind(e)
+            k = _dtype_kind(e, args[0] if name.endswith("_like") and args else None)
             if k == "A" and e.args and isinstance(e.args[0], ast.Tuple):
                 return "M"
             return k

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evolve.proposers.scope import BlockFacts, Site, literal_value
+from evolve.proposers.astnames import literal_value
+from evolve.proposers.scope import BlockFacts, Site
 from evolve.proposers.source import BlockSource, Edit
 
 THETA = "_theta"
@@ -60,8 +61,8 @@ def lift(src: BlockSource, facts: BlockFacts, entry: str, rng: np.random.Generat
     x0 = [literal_value(s.node) for s in sites]
     template = src.apply([Edit(*src.span(s.node), _PLACEHOLDER.format(i))
                           for i, s in enumerate(sites)])
-    return Lifted(x0, template, _theta_code(src, facts, sites, entry),
-                  [src.segment(s.node) for s in sites])
+    theta = _theta_code(src, facts, sites, entry) or _nested_theta_code(src, sites, entry, template)
+    return Lifted(x0, template, theta, [src.segment(s.node) for s in sites])
 
 
 def substitute(template: str, values: list[float], digits: int = 6) -> str:
@@ -93,10 +94,10 @@ def _theta_code(src: BlockSource, facts: BlockFacts, sites: list[Site], entry: s
         return None
     edits = [Edit(*src.span(s.node), f"{THETA}[{i}]") for i, s in enumerate(sites)]
     for fn in defs.values():
-        e = _param_edit(src, fn)
+        e = _param_insert(src.text, fn)
         if e is None:
             return None
-        edits.append(e)
+        edits.append(Edit(e[0], e[0], e[1]))
     for c in calls:
         a, b = src.span(c)
         inner = src.text[a : b - 1].rstrip()
@@ -105,7 +106,34 @@ def _theta_code(src: BlockSource, facts: BlockFacts, sites: list[Site], entry: s
     return src.apply(edits)
 
 
-def _param_edit(src: BlockSource, fn: ast.FunctionDef) -> Edit | None:
+def _nested_theta_code(src: BlockSource, sites: list[Site], entry: str,
+                       template: str) -> str | None:
+    """A block inside the fixed entry (the smtt seeds): the entry itself gains `_theta`.
+
+    Only the tuning sandbox runs this program, so it may touch the fixed part; the child keeps
+    it as it was (only literals are written back)."""
+    if any(s.func.node is not None for s in sites) or not src.blocks.prefix:
+        return None
+    names = {n.id for n in ast.walk(src.module) if isinstance(n, ast.Name)}
+    fn = next((n for n in src.module.body if isinstance(n, ast.FunctionDef) and n.name == entry
+               and n.lineno < src.block_line <= n.end_lineno), None)
+    if fn is None or THETA in names or entry in names:  # entry called or passed around: no
+        return None
+    ins = _param_insert(template, fn)  # the def line precedes the block: same place there
+    if ins is None:
+        return None
+    code = template[: ins[0]] + ins[1] + template[ins[0] :]
+    return _PLACEHOLDER_RE.sub(lambda m: f"{THETA}[{m.group(1)}]", code)
+
+
+def _offset(text: str, lineno: int, col_bytes: int) -> int:
+    lines = text.splitlines(keepends=True)
+    return sum(len(x) for x in lines[: lineno - 1]) + len(
+        lines[lineno - 1].encode()[:col_bytes].decode(errors="ignore"))
+
+
+def _param_insert(text: str, fn: ast.FunctionDef) -> tuple[int, str] | None:
+    """Where and what to insert into `text` (where `fn` sits) to append a `_theta` parameter."""
     args = fn.args
     if args.vararg or args.kwarg or args.kwonlyargs:
         return None
@@ -113,8 +141,7 @@ def _param_edit(src: BlockSource, fn: ast.FunctionDef) -> Edit | None:
     suffix = f"{THETA}=None" if args.defaults else THETA
     if positional:
         last = max([positional[-1], *args.defaults], key=lambda n: (n.end_lineno, n.end_col_offset))
-        end = src.offset(last.end_lineno, last.end_col_offset)
-        return Edit(end, end, f", {suffix}")
-    start = src.offset(fn.lineno, fn.col_offset)
-    m = re.compile(r"def\s+" + re.escape(fn.name) + r"\s*\(").search(src.text, start)
-    return Edit(m.end(), m.end(), suffix) if m else None
+        return _offset(text, last.end_lineno, last.end_col_offset), f", {suffix}"
+    start = _offset(text, fn.lineno, fn.col_offset)
+    m = re.compile(r"def\s+" + re.escape(fn.name) + r"\s*\(").search(text, start)
+    return (m.end(), suffix) if m else None

@@ -9,25 +9,30 @@ from typing import Callable
 import numpy as np
 
 from evolve.proposers.exprgen import ExprGen, fmt_number
-from evolve.proposers.scope import BlockFacts, literal_value
+from evolve.proposers.astnames import literal_value
+from evolve.proposers.scope import BlockFacts, Site
 from evolve.proposers.source import BlockSource, Edit
 
 _ARITH = (ast.Add, ast.Sub, ast.Mult, ast.Div)
 _ORDER = (ast.Lt, ast.LtE, ast.Gt, ast.GtE)
 _SWAP_CALLS = {"min": "max", "max": "min", "minimum": "maximum", "maximum": "minimum"}
+_STATS = ("mean", "max", "min", "sum", "std")
 
 
 class Mutator:
     """Applies one named mutation operator to a parsed block, drawing from `rng` only."""
 
     def __init__(self, src: BlockSource, facts: BlockFacts, gen: ExprGen,
-                 rng: np.random.Generator, rel_step: float = 0.3, abs_step: float = 1.0):
+                 rng: np.random.Generator, rel_step: float = 0.3, abs_step: float = 1.0,
+                 depth_bias: float = 2.0, key_bias: float = 3.0):
         self.src = src
         self.facts = facts
         self.gen = gen
         self.rng = rng
         self.rel_step = rel_step
         self.abs_step = abs_step
+        self.depth_bias = depth_bias
+        self.key_bias = key_bias
         self.ops: dict[str, Callable[[], list[Edit] | None]] = {
             "const_perturb": self.const_perturb,
             "op_swap": self.op_swap,
@@ -36,6 +41,7 @@ class Mutator:
             "expr_wrap": self.expr_wrap,
             "stmt_delete": self.stmt_delete,
             "stmt_duplicate": self.stmt_duplicate,
+            "feature_add": self.feature_add,
         }
 
     def applicable(self, name: str) -> bool:
@@ -49,17 +55,25 @@ class Mutator:
             "expr_wrap": bool(f.values),
             "stmt_delete": bool(f.loop_stmts),
             "stmt_duplicate": any(s.kind == "dup" for s in f.loop_stmts),
+            "feature_add": bool(self._feature_sites()),
         }.get(name, False)
 
     def pick(self, items: list):
         return items[int(self.rng.integers(len(items)))]
+
+    def site(self, sites: list[Site]) -> Site:
+        """A site, favouring those inside loops (`depth_bias` per loop level) and those that
+        feed a decision (x `key_bias`)."""
+        w = np.array([(1.0 + self.depth_bias * s.depth) * (self.key_bias if s.key else 1.0)
+                      for s in sites])
+        return sites[int(self.rng.choice(len(sites), p=w / w.sum()))]
 
     # ---- constants ------------------------------------------------------------------------
     def const_perturb(self) -> list[Edit] | None:
         """Relative (x exp(N(0, rel))) or absolute (+ N(0, abs)) step on one numeric literal."""
         if not self.facts.literals:
             return None
-        site = self.pick(self.facts.literals)
+        site = self.site(self.facts.literals)
         v = literal_value(site.node)
         orig = self.src.segment(site.node)
         as_int = "." not in orig and "e" not in orig.lower() and abs(v) >= 2
@@ -89,7 +103,7 @@ class Mutator:
         sites = [s for s in self.facts.values if self._swappable(s.node)]
         if not sites:
             return None
-        site = self.pick(sites)
+        site = self.site(sites)
         node = site.node
         if isinstance(node, ast.Call):
             f = node.func
@@ -103,14 +117,16 @@ class Mutator:
         right = copy.deepcopy(node.right)
         if isinstance(new_op, ast.Div):
             arrays = site.kind in ("A", "M")
-            right = ast.parse(self.gen.divide("x", ast.unparse(right), arrays), mode="eval").body.right
-        return [self.src.expr_edit(node, ast.BinOp(copy.deepcopy(node.left), new_op, right))]
+            guarded = self.gen.divide("x", ast.unparse(right), arrays)
+            right = ast.parse(guarded, mode="eval").body.right
+        new = ast.unparse(ast.BinOp(copy.deepcopy(node.left), new_op, right))
+        return [self.src.expr_edit(node, self.gen.nonzero(site, new))]
 
     def cmp_swap(self) -> list[Edit] | None:
         """One of < <= > >= exchanged for another."""
         if not self.facts.compares:
             return None
-        node = self.pick(self.facts.compares).node
+        node = self.site(self.facts.compares).node
         new = copy.deepcopy(node)
         i = int(self.rng.integers(len(new.ops)))
         new.ops[i] = self.pick([op for op in _ORDER if not isinstance(node.ops[i], op)])()
@@ -121,19 +137,21 @@ class Mutator:
         """A value expression replaced by a random one over the names in scope there."""
         if not self.facts.values:
             return None
-        site = self.pick(self.facts.values)
+        site = self.site(self.facts.values)
         text = self.gen.expr(site, self.facts.values)
         if text is None or text == ast.unparse(site.node):
             return None
-        return [self.src.expr_edit(site.node, text)]
+        return [self.src.expr_edit(site.node, self.gen.nonzero(site, text))]
 
     def expr_wrap(self) -> list[Edit] | None:
         """A value expression wrapped: max(e, x), min(e, x), e * c, e + x, e * x, e / x."""
         if not self.facts.values:
             return None
-        site = self.pick(self.facts.values)
+        site = self.site(self.facts.values)
         text = self.gen.wrap(site, self.facts.values, self.src.segment(site.node))
-        return None if text is None else [self.src.expr_edit(site.node, text)]
+        if text is None:
+            return None
+        return [self.src.expr_edit(site.node, self.gen.nonzero(site, text))]
 
     # ---- statements -----------------------------------------------------------------------
     def stmt_delete(self) -> list[Edit] | None:
@@ -141,7 +159,7 @@ class Mutator:
         sites = [s for s in self.facts.loop_stmts if self.src.alone_on_lines(s.node)]
         if not sites:
             return None
-        site = self.pick(sites)
+        site = self.site(sites)
         st = site.node
         a, b = self.src.line_span(st.lineno, st.end_lineno)
         if len(site.body) == 1:
@@ -155,9 +173,48 @@ class Mutator:
                  and self.src.alone_on_lines(s.node)]
         if not sites:
             return None
-        st = self.pick(sites).node
+        st = self.site(sites).node
         a, b = self.src.line_span(st.lineno, st.end_lineno)
         lines = self.src.text[a:b]
         if not lines.endswith("\n"):
             lines = "\n" + lines
         return [Edit(b, b, lines)]
+
+    # ---- new features ---------------------------------------------------------------------
+    def _feature_sites(self) -> list[Site]:
+        if not self.facts.np:
+            return []
+        return [s for s in self.facts.values if s.kind == "f" and s.func.node is not None
+                and any(s.func.kinds.get(a) == "A" for a in s.func.args)]
+
+    def feature_add(self) -> list[Edit] | None:
+        """A new input feature (mean / max / min / sum / std of an input array), computed once
+        at the top of the function and used at a value site as expr_wrap would."""
+        sites = self._feature_sites()
+        if not sites:
+            return None
+        site = self.site(sites)
+        f = site.func
+        arr = self.pick([a for a in f.args if f.kinds.get(a) == "A"])
+        name = f"{self.pick(list(_STATS))}_{arr}"
+        edits = []
+        if name not in f.kinds:
+            if name in self.facts.globals:
+                return None
+            body = f.node.body
+            doc = isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                and isinstance(body[0].value.value, str)
+            if doc and len(body) < 2:
+                return None
+            anchor = body[1] if doc else body[0]
+            a, _ = self.src.line_span(anchor.lineno, anchor.lineno)
+            indent = self.src.text[a : self.src.span(anchor)[0]]
+            if indent.strip():  # the statement shares the `def` line
+                return None
+            stat = name.split("_", 1)[0]
+            edits.append(Edit(a, a, f"{indent}{name} = {self.facts.np}.{stat}({arr})\n"))
+        x = name if self.rng.random() < 0.5 else f"{self.gen.const()} * {name}"
+        text = self.gen.wrap(site, self.facts.values, self.src.segment(site.node), x)
+        if text is None:
+            return None
+        return edits + [self.src.expr_edit(site.node, self.gen.nonzero(site, text))]

@@ -52,7 +52,8 @@ class BlockSource:
     def offset(self, lineno: int, col_bytes: int) -> int:
         """Character offset of an AST (1-based line, UTF-8 byte column) position."""
         start = self._line_starts[lineno - 1]
-        line = self.text[start : self._line_starts[lineno] if lineno < len(self._line_starts) else None]
+        stop = self._line_starts[lineno] if lineno < len(self._line_starts) else None
+        line = self.text[start:stop]
         return start + len(line.encode()[:col_bytes].decode(errors="ignore"))
 
     def span(self, node: ast.AST) -> tuple[int, int]:

@@ -91,8 +91,9 @@ class Objective:
             return None
 
 
-def tuning_sets(problem: Problem, which: str, max_sets: int | None) -> tuple[list[InstanceSet], str]:
-    """The instance sets to tune on: the gate stage (default) or the first train sets."""
+def tuning_sets(problem: Problem, which: str,
+                max_sets: int | None) -> tuple[list[InstanceSet], str]:
+    """The instance sets to tune on: the train split, or the gate stage (train without one)."""
     sets: list[InstanceSet] = problem.gate_sets() if which == "gate" else []
     split = "gate"
     if not sets:
@@ -133,7 +134,7 @@ def cma_search(f, x0: np.ndarray, scale: np.ndarray, sigma0: float, seed: int, m
 def tune_in_sandbox(problem: Problem, payload: dict[str, Any]) -> dict[str, Any]:
     """Tune the lifted literals; returns best values, its score and the starting score."""
     t0 = time.perf_counter()
-    sets, split = tuning_sets(problem, str(payload.get("sets", "gate")), payload.get("max_sets"))
+    sets, split = tuning_sets(problem, str(payload.get("sets", "train")), payload.get("max_sets"))
     obj = Objective(problem, payload, sets, split)
     x0 = np.asarray(payload["x0"], dtype=np.float64)
     scale = np.maximum(np.abs(x0), 1e-3)
@@ -152,7 +153,7 @@ def tune_in_sandbox(problem: Problem, payload: dict[str, Any]) -> dict[str, Any]
                 "evals": obj.evals, "mode": obj.mode, "seconds": time.perf_counter() - t0}
     deadline = t0 + float(payload.get("max_seconds", 30.0))
     best_x, best_f, _ = cma_search(f, x0, scale, float(payload.get("sigma0", 0.3)),
-                                   int(payload.get("seed", 1)), int(payload.get("max_evals", 48)),
+                                   int(payload.get("seed", 1)), int(payload.get("max_evals", 64)),
                                    deadline)
     # put back every literal whose tuned value does not matter: smaller diffs, cleaner programs
     for i in range(len(x0)):
