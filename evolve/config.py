@@ -37,7 +37,7 @@ def compose(overrides: list[str], config_dirs: list[str] = ()) -> DictConfig:
         text = str(e)
         group = text.split("Could not find '")[-1].split("/")[0] if "Could not find" in text else "?"
         bad = text.split("Could not find '")[-1].split("'")[0] if "Could not find" in text else "?"
-        choices = ", ".join(sorted(e.options or [])) or "none"
+        choices = ", ".join(sorted(o for o in (e.options or []) if not o.startswith("_"))) or "none"
         raise ConfigError(f"unknown {group} '{bad.split('/')[-1]}' (valid {group} choices: "
                           f"{choices})") from None
     except HydraException as e:
