@@ -104,6 +104,9 @@ async def run_session(cfg: DictConfig, resuming: bool, new_run_dir: Callable, li
         status = "finished" if reason == "finished" else "stopped"
         archive.update_run(run.id, status=status, stop_reason=reason, wall_seconds=ctl.elapsed())
         _print_summary(archive, run.id, folder, ctl, reason)
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        archive.update_run(run.id, status="stopped", stop_reason="interrupted (in-flight work lost)")
+        raise
     finally:
         for p, _ in proposers:
             await p.close()
