@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from evolve.archive import Program
-from evolve.cli.common import CliError, fmt_num
+from evolve.cli.common import fmt_num
 from evolve.cli.runref import RunHandle
 
 
@@ -96,13 +96,7 @@ def _insert_header(code: str, head: str) -> str:
 
 def export(h: RunHandle, program_id: str | int | None, out: Path) -> dict[str, Any]:
     """Write the program (`program_id`, default the best) to `out`; returns what was written."""
-    if program_id is None:
-        best = h.archive.best(h.run.id, 1)
-        if not best:
-            raise CliError(f"{h.folder}: no successful program to export yet")
-        p = best[0]
-    else:
-        p = h.program(program_id)
+    p = h.program_or_best(program_id)
     contract = _problem_contract(h)
     text = _insert_header(p.code, header(h, p, contract))
     out.parent.mkdir(parents=True, exist_ok=True)

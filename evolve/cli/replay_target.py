@@ -62,13 +62,7 @@ def _saved_config(folder: Path, stored: dict | None) -> dict[str, Any]:
 
 def _from_run(spec: str, program_id: str | None) -> Target:
     with open_run(spec) as h:
-        if program_id is None:
-            best = h.archive.best(h.run.id, 1)
-            if not best:
-                raise CliError(f"{spec}: the run has no successful program yet")
-            prog = best[0]
-        else:
-            prog = h.program(program_id)
+        prog = h.program_or_best(program_id)
         cfg = _saved_config(h.folder, h.run.config)
         problem_cfg = cfg.get("problem") or None
         if problem_cfg is None:  # an archive without its config: fall back to the stock problem

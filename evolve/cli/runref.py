@@ -37,6 +37,15 @@ class RunHandle:
             raise CliError(f"{self.folder}: no program with id {pid} in run {self.run.id}")
         return prog
 
+    def program_or_best(self, program_id: int | str | None) -> Program:
+        """Program `program_id`, or the run's best when it is None (CliError when there is none)."""
+        if program_id is not None:
+            return self.program(program_id)
+        best = self.archive.best(self.run.id, 1)
+        if not best:
+            raise CliError(f"{self.folder}: the run has no successful program yet")
+        return best[0]
+
     def close(self) -> None:
         self.archive.close()
 
