@@ -9,16 +9,14 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import signal
 import sys
 from datetime import datetime
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from evolve.config import ConfigError, compose, group_choices, to_dict, validate
+from evolve.config import ConfigError, compose, group_choices, validate
 
 log = logging.getLogger("evolve")
 

@@ -84,7 +84,6 @@ async def run_session(cfg: DictConfig, resuming: bool, new_run_dir: Callable, li
                     max_cost_usd=cfg.llm.get("max_cost_usd"))
     evaluator = Evaluator(problem_cfg, limits_from(cfg), int(cfg.evaluator.workers),
                           gate=bool(cfg.evaluator.gate))
-    code = 0
     try:
         await asyncio.get_running_loop().run_in_executor(None, evaluator.start)
         with ProgressLine(bool(cfg.get("progress", True))) as progress:
@@ -112,7 +111,7 @@ async def run_session(cfg: DictConfig, resuming: bool, new_run_dir: Callable, li
             await p.close()
         evaluator.close()
         archive.close()
-    return code
+    return 0
 
 
 def _install_sigint(ctl: Controller) -> None:

@@ -40,12 +40,12 @@ def solve_one(p: np.ndarray, d: np.ndarray, w: np.ndarray, weighted: bool,
     if n <= opts["dp_max_n"]:
         return float(subset_dp_value(p, d, w if weighted else np.ones(n))), True
     ww = w if weighted else np.ones(n)
-    best_v, best_o = np.inf, None
+    best_v = np.inf
     for start in (rules.mdd(p, d, ww), rules.atc(p, d, ww)):
-        v, o = ils(p, d, ww, start, int(opts["ils_iterations_per_job"] * n), int(opts["seed"]),
+        v, _ = ils(p, d, ww, start, int(opts["ils_iterations_per_job"] * n), int(opts["seed"]),
                    min(n, int(opts["ils_window"])))
         if v < best_v:
-            best_v, best_o = v, o
+            best_v = v
     return float(best_v), False
 
 
