@@ -225,6 +225,8 @@ class Controller:
                     eval_seconds=res.seconds)
 
     def _migrate(self, i: int) -> None:
+        if not self.selector.migration_due(i):
+            return  # the common case: no view to build
         if any(p.iteration == i and p.proposer == "migration" for p in self.pop.programs):
             return  # done before a kill; migrations are a pure function of the view
         for src, target in self.selector.migrants(i, self.pop.view(i)):

@@ -202,9 +202,13 @@ class IslandSelector:
         lineage_fails = [p for p in members if not p.ok and p.parent_id == parent.id][-3:]
         return Selection(island, parent, top + diverse, lineage_fails)
 
+    def migration_due(self, iteration: int) -> bool:
+        return self.islands > 1 and bool(self.migration_interval) and \
+            iteration % self.migration_interval == 0
+
     def migrants(self, iteration: int, history: Sequence[ProgramView]) -> list[tuple[ProgramView, int]]:
         """(program, target island) pairs to copy at this iteration (ring: k -> k+1)."""
-        if self.islands < 2 or not self.migration_interval or iteration % self.migration_interval:
+        if not self.migration_due(iteration):
             return []
         moves = []
         for k in range(self.islands):
