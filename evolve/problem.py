@@ -86,6 +86,8 @@ class Problem(ABC):
     jit_entry: bool = True  # compile the entry with numba.njit (Python fallback otherwise)
     primitives: tuple[str, ...] = ()  # extra names the built-in mutator may use in expressions
     key_metrics: tuple[str, ...] = ()  # metrics tables show first (all of them when empty)
+    deterministic: bool = True  # False when the score includes a measured runtime
+    timed_calls: int = 0  # > 0: the trusted worker times this many entry calls (see timing_args)
 
     def __init__(self, cfg: Mapping[str, Any] | None = None):
         self.cfg = dict(cfg or {})
@@ -125,6 +127,23 @@ class Problem(ABC):
     def gate_passes(self, summary: Summary) -> bool:
         """Whether a candidate that survived the gate deserves the full evaluation."""
         return True
+
+    # ---- runtime objectives (measured by the trusted side, never by the candidate) --------
+    def timing_args(self, rng: np.random.Generator) -> list[tuple]:
+        """Arguments of the `timed_calls` entry calls, drawn fresh in the trusted worker.
+
+        They reach the candidate one call at a time, after its sets ran, so it cannot have
+        computed the answers beforehand. The first call is a warm-up and is not timed.
+        """
+        return []
+
+    def call_entry(self, candidate: "Candidate", args: tuple) -> Any:
+        """Untrusted: one call of the entry on `args` (what the worker times)."""
+        return candidate.fn(*args)
+
+    def apply_timing(self, summary: Summary, call_seconds: np.ndarray) -> Summary:
+        """Fold the measured per-call times (seconds, warm-up excluded) into the summary."""
+        return summary
 
     # ---- references -----------------------------------------------------------------------
     def baselines(self) -> dict[str, Callable]:
