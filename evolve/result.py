@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
@@ -83,6 +84,22 @@ def run_sets(problem: Problem, candidate: Candidate, sets: list[InstanceSet]) ->
     return scores
 
 
+def timing_rng() -> np.random.Generator:
+    """Fresh, unpredictable randomness for timing inputs (a candidate must not foresee them)."""
+    return np.random.default_rng(int.from_bytes(os.urandom(16), "little"))
+
+
+def time_calls(problem: Problem, candidate: Candidate, rng: np.random.Generator) -> np.ndarray:
+    """Seconds per timed entry call, in this process (trusted code only); the first is warm-up."""
+    times = []
+    for k, args in enumerate(problem.timing_args(rng)):
+        t0 = time.perf_counter()
+        problem.call_entry(candidate, args)
+        if k:
+            times.append(time.perf_counter() - t0)
+    return np.asarray(times, dtype=np.float64)
+
+
 def evaluate_in_process(
     problem: Problem,
     program: str | Callable,
@@ -100,6 +117,8 @@ def evaluate_in_process(
             cand = Candidate(module=None, py=program)
         scores = run_sets(problem, cand, sets)
         summary = problem.summarize(split, scores)
+        if problem.timed_calls:
+            summary = problem.apply_timing(summary, time_calls(problem, cand, timing_rng()))
     except Exception as e:  # noqa: BLE001 - reported as a failure kind
         kind, msg = classify_exception(e)
         return EvalResult.failure(kind, msg, seconds=time.perf_counter() - t0)
