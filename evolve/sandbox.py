@@ -1,47 +1,52 @@
-"""Process isolation for one candidate: fork from a warm worker, limit, run, report, kill.
+"""One sandboxed child per candidate: fork, confine, read its frames, time it, kill it, reap it.
 
-The warm worker already holds numpy, numba and the problem's compiled simulator, so a candidate
-costs one fork. The child gets its own session (so the whole group can be killed), a private temp
-folder, address-space / CPU / process limits, an unprivileged user and a fresh network namespace
-when running as root, and an audit hook that refuses network, subprocesses and writes outside its
-folder. It streams framed messages (JSON header + npz arrays) back over a pipe; the worker reads
-them with a wall-clock deadline and never unpickles anything the child wrote.
+The worker forks a *monitor*, which closes every descriptor but the child's own three pipes
+(results out, commands in, capped stdout/stderr), enters fresh namespaces (isolation.py) and forks
+the *candidate*. The monitor never runs candidate code; it relays the candidate's exit status and
+dies with the worker, as the candidate dies with it. The worker reads frames (frames.py) with a
+deadline, can send the candidate commands (timed calls), measures the candidate's CPU time from
+outside (/proc/<pid>/schedstat), and on close kills the whole process group and reaps it.
 """
 
 from __future__ import annotations
 
-import ctypes
+import collections
 import errno
-import io
-import json
+import fcntl
 import os
-import resource
 import select
 import shutil
 import signal
 import struct
 import sys
 import tempfile
+import termios
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
-import numpy as np
+from evolve import frames, isolation
+from evolve.isolation import Plan
 
-NOBODY = 65534
-CLONE_NEWNET = 0x40000000
-_HDR = struct.Struct("<II")
+# The worker's task channel: readable with nothing to read means the controller is gone.
+PARENT_FD: int | None = None
 
 
 @dataclass(frozen=True)
 class Limits:
     """Hard limits for one candidate process."""
 
-    timeout_s: float = 60.0
+    timeout_s: float = 60.0  # CPU seconds; the wall-clock backstop is 3x + 10 s (load-proof)
     memory_mb: int = 2048  # address space the candidate may add on top of the warm worker
     max_output_kb: int = 256  # captured stdout/stderr; the rest is discarded
-    isolate_network: bool = True
-    drop_privileges: bool = True
+    max_result_mb: int = 64  # one result frame; all frames of one child: 4x this
+    isolate_network: bool = True  # reduced mode only (full isolation always has no network)
+    drop_privileges: bool = True  # reduced mode only (full isolation always drops them)
+    hide: tuple[str, ...] = ()  # folders the candidate sees as empty (e.g. the runs folder)
+
+    @property
+    def wall_s(self) -> float:
+        return 3 * self.timeout_s + 10
 
 
 @dataclass
@@ -49,192 +54,117 @@ class ChildExit:
     """How the child ended, as the worker observed it."""
 
     timed_out: bool
-    status: int | None  # raw wait status, None when unknown
+    status: int | None  # raw wait status of the monitor (it relays the candidate's)
     output: str
 
 
-# ---- framing ------------------------------------------------------------------------------
-def send(fd: int, header: dict, arrays: dict[str, np.ndarray] | None = None) -> None:
-    """Write one framed message: JSON header and an optional npz payload."""
-    payload = b""
-    if arrays:
-        buf = io.BytesIO()
-        np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items()})
-        payload = buf.getvalue()
-    head = json.dumps(header, default=float).encode()
-    data = _HDR.pack(len(head), len(payload)) + head + payload
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
+Body = Callable[[int, int], None]  # body(result_fd, command_fd), runs confined
 
 
-def decode(head: bytes, payload: bytes) -> tuple[dict, dict[str, np.ndarray]]:
-    header = json.loads(head.decode())
-    arrays: dict[str, np.ndarray] = {}
-    if payload:
-        with np.load(io.BytesIO(payload), allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    return header, arrays
+class Child:
+    """A sandboxed child: frames in, commands out, CPU time from outside, killed on close."""
 
+    def __init__(self, body: Body, limits: Limits, plan: Plan, seed_hook: Callable[[], None]):
+        self.limits, self.plan = limits, plan
+        self._body, self._seed_hook = body, seed_hook
+        self.deadline = time.monotonic() + limits.wall_s
+        self.timed_out = False
+        self._out = bytearray()
+        self._out_dropped = 0
+        self._reader = frames.FrameReader(limits.max_result_mb << 20, 4 * limits.max_result_mb << 20)
+        self._workdir = isolation.WORKDIR if plan.full else tempfile.mkdtemp(prefix="evolve-cand-")
+        self._base_vm = isolation.vm_size()
+        res_r, res_w = os.pipe()
+        cmd_r, cmd_w = os.pipe()
+        out_r, out_w = os.pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self.pid = os.fork()
+        if self.pid == 0:
+            try:
+                self._monitor(res_w, cmd_r, out_w)
+            finally:
+                os._exit(70)
+        for fd in (res_w, cmd_r, out_w):
+            os.close(fd)
+        self.res, self.cmd, self.out = res_r, cmd_w, out_r
+        os.set_blocking(cmd_w, False)
+        self._open = {res_r, out_r}
+        self._pending: collections.deque = collections.deque()
+        self._status: int | None = None
+        self._candidate_pid: int | None = None
 
-class _Reader:
-    """Incrementally reassembles framed messages and the capped output stream."""
-
-    def __init__(self, max_output: int):
-        self.buf = bytearray()
-        self.out = bytearray()
-        self.max_output = max_output
-        self.out_dropped = 0
-
-    def feed_output(self, data: bytes) -> None:
-        room = self.max_output - len(self.out)
-        if room > 0:
-            self.out += data[:room]
-        self.out_dropped += max(0, len(data) - max(room, 0))
-
-    def messages(self) -> Iterator[tuple[dict, dict]]:
-        while len(self.buf) >= _HDR.size:
-            hl, pl = _HDR.unpack_from(self.buf)
-            if hl > 1 << 20 or pl > 1 << 31:
-                raise ValueError("corrupt message from the candidate process")
-            end = _HDR.size + hl + pl
-            if len(self.buf) < end:
-                return
-            head = bytes(self.buf[_HDR.size : _HDR.size + hl])
-            payload = bytes(self.buf[_HDR.size + hl : end])
-            del self.buf[:end]
-            yield decode(head, payload)
-
-    def output_text(self) -> str:
-        text = self.out.decode(errors="replace")
-        if self.out_dropped:
-            text += f"\n[... {self.out_dropped} more bytes of output discarded]"
-        return text
-
-
-# ---- the child side -----------------------------------------------------------------------
-def _vm_size_bytes() -> int:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmSize:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
-
-
-def _audit_hook(workdir: str) -> Callable:
-    """Refuse what a heuristic never needs: network, new processes, writes outside `workdir`."""
-    import socket
-
-    write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
-    root = os.path.realpath(workdir)
-    banned = {
-        "subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork",
-        "os.forkpty", "pty.spawn", "os.kill", "os.killpg", "signal.pthread_kill",
-    }
-    writers = {"os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.chmod", "os.chown",
-               "os.truncate", "os.link", "os.symlink", "shutil.rmtree", "shutil.move"}
-
-    def inside(path: Any) -> bool:
+    # ---- child side -----------------------------------------------------------------------
+    def _monitor(self, res_w: int, cmd_r: int, out_w: int) -> None:
+        worker = os.getppid()
+        os.setsid()
+        isolation.set_death_signal()
+        if os.getppid() != worker:
+            os._exit(70)
+        high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 1000) for fd in (res_w, cmd_r, out_w)]
+        null = os.open("/dev/null", os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(high[2], 1)
+        os.dup2(high[2], 2)
+        os.dup2(high[0], 3)
+        os.dup2(high[1], 4)
+        os.closerange(5, os.sysconf("SC_OPEN_MAX"))  # nothing of the worker's survives
+        if not self.plan.full:
+            self._candidate()
         try:
-            p = os.fsdecode(path) if not isinstance(path, int) else None
-        except TypeError:
-            return False
-        if p is None:
-            return True  # an already-open descriptor
-        return os.path.realpath(p).startswith(root + os.sep) or os.path.realpath(p) == "/dev/null"
+            isolation.enter_namespaces(self.plan)
+        except isolation.IsolationError as e:
+            frames.write(3, {"type": "error", "kind": "engine_error", "message": f"sandbox: {e}"})
+            os._exit(71)
+        isolation.set_death_signal()
+        life_r, life_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(life_w)
+            isolation.set_death_signal()
+            if select.select([life_r], [], [], 0)[0]:
+                os._exit(70)  # the monitor is already gone
+            os.close(life_r)
+            self._candidate()
+        os.close(life_r)
+        for fd in (0, 1, 2, 3, 4):
+            os.close(fd)
+        resource_core_off()
+        while True:
+            try:
+                _, status, usage = os.wait4(pid, 0)
+                break
+            except InterruptedError:
+                continue
+        if os.WIFSIGNALED(status):  # die the same way, so the worker sees the real cause
+            sig = os.WTERMSIG(status)
+            # pid 1 of a namespace ignores SIGXCPU; the hard limit's SIGKILL is the timeout.
+            if sig == signal.SIGKILL and usage.ru_utime + usage.ru_stime >= self.limits.timeout_s:
+                sig = signal.SIGXCPU
+            if sig not in (signal.SIGKILL, signal.SIGSTOP):
+                signal.signal(sig, signal.SIG_DFL)
+            os.kill(os.getpid(), sig)
+        os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 70)
 
-    def hook(event: str, args: tuple) -> None:
-        if event in banned:
-            raise PermissionError(f"sandbox: {event} is not allowed for candidates")
-        if event == "socket.__new__" and args and getattr(args[1], "__int__", None):
-            if int(args[1]) in (socket.AF_INET, socket.AF_INET6):
-                raise PermissionError("sandbox: network access is not allowed for candidates")
-        if event in ("socket.connect", "socket.bind", "socket.sendto", "socket.getaddrinfo"):
-            raise PermissionError("sandbox: network access is not allowed for candidates")
-        if event == "open" and len(args) >= 3:
-            path, mode, flags = args[0], args[1], args[2]
-            writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
-                isinstance(flags, int) and flags & write_flags
-            )
-            if writing and not inside(path):
-                raise PermissionError(f"sandbox: writing {path!r} outside the working folder")
-        if event in writers and args and not inside(args[0]):
-            raise PermissionError(f"sandbox: {event} on {args[0]!r} outside the working folder")
-
-    return hook
-
-
-def _unshare_network() -> bool:
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc.unshare(CLONE_NEWNET) == 0
-    except (OSError, AttributeError):
-        return False
-
-
-def isolate(limits: Limits, workdir: str, out_fd: int) -> None:
-    """Apply every limit to the current (child) process. Call once, right after fork."""
-    os.setsid()
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    os.dup2(out_fd, 1)
-    os.dup2(out_fd, 2)
-    os.close(out_fd)
-    if os.geteuid() == 0:
-        if limits.isolate_network:
-            _unshare_network()
-        if limits.drop_privileges:
-            os.chown(workdir, NOBODY, NOBODY)
-            os.setgroups([])
-            os.setgid(NOBODY)
-            os.setuid(NOBODY)
-    os.chdir(workdir)
-    os.environ["HOME"] = os.environ["TMPDIR"] = workdir
-    tempfile.tempdir = workdir
-    cpu = int(limits.timeout_s) + 2
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-    if limits.memory_mb > 0:
-        cap = _vm_size_bytes() + limits.memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-    resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))  # no fork, no new threads
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    try:  # compiled simulators must not try to write numba cache files as another user
-        import numba.core.caching as caching
-
-        caching.Cache.save_overload = lambda self, sig, data: None
-    except ImportError:
-        pass
-    sys.addaudithook(_audit_hook(workdir))
-
-
-def run_child(body: Callable[[int], None], limits: Limits) -> Iterator[tuple[str, Any]]:
-    """Fork a sandboxed child running `body(result_fd)`; yield ("msg", (header, arrays)) as they
-    arrive and finally ("exit", ChildExit). Closing the generator kills the child's group."""
-    workdir = tempfile.mkdtemp(prefix="evolve-cand-")
-    res_r, res_w = os.pipe()
-    out_r, out_w = os.pipe()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:  # ---- child
+    def _candidate(self) -> None:
         code = 0
         try:
-            os.close(res_r)
-            os.close(out_r)
-            isolate(limits, workdir, out_w)
-            body(res_w)
+            if not self.plan.full and self.plan.root:
+                if self.limits.isolate_network:
+                    isolation.unshare_network()
+                if not self.limits.drop_privileges:
+                    self.plan = Plan(False, False, 0, 0)
+            isolation.confine(self.plan, self.limits.timeout_s, self.limits.memory_mb,
+                              self._base_vm, self._workdir)
+            self._seed_hook()
+            self._body(3, 4)
         except BaseException as e:  # noqa: BLE001 - last resort report
             code = 1
             try:
                 from evolve.result import classify_exception
 
                 kind, msg = classify_exception(e)
-                send(res_w, {"type": "error", "kind": kind, "message": msg})
+                frames.write(3, {"type": "error", "kind": kind, "message": msg})
             except BaseException:  # noqa: BLE001
                 code = 3
         finally:
@@ -244,89 +174,141 @@ def run_child(body: Callable[[int], None], limits: Limits) -> Iterator[tuple[str
             except BaseException:  # noqa: BLE001
                 pass
             os._exit(code)
-    # ---- worker
-    os.close(res_w)
-    os.close(out_w)
-    reader = _Reader(limits.max_output_kb * 1024)
-    deadline = time.monotonic() + limits.timeout_s
-    timed_out = False
-    reaped = False
-    open_fds = {res_r, out_r}
-    try:
-        while open_fds:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                timed_out = True
-                break
-            ready, _, _ = select.select(list(open_fds), [], [], min(left, 1.0))
-            for fd in ready:
-                try:
-                    data = os.read(fd, 1 << 20)
-                except OSError as e:
-                    if e.errno == errno.EINTR:
-                        continue
-                    data = b""
-                if not data:
-                    open_fds.discard(fd)
-                elif fd == out_r:
-                    reader.feed_output(data)
-                else:
-                    reader.buf += data
-                    for msg in reader.messages():
-                        yield "msg", msg
-        _kill_group(pid)  # leftovers of the group (and the child itself on timeout)
-        _, status = os.waitpid(pid, 0)
-        reaped = True
-        yield "exit", ChildExit(timed_out, status, reader.output_text())
-    finally:
-        if not reaped:
-            _kill_group(pid)
-            try:
-                os.waitpid(pid, 0)
-            except ChildProcessError:
-                pass
-        for fd in (res_r, out_r):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        shutil.rmtree(workdir, ignore_errors=True)
 
+    # ---- worker side ----------------------------------------------------------------------
+    def next_frame(self) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """The next frame, or None once the child closed its results or the deadline passed.
 
-class ChildRun:
-    """A sandboxed child's messages as an iterator; keeps its reported error and exit."""
+        Raises frames.FrameError for a malformed or oversized frame."""
+        while not self._pending:
+            if self.res not in self._open or self.timed_out:
+                return None
+            self._pump(self.deadline - time.monotonic())
+        return self._pending.popleft()
 
-    def __init__(self, body: Callable[[int], None], limits: Limits):
-        self.limits = limits
-        self._gen = run_child(body, limits)
-        self.error: tuple[str, str] | None = None
-        self.exit: ChildExit | None = None
-
-    def __iter__(self) -> Iterator[tuple[dict, dict]]:
-        for kind, item in self._gen:
-            if kind == "exit":
-                self.exit = item
-                return
-            header, arrays = item
-            if header.get("type") == "error":
-                self.error = (str(header.get("kind", "runtime_error")), str(header.get("message", "")))
+    def _pump(self, left: float) -> None:
+        if left <= 0:
+            self.timed_out = True
+            return
+        watch = list(self._open) + ([PARENT_FD] if PARENT_FD is not None else [])
+        try:
+            ready, _, _ = select.select(watch, [], [], min(left, 1.0))
+        except InterruptedError:
+            return
+        for fd in ready:
+            if fd == PARENT_FD:
+                _exit_if_orphaned(self)
                 continue
-            yield header, arrays
+            try:
+                data = os.read(fd, 1 << 20)
+            except OSError as e:
+                if e.errno == errno.EINTR:
+                    continue
+                data = b""
+            if not data:
+                self._open.discard(fd)
+            elif fd == self.out:
+                self._keep_output(data)
+            else:
+                self._pending.extend(self._reader.feed(data))
 
-    def close(self) -> None:
-        """Kill the child's group (if still running) and reap it."""
-        self._gen.close()
+    def _keep_output(self, data: bytes) -> None:
+        room = max(self.limits.max_output_kb * 1024 - len(self._out), 0)
+        self._out += data[:room]
+        self._out_dropped += max(0, len(data) - room)
 
-    def output(self) -> str:
-        return self.exit.output if self.exit else ""
+    def send(self, header: dict[str, Any], arrays: dict[str, Any] | None = None) -> bool:
+        """Write a command frame; False if the child stopped reading before the deadline."""
+        view = memoryview(frames.encode(header, arrays))
+        while view:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                self.timed_out = True
+                return False
+            try:
+                _, ready, _ = select.select([], [self.cmd], [], min(left, 1.0))
+                if ready:
+                    view = view[os.write(self.cmd, view):]
+            except BlockingIOError:
+                continue
+            except (BrokenPipeError, OSError):
+                return False
+        return True
 
-    def failure(self) -> tuple[str, str]:
-        """(kind, message) for a child that did not deliver: its error, a timeout, or its exit."""
-        if self.error is not None:
-            return self.error
-        if self.exit is not None and self.exit.timed_out:
-            return "timeout", f"no result within {self.limits.timeout_s:g} s"
-        return describe_status(self.exit.status if self.exit else None)
+    def cpu_ns(self) -> int | None:
+        """The candidate's CPU time so far (ns), read by the worker from /proc."""
+        if self._candidate_pid is None:
+            self._candidate_pid = self.pid
+            if self.plan.full:
+                try:
+                    with open(f"/proc/{self.pid}/task/{self.pid}/children") as f:
+                        self._candidate_pid = int(f.read().split()[0])
+                except (OSError, ValueError, IndexError):
+                    return None
+        try:
+            with open(f"/proc/{self._candidate_pid}/schedstat") as f:
+                return int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def close(self, wait_s: float = 0.0) -> ChildExit:
+        """Kill the child's group (after up to `wait_s` for it to exit by itself), reap it."""
+        if self._status is None:
+            if self.res not in self._open and not self.timed_out:
+                wait_s = max(wait_s, 2.0)  # it closed its results: it is exiting, let it say how
+            end = time.monotonic() + wait_s
+            while time.monotonic() < end:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+                if pid:
+                    self._status = status
+                    break
+                time.sleep(0.001)
+            _kill_group(self.pid)
+            if self._status is None:
+                _, self._status = os.waitpid(self.pid, 0)
+            self._drain_output()
+            for fd in (self.res, self.cmd, self.out):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            if not self.plan.full:
+                shutil.rmtree(self._workdir, ignore_errors=True)
+        text = self._out.decode(errors="replace")
+        if self._out_dropped:
+            text += f"\n[... {self._out_dropped} more bytes of output discarded]"
+        return ChildExit(self.timed_out, self._status, text)
+
+
+    def _drain_output(self) -> None:
+        """The rest of the output the (now dead) child left in its pipe."""
+        if self.out not in self._open:
+            return
+        os.set_blocking(self.out, False)
+        while True:
+            try:
+                data = os.read(self.out, 1 << 20)
+            except OSError:
+                return
+            if not data:
+                return
+            self._keep_output(data)
+
+
+def resource_core_off() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _exit_if_orphaned(child: Child) -> None:
+    """The controller closed the task channel (it died): take the child down and leave."""
+    assert PARENT_FD is not None
+    buf = bytearray(4)
+    fcntl.ioctl(PARENT_FD, termios.FIONREAD, buf)
+    if struct.unpack("i", buf)[0] == 0:
+        _kill_group(child.pid)
+        os._exit(1)
 
 
 def _kill_group(pid: int) -> None:
@@ -350,4 +332,6 @@ def describe_status(status: int | None) -> tuple[str, str]:
             return "memory_limit", "the candidate process was killed (SIGKILL; likely out of memory)"
         return "runtime_error", f"the candidate process crashed ({name})"
     code = os.WEXITSTATUS(status)
+    if code in (70, 71):
+        return "engine_error", f"the sandbox could not start the candidate (code {code})"
     return "runtime_error", f"the candidate process exited (code {code}) before returning a result"

@@ -1,0 +1,88 @@
+"""A worker process: `python -m evolve.workerproc FD`, driven by its controller over two pipes.
+
+The controller starts it with an allowlisted environment (secrets.py), sends length-prefixed JSON
+messages on stdin and reads replies from descriptor FD. Nothing is pickled either way. The worker
+dies with its controller: it asks the kernel for a death signal, and stdin at end-of-file (also
+watched while a candidate runs) means the controller is gone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import sys
+import traceback
+from typing import Any
+
+_LEN = struct.Struct("<I")
+MAX_MESSAGE = 256 << 20
+
+
+def send_msg(fd: int, obj: Any) -> None:
+    """One message: u32 length + JSON."""
+    data = json.dumps(obj, default=float).encode()
+    view = memoryview(_LEN.pack(len(data)) + data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _read_exact(fd: int, n: int) -> bytes | None:
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = os.read(fd, n - len(buf))
+        if not chunk:
+            return None
+        buf += chunk
+    return bytes(buf)
+
+
+def recv_msg(fd: int) -> Any:
+    """The next message, or None at end-of-file."""
+    head = _read_exact(fd, _LEN.size)
+    if head is None:
+        return None
+    (n,) = _LEN.unpack(head)
+    if n > MAX_MESSAGE:
+        raise ValueError(f"message of {n} bytes")
+    body = _read_exact(fd, n)
+    return None if body is None else json.loads(body)
+
+
+def _reply(fn, args: dict) -> dict:
+    from evolve.problem import ProblemError
+    from evolve.program import CandidateError
+
+    try:
+        return {"ok": True, "value": fn(**args)}
+    except ProblemError as e:
+        return {"ok": False, "kind": "problem", "error": str(e)}
+    except CandidateError as e:
+        return {"ok": False, "kind": "candidate", "failure": e.kind, "error": e.message}
+    except Exception:  # noqa: BLE001 - reported to the controller as the engine's fault
+        return {"ok": False, "kind": "engine", "error": traceback.format_exc()[-4000:]}
+
+
+def main() -> None:
+    out = int(sys.argv[1])
+    parent = int(os.environ.get("EVOLVE_PARENT_PID", "0"))
+    from evolve import isolation, sandbox
+
+    isolation.set_death_signal()
+    if parent and os.getppid() != parent:
+        os._exit(1)  # the controller died before we could watch it
+    os.dup2(2, 1)  # stray prints of problem code must not reach a protocol pipe
+    sandbox.PARENT_FD = 0
+    init = recv_msg(0)
+    if init is None:
+        return
+    from evolve import worker
+
+    limits = sandbox.Limits(**{**init["limits"], "hide": tuple(init["limits"].get("hide", ()))})
+    send_msg(out, _reply(worker.init_worker, {"problem_cfg": init["problem_cfg"], "limits": limits}))
+    while (msg := recv_msg(0)) is not None:
+        send_msg(out, _reply(worker.TASKS[msg["op"]], msg["args"]))
+
+
+if __name__ == "__main__":
+    main()
