@@ -14,6 +14,7 @@ from tests.cli_archive_fixture import PROBLEM_CFG, build_run, code
 from tests.problems.sorting import SortingProblem
 
 REPO = Path(__file__).resolve().parents[1]
+TRUST = ("--config-dir", "tests/conf")  # the fixture run's problem is defined outside the package
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,7 @@ def call(capsys, *argv):
 
 def test_run_folder_replays_the_best_program_next_to_baselines(run, capsys):
     folder, ids = run
-    rc, out, err = call(capsys, folder, "--baselines", "all")
+    rc, out, err = call(capsys, folder, *TRUST, "--baselines", "all")
     assert rc == 0, err
     test_set = SortingProblem(PROBLEM_CFG).instance_sets("test")[0]
     assert f"{test_set.name} ({test_set.size} instances)" in out
@@ -44,7 +45,7 @@ def test_run_folder_replays_the_best_program_next_to_baselines(run, capsys):
 
 def test_program_id_json_matches_an_in_process_evaluation(run, capsys):
     folder, ids = run
-    rc, out, err = call(capsys, f"{folder}:{ids['mut']}", "--json", "--split", "validation")
+    rc, out, err = call(capsys, f"{folder}:{ids['mut']}", *TRUST, "--json", "--split", "validation")
     assert rc == 0, err
     d = json.loads(out)
     assert d["problem"] == "sorting" and d["split"] == "validation"
@@ -81,7 +82,7 @@ def test_py_file_on_instance_files(tmp_path, capsys):
 
 def test_failing_program_prints_kind_and_exits_2(run, capsys):
     folder, ids = run
-    rc, out, err = call(capsys, f"{folder}:{ids['crash']}", "--baselines", "none", "--json")
+    rc, out, err = call(capsys, f"{folder}:{ids['crash']}", *TRUST, "--baselines", "none", "--json")
     assert rc == 2 and out == ""
     assert err.startswith("runtime_error: ") and "ZeroDivisionError" in err
     assert err.count("\n") == 1
