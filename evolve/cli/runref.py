@@ -121,7 +121,7 @@ def open_run(spec: str | Path) -> RunHandle:
     try:
         archive = open_archive(folder)
         run = _pick_run(archive, folder)
-    except (SQLAlchemyError, OSError) as e:
+    except (SQLAlchemyError, OSError, ImportError) as e:  # ImportError: no driver for the URL
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CliError(f"{spec}: cannot read the archive ({first})") from None
     if run is None:
