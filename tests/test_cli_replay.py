@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from evolve.archive import Archive, sqlite_url
 from evolve.cli.replay import main
 from evolve.result import evaluate_in_process
 from tests.cli_archive_fixture import PROBLEM_CFG, build_run, code
@@ -99,11 +101,35 @@ def test_failing_program_prints_kind_and_exits_2(run, capsys):
     (["{tmp}/not_a_run"], "not a run folder"),
     (["{folder}:9999"], "no program with id 9999"),
     (["{tmp}/nothing_here"], "not a run folder, RUN:ID or .py file"),
+    (["{tmp}/prog.py", "--problem", "sorting", "--config-dir", "tests/conf", "--instances",
+      "{tmp}/binary.txt"], "--instances {tmp}/binary.txt: not a text file in sorting's format"),
+    (["{tmp}/prog.py", "--problem", "sorting", "--config-dir", "tests/conf", "--instances",
+      "{tmp}/words.txt"], "--instances {tmp}/words.txt: cannot load (ValueError: "),
+    (["{tmp}/prog.py", "--problem", "sorting", "--config-dir", "tests/conf", "--instances",
+      "{tmp}/not_a_run"], "--instances {tmp}/not_a_run: cannot load (IsADirectoryError: "),
+    (["{tmp}/prog.py", "--problem", "sorting", "--config-dir", "{tmp}/noconf"],
+     "--config-dir {tmp}/noconf: no such folder"),
+    (["{folder}", "--config-dir", "tests/conf", "--timeout", "0"],
+     "argument --timeout: '0' is not a positive number"),
+    (["{folder}", "--timeout", "-3"], "argument --timeout: '-3' is not a positive number"),
+    (["{folder}", "--timeout", "soon"], "argument --timeout: 'soon' is not a positive number"),
+    (["{folder}", "--timeout", "nan"], "argument --timeout: 'nan' is not a positive number"),
+    (["{folder}", "--split", "dev"], "argument --split: invalid choice: 'dev'"),
+    (["{tmp}/broken_run"], "broken_run/config.yaml: cannot read ("),
 ])
 def test_bad_input_is_one_line_exit_2(run, tmp_path, capsys, argv, needle):
     folder, _ = run
     (tmp_path / "prog.py").write_text(code("x[i]"))
     (tmp_path / "not_a_run").mkdir()
+    (tmp_path / "binary.txt").write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe\x00\x01" * 8)
+    (tmp_path / "words.txt").write_text("one two\nthree four\n")
+    broken = tmp_path / "broken_run"
+    broken.mkdir()
+    shutil.copy(folder / "archive.sqlite", broken / "archive.sqlite")
+    (broken / "config.yaml").write_text("problem: [unclosed\n")
+    archive = Archive(sqlite_url(broken / "archive.sqlite"))  # an archive without its config
+    archive.update_run(1, config={})
+    archive.close()
     argv = [a.format(tmp=tmp_path, folder=folder) for a in argv]
     rc, out, err = call(capsys, *argv)
     assert rc == 2 and out == ""
