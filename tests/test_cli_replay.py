@@ -116,6 +116,7 @@ def test_failing_program_prints_kind_and_exits_2(run, capsys):
     (["{folder}", "--timeout", "nan"], "argument --timeout: 'nan' is not a positive number"),
     (["{folder}", "--split", "dev"], "argument --split: invalid choice: 'dev'"),
     (["{tmp}/broken_run"], "broken_run/config.yaml: cannot read ("),
+    (["{tmp}/odd_run"], "odd_run: its stored 'problem' config is not a mapping"),
 ])
 def test_bad_input_is_one_line_exit_2(run, tmp_path, capsys, argv, needle):
     folder, _ = run
@@ -129,6 +130,11 @@ def test_bad_input_is_one_line_exit_2(run, tmp_path, capsys, argv, needle):
     (broken / "config.yaml").write_text("problem: [unclosed\n")
     archive = Archive(sqlite_url(broken / "archive.sqlite"))  # an archive without its config
     archive.update_run(1, config={})
+    archive.close()
+    odd = tmp_path / "odd_run"
+    shutil.copytree(broken, odd)
+    archive = Archive(sqlite_url(odd / "archive.sqlite"))
+    archive.update_run(1, config={"problem": "evil.py:P"})
     archive.close()
     argv = [a.format(tmp=tmp_path, folder=folder) for a in argv]
     rc, out, err = call(capsys, *argv)

@@ -21,7 +21,8 @@ def _problem_contract(h: RunHandle, config_dirs: list[str]) -> tuple[str, str, b
     """(entry, signature, jit_entry) of the run's problem class, when it can be imported. The
     target comes from the archive, so it is imported only when registered (evolve.trust):
     otherwise a CliError, before anything is written."""
-    problem_cfg = (h.run.config or {}).get("problem") or {}
+    config = h.run.config if isinstance(h.run.config, dict) else {}
+    problem_cfg = config.get("problem") or {}
     if not isinstance(problem_cfg, dict) or not problem_cfg.get("target"):
         return None
     from evolve.config import ConfigError

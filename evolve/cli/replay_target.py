@@ -48,9 +48,17 @@ def compose_config(problem: str, config_dirs: list[str] = ()) -> dict[str, Any]:
         raise CliError(str(e)) from None
 
 
+def _section(cfg: dict, key: str, where: Path) -> dict[str, Any]:
+    """`cfg[key]` when it is a mapping (or absent: {}); anything else is a one-line error."""
+    value = cfg.get(key) or {}
+    if not isinstance(value, dict):
+        raise CliError(f"run folder {where}: its stored '{key}' config is not a mapping")
+    return dict(value)
+
+
 def _saved_config(folder: Path, stored: dict | None) -> dict[str, Any]:
     """The run's resolved config: from the archive, else from config.yaml next to it."""
-    if stored and stored.get("problem"):
+    if isinstance(stored, dict) and stored.get("problem"):
         return dict(stored)
     cfg_file = folder / "config.yaml"
     if cfg_file.is_file():
@@ -61,8 +69,8 @@ def _saved_config(folder: Path, stored: dict | None) -> dict[str, Any]:
         except Exception as e:  # noqa: BLE001 - YAML, interpolation or decoding errors alike
             first = (str(e).strip().splitlines() or [type(e).__name__])[0]
             raise CliError(f"{cfg_file}: cannot read ({first})") from None
-        if not isinstance(cfg, dict) or not isinstance(cfg.get("problem", {}), dict):
-            raise CliError(f"{cfg_file}: not a run config (no 'problem' section)")
+        if not isinstance(cfg, dict):
+            raise CliError(f"{cfg_file}: not a run config (not a mapping)")
         return cfg
     return {}
 
@@ -76,8 +84,8 @@ def _from_run(spec: str, program_id: str | None) -> Target:
         return Target(
             label=f"program #{prog.id}", code=prog.code, kind="run" if program_id is None else "program",
             run=str(h.folder), program_id=prog.id,
-            problem_cfg=dict(cfg.get("problem") or {"name": h.run.problem}),
-            evaluator_cfg=dict(cfg.get("evaluator") or {}),
+            problem_cfg=_section(cfg, "problem", h.folder) or {"name": h.run.problem},
+            evaluator_cfg=_section(cfg, "evaluator", h.folder),
         )
 
 
