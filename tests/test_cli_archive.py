@@ -7,12 +7,15 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from evolve.archive import Archive, Program, sqlite_url
 from evolve.cli.archive import main
 from tests.cli_archive_fixture import build_run
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -130,10 +133,11 @@ def test_plot_writes_png(run, capsys, tmp_path):
     assert d["best_id"] == ids["diff"] and d["failures"]["syntax_error"] == 1
 
 
-def test_export_is_a_standalone_module(run, capsys, tmp_path):
+def test_export_is_a_standalone_module(run, capsys, tmp_path, monkeypatch):
     _, folder, ids = run
+    monkeypatch.chdir(REPO)  # tests/conf/problem/sorting.yaml names its class by relative path
     out = tmp_path / "best.py"
-    d = as_json(capsys, "export", folder, "--best", "-o", out)
+    d = as_json(capsys, "export", folder, "--best", "-o", out, "--config-dir", "tests/conf")
     assert d["program_id"] == ids["diff"] and d["warnings"] == []
     text = out.read_text()
     assert text.startswith("# Exported by evolve-archive") and f"Program #{ids['diff']}" in text
@@ -149,7 +153,8 @@ def test_export_is_a_standalone_module(run, capsys, tmp_path):
     res = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "True"
-    rc, _, err = call(capsys, "export", folder, "--id", ids["broken"], "-o", tmp_path / "b.py")
+    rc, _, err = call(capsys, "export", folder, "--id", ids["broken"], "-o", tmp_path / "b.py",
+                      "--config-dir", "tests/conf")
     assert rc == 0 and "syntax_error" in err  # exported on request, with a warning
 
 
@@ -160,14 +165,17 @@ def test_export_is_a_standalone_module(run, capsys, tmp_path):
     (["lineage", "{folder}", "abc"], "not an integer"),
     (["export", "{folder}", "--id", "9999", "-o", "{root}/x.py"], "no program with id 9999"),
     (["runs", "{root}/nowhere"], "no such folder"),
-    (["top", "{folder}", "-k", "0"], "at least 1"),
+    (["top", "{folder}", "-k", "0"], "argument -k: '0' is not a positive integer"),
+    (["top", "{folder}", "-k", "many"], "argument -k: 'many' is not a positive integer"),
+    (["export", "{folder}", "-o", "{root}/x.py", "--config-dir", "{root}/noconf"],
+     "--config-dir {root}/noconf: no such folder"),
 ])
 def test_unknown_run_or_id_is_one_line_exit_2(run, capsys, argv, needle):
     root, folder, _ = run
     argv = [a.format(root=root, folder=folder) for a in argv]
     rc, out, err = call(capsys, *argv, "--json")
     assert rc == 2 and out == ""
-    assert err.count("\n") == 1 and needle in err
+    assert err.count("\n") == 1 and needle.format(root=root) in err
 
 
 def test_reads_while_a_writer_holds_the_lock(run, capsys, tmp_path):

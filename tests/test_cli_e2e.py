@@ -63,14 +63,15 @@ def test_every_subcommand_on_a_real_run(run_dir, capsys, tmp_path, monkeypatch):
     assert png.read_bytes()[:4] == b"\x89PNG"
 
     exported = tmp_path / "best.py"
-    cli(capsys, archive_cli.main, "export", run_dir, "-o", exported)
+    trust = SORTING[:2]  # the run's problem is defined outside the package: --config-dir trusts it
+    cli(capsys, archive_cli.main, "export", run_dir, "-o", exported, *trust)
     assert exported.read_text().endswith((run_dir / "best.py").read_text())
 
     assert f"program #{best.id}" in cli(capsys, archive_cli.main, "show", run_dir, best.id)
     assert f"lineage of #{best.id}" in cli(capsys, archive_cli.main, "lineage", run_dir, best.id)
     assert "by proposer" in cli(capsys, archive_cli.main, "stats", run_dir)
 
-    d = json.loads(cli(capsys, replay_cli.main, run_dir, "--json"))
+    d = json.loads(cli(capsys, replay_cli.main, run_dir, "--json", *trust))
     assert d["problem"] == "sorting" and d["program"]["id"] == best.id
     assert set(d["baselines"]) == {"argsort", "identity"}
     assert all("inversions" in s["metrics"] for s in d["sets"])

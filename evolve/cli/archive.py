@@ -15,18 +15,21 @@ from sqlalchemy.exc import SQLAlchemyError
 from evolve.cli import archive_query as q
 from evolve.cli import archive_render as render
 from evolve.cli.archive_stats import stats as run_stats
-from evolve.cli.common import CliError, console, emit_json, fail_line
+from evolve.cli.common import (CliError, OneLineParser, check_config_dirs, console, emit_json, fail_line,
+                               positive_number)
 from evolve.cli.runref import find_run_folders, open_run
 
 
 def _parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = OneLineParser(add_help=False)
     # SUPPRESS keeps a `--json` given before the subcommand from being reset by the subparser
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                         help="print one JSON document instead of tables")
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="evolve-archive", description="Inspect the archive of an evolve run.",
-        epilog="RUN is a run folder (runs/<problem>/<timestamp>), or a folder with a `latest` link.",
+        epilog="RUN is a run folder (runs/<problem>/<timestamp>), or a folder with a `latest` "
+               "link. Nothing but `export` imports the run's problem code, and export only when "
+               "the problem is built in or configured under a --config-dir.",
     )
     p.add_argument("--json", action="store_true", default=False, help=argparse.SUPPRESS)
     sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
@@ -35,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("folder", nargs="?", default="runs", metavar="FOLDER")
     s = sub.add_parser("top", parents=[common], help="best programs of a run")
     s.add_argument("run", metavar="RUN")
-    s.add_argument("-k", type=int, default=10, help="how many (default 10)")
+    s.add_argument("-k", type=positive_number(int), default=10, help="how many (default 10)")
     s.add_argument("--all", action="store_true",
                    help="include duplicates and island-migration copies")
     s = sub.add_parser("show", parents=[common], help="one program: code, metrics, prompt, reply")
@@ -55,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("--id", help="program id (default: the best program)")
     which.add_argument("--best", action="store_true", help="the best program (the default)")
     s.add_argument("-o", "--output", type=Path, required=True, help="the .py file to write")
+    s.add_argument("--config-dir", action="append", default=[], metavar="DIR",
+                   help="config tree with problem/<name>.yaml for a problem defined outside the "
+                        "package (trusts its code, as for `evolve`)")
     return p
 
 
@@ -69,10 +75,9 @@ def _runs(args) -> int:
 
 def _with_run(args) -> int:
     """Subcommands that work on one run."""
+    check_config_dirs(getattr(args, "config_dir", []))
     with open_run(args.run) as h:
         if args.cmd == "top":
-            if args.k < 1:
-                raise CliError(f"-k {args.k}: must be at least 1")
             data = q.top(h, args.k, include_all=args.all)
             if not args.json:
                 render.top(console(), data, f"top {args.k} of {h.folder} ({h.run.problem})")
@@ -97,7 +102,7 @@ def _with_run(args) -> int:
         else:
             from evolve.cli.archive_export import export
 
-            data = export(h, args.id, args.output)
+            data = export(h, args.id, args.output, args.config_dir)
             for w in data["warnings"]:
                 sys.stderr.write(f"warning: {w}\n")
             if not args.json:
@@ -108,7 +113,10 @@ def _with_run(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as e:  # --help, or a usage error already printed as one line
+        return int(e.code or 0)
     try:
         return _runs(args) if args.cmd == "runs" else _with_run(args)
     except CliError as e:

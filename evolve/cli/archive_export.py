@@ -13,15 +13,25 @@ from pathlib import Path
 from typing import Any
 
 from evolve.archive import Program
-from evolve.cli.common import fmt_num
+from evolve.cli.common import CliError, fmt_num
 from evolve.cli.runref import RunHandle
 
 
-def _problem_contract(h: RunHandle) -> tuple[str, str, bool] | None:
-    """(entry, signature, jit_entry) of the run's problem class, when it can be imported."""
-    target = ((h.run.config or {}).get("problem") or {}).get("target")
-    if not target:
+def _problem_contract(h: RunHandle, config_dirs: list[str]) -> tuple[str, str, bool] | None:
+    """(entry, signature, jit_entry) of the run's problem class, when it can be imported. The
+    target comes from the archive, so it is imported only when registered (evolve.trust):
+    otherwise a CliError, before anything is written."""
+    config = h.run.config if isinstance(h.run.config, dict) else {}
+    problem_cfg = config.get("problem") or {}
+    if not isinstance(problem_cfg, dict) or not problem_cfg.get("target"):
         return None
+    from evolve.config import ConfigError
+    from evolve.trust import trusted_problem_cfg
+
+    try:
+        target = trusted_problem_cfg(problem_cfg, config_dirs, source=h.folder)["target"]
+    except ConfigError as e:
+        raise CliError(str(e)) from None
     try:
         from evolve.problem import load_problem_class
 
@@ -94,10 +104,12 @@ def _insert_header(code: str, head: str) -> str:
     return "".join(lines[:keep]) + head + "".join(lines[keep:])
 
 
-def export(h: RunHandle, program_id: str | int | None, out: Path) -> dict[str, Any]:
-    """Write the program (`program_id`, default the best) to `out`; returns what was written."""
+def export(h: RunHandle, program_id: str | int | None, out: Path,
+           config_dirs: list[str] = ()) -> dict[str, Any]:
+    """Write the program (`program_id`, default the best) to `out`; returns what was written.
+    `config_dirs` are the --config-dir folders the user passed (trusted problem configs)."""
     p = h.program_or_best(program_id)
-    contract = _problem_contract(h)
+    contract = _problem_contract(h, list(config_dirs))
     text = _insert_header(p.code, header(h, p, contract))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import sys
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -13,6 +15,36 @@ from rich.console import Console
 
 class CliError(Exception):
     """A user-facing failure: printed as one line on stderr, exit status 2."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line naming the flag and value (exit status 2)."""
+
+    def error(self, message: str):
+        sys.exit(fail_line(f"{self.prog}: {message}"))
+
+
+def positive_number(kind: type = float):
+    """An argparse type: a finite number > 0 (int or float), else an error naming the value."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not math.isfinite(value) or value <= 0:
+            noun = "integer" if kind is int else "number"
+            raise argparse.ArgumentTypeError(f"{text!r} is not a positive {noun}")
+        return value
+
+    parse.__name__ = f"positive_{kind.__name__}"
+    return parse
+
+
+def check_config_dirs(dirs: list[str]) -> None:
+    """Every --config-dir is an existing folder (Hydra would silently ignore a typo)."""
+    for d in dirs:
+        if not Path(d).expanduser().is_dir():
+            raise CliError(f"--config-dir {d}: no such folder")
 
 
 def console() -> Console:
@@ -50,6 +82,12 @@ def fail_line(message: str) -> int:
     line = " ".join(str(message).split())
     sys.stderr.write(f"error: {line}\n")
     return 2
+
+
+def note(message: str) -> None:
+    """One informational line on stderr (stdout stays one document with --json)."""
+    line = " ".join(str(message).split())
+    sys.stderr.write(f"note: {line}\n")
 
 
 def fmt_num(x: Any, digits: int = 4) -> str:

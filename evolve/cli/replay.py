@@ -3,11 +3,16 @@
 TARGET is a run folder (its best program), `RUN:ID`, or a .py file (then --problem NAME, with
 --config-dir DIR for problems defined outside the package, as for `evolve`). The program runs
 in the sandbox; the problem's baselines are trusted and run in this process on the same sets.
+
+A run folder's problem code is imported only when it is registered (evolve.trust): a built-in
+problem, or a problem config under a `--config-dir` the user passed. Ctrl-C and SIGTERM both
+stop the evaluation, close the sandbox pool and exit with status 130.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,20 +20,28 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from evolve.cli.common import CliError, console, emit_json, fail_line, fmt_num, fmt_secs
-from evolve.cli.replay_eval import choose_baselines, evaluate_baselines, evaluate_target
-from evolve.cli.replay_target import Target, compose_config, parse_target, problem_names
+from evolve.cli.common import (CliError, OneLineParser, check_config_dirs, console, emit_json,
+                               fail_line, fmt_num, fmt_secs, positive_number)
+from evolve.cli.replay_eval import (check_instance_files, choose_baselines, evaluate_baselines,
+                                    evaluate_target)
+from evolve.cli.replay_target import (Target, compose_config, parse_target, problem_names,
+                                      trusted_sections)
 from evolve.problem import SPLITS, ProblemError, make_problem
 from evolve.result import EvalResult
 
 # Test sets can be much larger than the training sets a run's timeout was tuned on.
 DEFAULT_TIMEOUT_S = 600.0
+# Interrupted (Ctrl-C or SIGTERM): the shell's code for SIGINT, one code for both.
+EXIT_INTERRUPTED = 130
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="evolve-replay",
         description="Replay a program on held-out data next to the problem's baselines.",
+        epilog="A run folder's problem is imported only if it is built in or configured under a "
+               "--config-dir. Exit status: 0 done, 2 bad input or failed program, 130 "
+               "interrupted (Ctrl-C or SIGTERM).",
     )
     p.add_argument("target", help="run folder (best program), RUN:ID, or a .py file")
     p.add_argument("--problem", help="problem name (required for a .py target); "
@@ -40,21 +53,25 @@ def _parser() -> argparse.ArgumentParser:
                    help="instance file(s) instead of a split, in the problem's format")
     p.add_argument("--baselines", metavar="all|none|a,b",
                    help="baselines to compare with (default: the problem's defaults)")
-    p.add_argument("--timeout", type=float, default=None, metavar="S",
+    p.add_argument("--timeout", type=positive_number(float), default=None, metavar="S",
                    help=f"wall-clock limit of the program's evaluation (default {DEFAULT_TIMEOUT_S:g})")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     return p
 
 
 def _problem_cfg(args, target: Target) -> tuple[dict, dict]:
-    """(problem section, evaluator section) for this replay."""
-    if args.problem:
+    """(problem section, sandbox limits) for this replay; a run folder's sections pass through
+    evolve.trust first, so nothing it names is imported unless registered."""
+    if args.problem:  # the user named the problem: only the folder's numeric limits are used
         root = compose_config(args.problem, args.config_dir)
-        return root["problem"], target.evaluator_cfg or root.get("evaluator", {})
-    if target.problem_cfg is None:
+        if target.kind == "file":
+            return root["problem"], dict(root.get("evaluator") or {})
+        return root["problem"], trusted_sections(
+            Target(**{**target.__dict__, "problem_cfg": root["problem"]}), args.config_dir)[1]
+    if target.kind == "file":
         raise CliError(f"{target.path}: --problem is required for a .py file "
                        f"(valid: {', '.join(problem_names(args.config_dir))})")
-    return target.problem_cfg, target.evaluator_cfg
+    return trusted_sections(target, args.config_dir)
 
 
 def _sets(res: EvalResult) -> list[dict[str, Any]]:
@@ -116,6 +133,7 @@ def _render(target: Target, res: EvalResult, base: dict[str, EvalResult], where:
 
 
 def replay(args) -> int:
+    check_config_dirs(args.config_dir)
     target = parse_target(args.target)
     problem_cfg, evaluator_cfg = _problem_cfg(args, target)
     try:
@@ -123,9 +141,7 @@ def replay(args) -> int:
     except ProblemError as e:
         raise CliError(str(e)) from None
     names = choose_baselines(problem, args.baselines)
-    for path in args.instances or []:  # before the sandbox spends seconds warming up
-        if not Path(path).exists():
-            raise CliError(f"--instances {path}: no such file or folder")
+    check_instance_files(problem, args.instances or [])  # before the sandbox warms up
     limits = dict(evaluator_cfg)
     limits["timeout_s"] = args.timeout or DEFAULT_TIMEOUT_S
     res = evaluate_target(problem_cfg, target.code, args.split, args.instances, limits)
@@ -150,14 +166,33 @@ def replay(args) -> int:
     return 0
 
 
+class _Stop(KeyboardInterrupt):
+    """SIGTERM, raised where the main thread is, so the sandbox pool unwinds as for Ctrl-C."""
+
+
+def _on_sigterm(signum, _frame) -> None:
+    raise _Stop(signal.Signals(signum).name)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as e:  # --help, or a usage error already printed as one line
+        return int(e.code or 0)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return replay(args)
     except CliError as e:
         return fail_line(str(e))
     except BrokenPipeError:
         return 0
+    except KeyboardInterrupt as e:
+        # the `with Evaluator` block has closed the pool by now: workers and children are gone
+        why = "SIGTERM" if isinstance(e, _Stop) else "Ctrl-C"
+        sys.stderr.write(f"evolve-replay: interrupted ({why}); evaluation stopped\n")
+        return EXIT_INTERRUPTED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from evolve.cli.common import CliError
@@ -28,6 +30,30 @@ def evaluate_target(problem_cfg: dict, code: str, split: str, instance_paths: li
         msg = str(e).strip().splitlines()
         raise CliError(f"the sandbox could not evaluate: {type(e).__name__}: "
                        f"{msg[0] if msg else ''}") from None
+
+
+def check_instance_files(problem: Problem, paths: list[str]) -> None:
+    """Each --instances file exists, is readable and loads with the problem's trusted loader,
+    else one line naming it (the sandbox would otherwise report a bare decoding error)."""
+    for path in paths:
+        p = Path(path)
+        if not p.exists():
+            raise CliError(f"--instances {path}: no such file or folder")
+        if not os.access(p, os.R_OK) or (p.is_dir() and not os.access(p, os.X_OK)):
+            raise CliError(f"--instances {path}: permission denied")
+        try:
+            sets = problem.load_instances([str(p)])
+        except UnicodeDecodeError as e:
+            raise CliError(f"--instances {path}: not a text file in {problem.name}'s format "
+                           f"(undecodable byte at offset {e.start})") from None
+        except ProblemError as e:
+            raise CliError(f"--instances {path}: {e}") from None
+        except Exception as e:  # noqa: BLE001 - a parser's error: name the file, keep one line
+            first = (str(e).strip().splitlines() or [""])[0]
+            raise CliError(f"--instances {path}: cannot load ({type(e).__name__}: {first})") \
+                from None
+        if not sets:
+            raise CliError(f"--instances {path}: holds no instances")
 
 
 def choose_baselines(problem: Problem, spec: str | None) -> list[str]:

@@ -48,30 +48,68 @@ def compose_config(problem: str, config_dirs: list[str] = ()) -> dict[str, Any]:
         raise CliError(str(e)) from None
 
 
+def _section(cfg: dict, key: str, where: Path) -> dict[str, Any]:
+    """`cfg[key]` when it is a mapping (or absent: {}); anything else is a one-line error."""
+    value = cfg.get(key) or {}
+    if not isinstance(value, dict):
+        raise CliError(f"run folder {where}: its stored '{key}' config is not a mapping")
+    return dict(value)
+
+
 def _saved_config(folder: Path, stored: dict | None) -> dict[str, Any]:
     """The run's resolved config: from the archive, else from config.yaml next to it."""
-    if stored and stored.get("problem"):
+    if isinstance(stored, dict) and stored.get("problem"):
         return dict(stored)
     cfg_file = folder / "config.yaml"
     if cfg_file.is_file():
         from omegaconf import OmegaConf
 
-        return OmegaConf.to_container(OmegaConf.load(cfg_file), resolve=True) or {}
+        try:
+            cfg = OmegaConf.to_container(OmegaConf.load(cfg_file), resolve=True) or {}
+        except Exception as e:  # noqa: BLE001 - YAML, interpolation or decoding errors alike
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise CliError(f"{cfg_file}: cannot read ({first})") from None
+        if not isinstance(cfg, dict):
+            raise CliError(f"{cfg_file}: not a run config (not a mapping)")
+        return cfg
     return {}
 
 
 def _from_run(spec: str, program_id: str | None) -> Target:
+    """The program and the config sections exactly as the folder stores them: nothing here is
+    trusted or imported (see `trusted_sections`)."""
     with open_run(spec) as h:
         prog = h.program_or_best(program_id)
         cfg = _saved_config(h.folder, h.run.config)
-        problem_cfg = cfg.get("problem") or None
-        if problem_cfg is None:  # an archive without its config: fall back to the stock problem
-            problem_cfg = compose_config(h.run.problem)["problem"]
         return Target(
             label=f"program #{prog.id}", code=prog.code, kind="run" if program_id is None else "program",
-            run=str(h.folder), program_id=prog.id, problem_cfg=dict(problem_cfg),
-            evaluator_cfg=dict(cfg.get("evaluator") or {}),
+            run=str(h.folder), program_id=prog.id,
+            problem_cfg=_section(cfg, "problem", h.folder) or {"name": h.run.problem},
+            evaluator_cfg=_section(cfg, "evaluator", h.folder),
         )
+
+
+def trusted_sections(target: Target, config_dirs: list[str]) -> tuple[dict, dict]:
+    """(problem section, sandbox limits) of a run target, safe to import and apply: a registered
+    problem target (evolve.trust) and numeric limits only. A stored config without a target
+    (an archive without its config) falls back to the problem config of that name."""
+    from evolve.config import ConfigError
+    from evolve.trust import trusted_limits, trusted_problem_cfg
+
+    problem_cfg = dict(target.problem_cfg or {})
+    if not problem_cfg.get("target"):
+        name = str(problem_cfg.get("name") or "")
+        names = problem_names(config_dirs)
+        if name not in names:
+            raise CliError(f"run folder {target.run} stores no problem config and its problem "
+                           f"{name!r} is not registered (valid: {', '.join(names)}); "
+                           f"pass --config-dir <dir with its config>")
+        return compose_config(name, config_dirs)["problem"], {}
+    try:
+        return (trusted_problem_cfg(problem_cfg, config_dirs, source=target.run),
+                trusted_limits(target.evaluator_cfg, source=target.run))
+    except ConfigError as e:  # UntrustedTarget, UntrustedInput
+        raise CliError(str(e)) from None
 
 
 def parse_target(spec: str) -> Target:

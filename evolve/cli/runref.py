@@ -10,8 +10,9 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from evolve.archive import Archive, Program, Run
-from evolve.cli.common import CliError
+from evolve.archive import Archive, Program, Run, sqlite_url
+from evolve.cli.common import CliError, note
+from evolve.trust import UntrustedInput, folder_archive_url, masked_url
 
 
 def is_run_folder(path: Path) -> bool:
@@ -98,13 +99,29 @@ def _pick_run(archive: Archive, folder: Path) -> Run | None:
     return (named or runs)[-1]
 
 
+def open_archive(folder: Path) -> Archive:
+    """The folder's archive, read-only. An `archive_url` file is input from the folder: the URL is
+    checked (see evolve.trust) and named on stderr, so no folder connects anywhere unseen."""
+    try:
+        url = folder_archive_url(folder)
+    except UntrustedInput as e:
+        raise CliError(str(e)) from None
+    if url is None:
+        db = folder / "archive.sqlite"
+        if not db.is_file():
+            raise CliError(f"{folder}: no archive.sqlite (not a run folder)")
+        return Archive(sqlite_url(db), readonly=True)
+    note(f"{folder}/archive_url: reading the archive at {masked_url(url)}")
+    return Archive(url, readonly=True)
+
+
 def open_run(spec: str | Path) -> RunHandle:
     """Open the run at `spec` read-only; any problem becomes a one-line CliError."""
     folder = resolve_folder(spec)
     try:
-        archive = Archive.open_folder(folder, readonly=True)
+        archive = open_archive(folder)
         run = _pick_run(archive, folder)
-    except (SQLAlchemyError, OSError) as e:
+    except (SQLAlchemyError, OSError, ImportError) as e:  # ImportError: no driver for the URL
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CliError(f"{spec}: cannot read the archive ({first})") from None
     if run is None:
