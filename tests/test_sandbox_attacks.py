@@ -57,7 +57,7 @@ EXPECTED = {
     "slow_good.py": "ok",
     "stochastic.py": "ok",
 }
-ENGINE_ONLY = {"deep_expression.py"}  # any outcome, as long as the engine survives it  # any outcome, as long as the engine survives it
+ENGINE_ONLY = {"deep_expression.py"}  # any outcome, as long as the engine survives it
 
 
 def _programs(folder: Path, listener: Listener, target: Path, sentinel: int) -> list[Path]:
