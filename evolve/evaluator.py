@@ -211,8 +211,8 @@ class Evaluator:
             raise CandidateError("engine_error", str(value))
         return value
 
-    def overhead(self, n: int) -> list[float]:
-        """Per-child sandbox overhead samples (seconds) from one warm worker."""
+    def overhead(self, n: int) -> dict[str, list[float]]:
+        """Per-child sandbox overhead samples (seconds) from one warm worker (see worker)."""
         return self._request("overhead", {"n": n})
 
 

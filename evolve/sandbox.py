@@ -58,16 +58,19 @@ class ChildExit:
     output: str
 
 
-Body = Callable[[int, int], None]  # body(result_fd, command_fd), runs confined
+Runner = Callable[[dict, int, int], None]  # runner(task, result_fd, command_fd), runs confined
 
 
 class Child:
-    """A sandboxed child: frames in, commands out, CPU time from outside, killed on close."""
+    """A sandboxed child: frames in, commands out, CPU time from outside, killed on close.
 
-    def __init__(self, body: Body, limits: Limits, plan: Plan, seed_hook: Callable[[], None]):
+    It is forked and confined ahead of time (a standby), then waits for its task: the fork and
+    the namespaces are off the critical path of an evaluation."""
+
+    def __init__(self, runner: Runner, limits: Limits, plan: Plan):
         self.limits, self.plan = limits, plan
-        self._body, self._seed_hook = body, seed_hook
-        self.deadline = time.monotonic() + limits.wall_s
+        self._runner = runner
+        self.deadline = float("inf")
         self.timed_out = False
         self._out = bytearray()
         self._out_dropped = 0
@@ -156,8 +159,10 @@ class Child:
                     self.plan = Plan(False, False, 0, 0)
             isolation.confine(self.plan, self.limits.timeout_s, self.limits.memory_mb,
                               self._base_vm, self._workdir)
-            self._seed_hook()
-            self._body(3, 4)
+            task = _read_task(4)
+            if task is None:
+                os._exit(0)  # a standby that was never used
+            self._runner(task, 3, 4)
         except BaseException as e:  # noqa: BLE001 - last resort report
             code = 1
             try:
@@ -176,6 +181,15 @@ class Child:
             os._exit(code)
 
     # ---- worker side ----------------------------------------------------------------------
+    def alive(self) -> bool:
+        """Still waiting for its task (a standby can die, e.g. killed by the OOM killer)."""
+        return self._status is None and os.waitpid(self.pid, os.WNOHANG)[0] == 0
+
+    def start(self, task: dict[str, Any]) -> bool:
+        """Hand the child its task; the wall-clock deadline starts now."""
+        self.deadline = time.monotonic() + self.limits.wall_s
+        return self.send(task)
+
     def next_frame(self) -> tuple[dict[str, Any], dict[str, Any]] | None:
         """The next frame, or None once the child closed its results or the deadline passed.
 
@@ -251,8 +265,11 @@ class Child:
         except (OSError, ValueError, IndexError):
             return None
 
-    def close(self, wait_s: float = 0.0) -> ChildExit:
-        """Kill the child's group (after up to `wait_s` for it to exit by itself), reap it."""
+    def close(self, wait_s: float = 0.0, need_status: bool = True) -> ChildExit:
+        """Kill the child's group (after up to `wait_s` for it to exit by itself) and reap it.
+
+        With `need_status=False` (its result is complete) the reaping is left for later: tearing
+        down a copy of the worker's address space takes milliseconds nobody needs to wait for."""
         if self._status is None:
             if self.res not in self._open and not self.timed_out:
                 wait_s = max(wait_s, 2.0)  # it closed its results: it is exiting, let it say how
@@ -264,8 +281,10 @@ class Child:
                     break
                 time.sleep(0.001)
             _kill_group(self.pid)
-            if self._status is None:
+            if self._status is None and need_status:
                 _, self._status = os.waitpid(self.pid, 0)
+            elif self._status is None:
+                _UNREAPED.append(self.pid)
             self._drain_output()
             for fd in (self.res, self.cmd, self.out):
                 try:
@@ -278,7 +297,6 @@ class Child:
         if self._out_dropped:
             text += f"\n[... {self._out_dropped} more bytes of output discarded]"
         return ChildExit(self.timed_out, self._status, text)
-
 
     def _drain_output(self) -> None:
         """The rest of the output the (now dead) child left in its pipe."""
@@ -293,6 +311,32 @@ class Child:
             if not data:
                 return
             self._keep_output(data)
+
+
+_UNREAPED: list[int] = []  # killed children whose exit nobody waits for
+
+
+def reap() -> None:
+    """Collect the killed children that have finished exiting (never blocks)."""
+    for pid in list(_UNREAPED):
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done = pid
+        if done:
+            _UNREAPED.remove(pid)
+
+
+def _read_task(fd: int) -> dict[str, Any] | None:
+    """The one task frame a standby child waits for (from the trusted worker)."""
+    reader = frames.FrameReader(1 << 30, 1 << 40)
+    while True:
+        data = os.read(fd, 1 << 20)
+        if not data:
+            return None
+        got = reader.feed(data)
+        if got:
+            return got[0][0]
 
 
 def resource_core_off() -> None:

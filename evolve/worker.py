@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from evolve import frames, isolation
+from evolve import frames, isolation, sandbox
 from evolve.isolation import Plan
 from evolve.problem import InstanceSet, Problem, SetScore, make_problem
 from evolve.program import CandidateError, load_candidate
@@ -82,7 +82,8 @@ def probe(limits: Limits) -> tuple[Plan, str]:
     """Full isolation if a trivial child gets through it, else reduced (and why)."""
     root = os.geteuid() == 0
     full = Plan(True, root, os.geteuid(), os.getegid(), tuple(limits.hide))
-    child = Child(lambda res, cmd: frames.write(res, {"type": "done"}), limits, full, lambda: None)
+    child = Child(_runner, limits, full)
+    child.start({"type": "noop", "seed": 0})
     try:
         frame = child.next_frame()
     except frames.FrameError:
@@ -102,23 +103,37 @@ def _sets(split: str) -> list[InstanceSet]:
     return cache[split]
 
 
-def _seed_hook(code: str, seed: int) -> Callable[[], None]:
-    """Seeds the child's generators from (run seed, program text): replays are reproducible."""
+def _seed(code: str, seed: int) -> None:
+    """Seed the child's generators from (run seed, program text): replays are reproducible."""
     digest = hashlib.sha256(f"{seed}\0{code}".encode()).digest()
     value = int.from_bytes(digest[:8], "little")
-
-    def hook() -> None:
-        isolation.seed_everything(value, _STATE.get("numba_seed"))
-        default_rng = np.random.default_rng
-        np.random.default_rng = (  # type: ignore[assignment]
-            lambda s=None: default_rng(value if s is None else s))
-
-    return hook
+    isolation.seed_everything(value, _STATE.get("numba_seed"))
+    default_rng = np.random.default_rng
+    np.random.default_rng = (  # type: ignore[assignment]
+        lambda s=None: default_rng(value if s is None else s))
 
 
-def _child(body: Callable[[int, int], None], code: str, seed: int,
-           limits: Limits | None = None) -> Child:
-    return Child(body, limits or _STATE["limits"], _STATE["plan"], _seed_hook(code, seed))
+def _spawn(limits: Limits) -> Child:
+    child = Child(_runner, limits, _STATE["plan"])
+    child.cached = set(_STATE["sets"])  # type: ignore[attr-defined]
+    return child
+
+
+def refill() -> None:
+    """Fork and confine the next child now, while the controller digests the last result."""
+    sandbox.reap()
+    if _STATE.get("plan") is not None and _STATE.get("standby") is None:
+        _STATE["standby"] = _spawn(_STATE["limits"])
+
+
+def _take_child(limits: Limits, splits: set[str]) -> Child:
+    """The standby child if it fits (same limits, data loaded before it forked), else a new one."""
+    child = _STATE.pop("standby", None)
+    if child is not None and child.limits == limits and splits <= child.cached and child.alive():
+        return child
+    if child is not None:
+        child.close(need_status=False)
+    return _spawn(limits)
 
 
 # ---- the candidate's side -----------------------------------------------------------------
@@ -149,21 +164,26 @@ def _serve_calls(problem: Problem, cand: Any, res: int, cmd: int) -> None:
             frames.write(res, {"type": "ret", "index": header["index"]})
 
 
-def _body(code: str, stages: list[tuple[str, list[InstanceSet]]], timed: bool):
-    problem: Problem = _STATE["problem"]
-
-    def body(res: int, cmd: int) -> None:
-        cand = load_candidate(code, problem.entry, problem.jit_entry)
-        for stage, sets in stages:
-            for i, iset in enumerate(sets):
+def _runner(task: dict, res: int, cmd: int) -> None:
+    """Inside the confined child: seed, then run what the worker asked for."""
+    _seed(str(task.get("code", "")), int(task.get("seed", 0)))
+    problem: Problem = _STATE.get("problem")  # type: ignore[assignment]
+    if task["type"] == "noop":
+        frames.write(res, {"type": "done"})
+    elif task["type"] == "call":
+        mod_name, _, fn_name = task["func"].partition(":")
+        fn = getattr(importlib.import_module(mod_name), fn_name)
+        frames.write(res, {"type": "done", "result": fn(problem, task["payload"])})
+    else:
+        cand = load_candidate(task["code"], problem.entry, problem.jit_entry)
+        for stage, split in task["stages"]:
+            for i, iset in enumerate(_STATE["instances"] if split == "instances" else _sets(split)):
                 outputs = _check_outputs(problem.run(cand, iset))
                 frames.write(res, {"type": "set", "stage": stage, "index": i}, outputs)
-        if timed:
+        if task["timed"]:
             frames.write(res, {"type": "ready"})
             _serve_calls(problem, cand, res, cmd)
         frames.write(res, {"type": "done", "fallback": cand.fallback_reason})
-
-    return body
 
 
 # ---- the worker's side --------------------------------------------------------------------
@@ -181,11 +201,18 @@ def evaluate_task(code: str, split: str | None = "train", instance_paths: list[s
     stages = []
     gate_sets = _sets("gate") if gate and not instance_paths else []
     if gate_sets:
-        stages.append(("gate", gate_sets))
-    stages.append(("full", full))
+        stages.append(("gate", "gate", gate_sets))
+    stages.append(("full", split_name, full))
     timed = problem.timed_calls > 0
-    child = _child(_body(code, stages, timed), code, seed)
-    result = _Drive(problem, child, stages, split_name, timed).run()
+    if instance_paths:
+        _STATE["instances"] = full
+        child = _spawn(_STATE["limits"])  # the standby forked before these sets existed
+    else:
+        child = _take_child(_STATE["limits"], {split for _, split, _ in stages})
+    child.start({"type": "evaluate", "code": code, "seed": seed, "timed": timed,
+                 "stages": [[stage, split] for stage, split, _ in stages]})
+    result = _Drive(problem, child, [(stage, sets) for stage, _, sets in stages], split_name,
+                    timed).run()
     result.seconds = time.perf_counter() - t0
     return result.to_dict()
 
@@ -202,12 +229,13 @@ class _Drive:
         self.last = time.monotonic()
 
     def run(self) -> EvalResult:
+        outcome: EvalResult | tuple[str, str] | None = None
         try:
             outcome = self._read()
         except frames.FrameError as e:
             outcome = ("invalid_output", f"the candidate process broke the result protocol: {e}")
         finally:
-            end = self.child.close()
+            end = self.child.close(need_status=outcome is None)
         if isinstance(outcome, EvalResult):
             return outcome
         if outcome is None:  # no error frame, no "done": the exit tells
@@ -323,20 +351,17 @@ def call_task(func: str, payload: dict, timeout_s: float | None = None) -> Any:
     limits: Limits = _STATE["limits"]
     if timeout_s:
         limits = Limits(**{**limits.__dict__, "timeout_s": float(timeout_s)})
-    mod_name, _, fn_name = func.partition(":")
-    fn = getattr(importlib.import_module(mod_name), fn_name)
-
-    def body(res: int, cmd: int) -> None:
-        frames.write(res, {"type": "done", "result": fn(problem, payload)})
-
-    child = _child(body, str(payload.get("code", "")), int(payload.get("seed", 0)), limits)
+    child = _take_child(limits, set())
+    child.start({"type": "call", "func": func, "payload": payload,
+                 "code": str(payload.get("code", "")), "seed": int(payload.get("seed", 0))})
     try:
         frame = child.next_frame()
     except frames.FrameError as e:
         frame, error = None, ("invalid_output", str(e))
     else:
         error = None
-    end = child.close()
+    done = frame is not None and frame[0]["type"] in ("done", "error")
+    end = child.close(need_status=not done)
     if frame is not None and frame[0]["type"] == "done":
         return frame[0].get("result")
     if frame is not None and frame[0]["type"] == "error":
@@ -349,16 +374,23 @@ def call_task(func: str, payload: dict, timeout_s: float | None = None) -> Any:
     raise CandidateError(*error)
 
 
-def overhead_task(n: int) -> list[float]:
-    """Seconds per trivial sandboxed child (fork, isolation, result frame, reap), n samples."""
-    times = []
+def overhead_task(n: int) -> dict[str, list[float]]:
+    """Seconds per trivial sandboxed child, n samples each: `critical` is what an evaluation
+    waits for (task to a standby child, result frame, reap); `cycle` adds forking and confining
+    the next standby (done while the controller records the previous result)."""
+    critical, cycle = [], []
     for _ in range(n):
         t0 = time.perf_counter()
-        child = _child(lambda res, cmd: frames.write(res, {"type": "done"}), "", 0)
+        refill()
+        t1 = time.perf_counter()
+        child = _take_child(_STATE["limits"], set())
+        child.start({"type": "noop", "seed": 0})
         child.next_frame()
-        child.close()
-        times.append(time.perf_counter() - t0)
-    return times
+        child.close(need_status=False)
+        t2 = time.perf_counter()
+        critical.append(t2 - t1)
+        cycle.append(t2 - t0)
+    return {"critical": critical, "cycle": cycle}
 
 
 TASKS = {"evaluate": evaluate_task, "call": call_task, "overhead": overhead_task}

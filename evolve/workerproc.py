@@ -80,8 +80,10 @@ def main() -> None:
 
     limits = sandbox.Limits(**{**init["limits"], "hide": tuple(init["limits"].get("hide", ()))})
     send_msg(out, _reply(worker.init_worker, {"problem_cfg": init["problem_cfg"], "limits": limits}))
+    worker.refill()
     while (msg := recv_msg(0)) is not None:
         send_msg(out, _reply(worker.TASKS[msg["op"]], msg["args"]))
+        worker.refill()  # the next child forks while the controller records this result
 
 
 if __name__ == "__main__":
