@@ -17,8 +17,22 @@ import numpy as np
 
 from evolve.evaluators import spot_optimum, spot_sim
 from evolve.evaluators.spot_sim import (  # noqa: F401 - re-exported for problems and tests
-    MEM_SIZE, N_STATS, NONE, ON_DEMAND, POLICY_SIG, SPOT, ST_COST, ST_FORCED, ST_IDLE, ST_MISS,
-    ST_OD, ST_REGION, ST_RESTARTS, ST_SPOT, ST_STATUS, ST_TICKS,
+    MEM_SIZE,
+    N_STATS,
+    NONE,
+    ON_DEMAND,
+    POLICY_SIG,
+    SPOT,
+    ST_COST,
+    ST_FORCED,
+    ST_IDLE,
+    ST_MISS,
+    ST_OD,
+    ST_REGION,
+    ST_RESTARTS,
+    ST_SPOT,
+    ST_STATUS,
+    ST_TICKS,
 )
 
 OD_PRICE = 3.06  # $/h, p3.2xlarge on-demand (every trace of the published suites)
@@ -84,7 +98,7 @@ class SpotBatch:
         """Columns of the proposal record: one per tick plus the call after completion."""
         return int(self.win_ticks.max()) + 1 if self.n else 1
 
-    def subset(self, idx) -> "SpotBatch":
+    def subset(self, idx) -> SpotBatch:
         """The jobs `idx` (windows shared)."""
         idx = np.asarray(idx, dtype=np.int64)
         return SpotBatch(self.avail, self.prices, self.win_ticks, self.win_regions, self.win_gap,
@@ -99,7 +113,7 @@ def _args(batch: SpotBatch, cfg: SimConfig):
             float(cfg.od_price), int(cfg.flags))
 
 
-_COMPILED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def compile_policy(fn):

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from evolve.program import BLOCK_END, BLOCK_START, Blocks, CandidateError, code_hash, split_blocks
 

@@ -56,7 +56,7 @@ def _free_port() -> int:
 
 def _ready(url: str) -> bool:
     try:
-        with urllib.request.urlopen(f"{url}/models", timeout=2) as r:  # noqa: S310 - loopback only
+        with urllib.request.urlopen(f"{url}/models", timeout=2) as r:
             return r.status == 200
     except (urllib.error.URLError, OSError):
         return False
@@ -86,7 +86,9 @@ class LocalServer:
         port = _free_port()
         argv = self.argv(port)
         url = f"http://127.0.0.1:{port}/v1"
-        self._log = tempfile.NamedTemporaryFile("w+", prefix="evolve-local-llm-", suffix=".log", delete=False)
+        # stays open for the server's lifetime (its stdout); closed in stop()
+        self._log = tempfile.NamedTemporaryFile(  # noqa: SIM115
+            "w+", prefix="evolve-local-llm-", suffix=".log", delete=False)
         log.info("starting local model server: %s", " ".join(argv))
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self._log,
                                      stderr=subprocess.STDOUT)

@@ -152,7 +152,7 @@ class Inference:
                         (name in ("min", "max") and len(n.args) == 2))):
                     for a in n.args:
                         out.update(arith_names(a))
-            elif isinstance(n, (ast.If, ast.While, ast.IfExp)) or isinstance(n, ast.BoolOp):
+            elif isinstance(n, (ast.If, ast.While, ast.IfExp, ast.BoolOp)):
                 tests = n.values if isinstance(n, ast.BoolOp) else [n.test]
                 for t in tests:
                     if isinstance(t, ast.Compare):

@@ -18,8 +18,14 @@ from evolve.llm.prompts import PromptBuilder
 from evolve.llm.selection import choose_mode, choose_model, mode_stats, model_stats, ucb_scores
 from evolve.llm.settings import LLMSettings, ModelSpec, parse_settings
 from evolve.program import BLOCK_END, BLOCK_START
-from evolve.proposers.base import (CallRecord, ProblemInfo, Proposal, ProposalContext, Proposer,
-                                   ProgramView)
+from evolve.proposers.base import (
+    CallRecord,
+    ProblemInfo,
+    ProgramView,
+    Proposal,
+    ProposalContext,
+    Proposer,
+)
 
 log = logging.getLogger(__name__)
 

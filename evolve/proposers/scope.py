@@ -144,7 +144,7 @@ class _Sites(Inference):
             self._body(st.body, avail, in_loop)
             self._body(st.orelse, avail, in_loop)
 
-    def _expr(self, e: ast.AST, idx: bool, avail: frozenset[str],  # noqa: C901
+    def _expr(self, e: ast.AST, idx: bool, avail: frozenset[str],
               divisor: bool = False) -> None:
         if isinstance(e, _SKIP):
             return
@@ -162,7 +162,7 @@ class _Sites(Inference):
         if isinstance(e, ast.Subscript):
             self._expr(e.slice, True, avail)
         elif isinstance(e, ast.Call):
-            mod, name = call_name(e)
+            _mod, name = call_name(e)
             index_args = {id(a) for a in self._index_args(e)}
             value_args = name in VALUE_ARG_CALLS
             key, self._key = self._key, self._key or name in ("argsort", "argmin", "argmax",

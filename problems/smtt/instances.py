@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
 
 import numpy as np
 
@@ -61,7 +61,7 @@ class Instances:
             self._inputs[key] = rows
         return self._inputs[key]
 
-    def subset(self, idx: Iterable[int], source: str | None = None) -> "Instances":
+    def subset(self, idx: Iterable[int], source: str | None = None) -> Instances:
         idx = np.asarray(list(idx), dtype=np.int64)
         parts = [self.job_slice(int(i)) for i in idx]
 
@@ -76,7 +76,7 @@ class Instances:
             self.weighted, self.source if source is None else source,
         )
 
-    def with_refs(self, ref: np.ndarray, exact: np.ndarray) -> "Instances":
+    def with_refs(self, ref: np.ndarray, exact: np.ndarray) -> Instances:
         return Instances(self.p, self.d, self.w, self.offsets, np.asarray(ref, np.float64),
                          np.asarray(exact, bool), self.rdd, self.tf, self.weighted, self.source)
 

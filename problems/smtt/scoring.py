@@ -7,13 +7,18 @@ instance data, so an order produced for another instance simply scores on the re
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 from numba import njit
 
 from evolve.evaluators.smtt import (
-    ORDER_LENGTH, ORDER_NAN, ORDER_NOT_INTEGER, ORDER_RANGE, check_orders, total_tardiness,
+    ORDER_LENGTH,
+    ORDER_NAN,
+    ORDER_NOT_INTEGER,
+    ORDER_RANGE,
+    check_orders,
+    total_tardiness,
 )
 from evolve.problem import InvalidOutput
 
