@@ -11,6 +11,8 @@ programme in `spot_optimum`. A policy is any function with the signature of
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -141,7 +143,7 @@ def run_policy(batch: SpotBatch, policy, cfg: SimConfig, jitted: bool = True):
     actions = np.full((batch.n, batch.record_len), -1, np.int16)
     regions = np.full((batch.n, batch.record_len), -1, np.int16)
     stats = np.zeros((batch.n, N_STATS), np.float64)
-    sim = spot_sim.simulate_nb if jitted else spot_sim.simulate_py
+    sim: Callable[..., Any] = spot_sim.simulate_nb if jitted else spot_sim.simulate_py
     sim(policy, True, *_args(batch, cfg), actions, regions, stats)
     return actions, regions, stats
 

@@ -18,6 +18,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import IO
 
 from evolve.llm.errors import ConfigError
 
@@ -72,7 +73,7 @@ class LocalServer:
         self.cfg = {**DEFAULTS, **cfg}
         self.proc: subprocess.Popen | None = None
         self.url: str | None = None
-        self._log = None
+        self._log: IO[str] | None = None
 
     def argv(self, port: int) -> list[str]:
         cmd = [str(x) for x in self.cfg["command"]]

@@ -8,6 +8,7 @@ applied, or the child is a near-duplicate), with the reason in `error` and the C
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from evolve.llm.client import Completion, LLMClient
 from evolve.llm.edits import DiffError, child_from_reply, unified_diff
@@ -159,12 +160,13 @@ class LLMProposer(Proposer):
                          prompt_tokens=done.prompt_tokens, completion_tokens=done.completion_tokens,
                          cost_usd=done.cost_usd, latency_s=done.latency_s, attempts=done.attempts,
                          error=done.error)
-        base = dict(proposer=kind, operator=mode, model=spec.model, calls=[rec])
+        base: dict[str, Any] = dict(proposer=kind, operator=mode, model=spec.model, calls=[rec])
         if done.error:
             log.info("iteration %d: %s llm_error: %s", ctx.iteration, spec.model, done.error[:200])
             return Proposal(None, failure="llm_error", error=done.error, **base)
         try:
-            result = child_from_reply(done.text, ctx.parent.code)
+            # an empty reply (content None, no error) is a diff failure, not a crash
+            result = child_from_reply(done.text or "", ctx.parent.code)
         except DiffError as e:
             reason = str(e)
             if done.finish_reason == "length":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -54,7 +54,7 @@ class Instances:
             rows = []
             for i in range(self.m):
                 p, d, w = self.arrays(i)
-                args = (readonly(p, np.float64), readonly(d, np.float64))
+                args: tuple[np.ndarray, ...] = (readonly(p, np.float64), readonly(d, np.float64))
                 if weighted:
                     args += (readonly(w, np.float64),)
                 rows.append(args)
@@ -84,7 +84,7 @@ class Instances:
         """Hash of the instance data (not the references): detects stale caches."""
         h = hashlib.sha256()
         for a in (self.offsets, self.p, self.d, self.w if self.weighted else np.zeros(0)):
-            h.update(np.ascontiguousarray(a, dtype=np.float64 if a.dtype.kind == "f" else np.int64))
+            h.update(np.ascontiguousarray(a, dtype=np.float64 if a.dtype.kind == "f" else np.int64).data)
         return h.hexdigest()[:16]
 
     def is_integral(self) -> bool:
@@ -117,7 +117,7 @@ def _num_list(a: np.ndarray) -> list:
 
 
 def from_arrays(
-    rows: list[Mapping], weighted: bool, source: str = ""
+    rows: Sequence[Mapping], weighted: bool, source: str = ""
 ) -> Instances:
     """Build from dicts with arrays p, d and optional w, ref, ref_exact, rdd, tf (already checked)."""
     m = len(rows)
