@@ -151,9 +151,10 @@ def run_policy(batch: SpotBatch, policy, cfg: SimConfig, jitted: bool = True):
 def replay(batch: SpotBatch, actions: np.ndarray, regions: np.ndarray, cfg: SimConfig) -> np.ndarray:
     """Trusted re-run of recorded proposals (n, L) through the simulator: stats (n, N_STATS)."""
     stats = np.zeros((batch.n, N_STATS), np.float64)
-    spot_sim.simulate_nb(spot_sim.replay_stub, False, *_args(batch, cfg),
-                         np.ascontiguousarray(actions, dtype=np.int16),
-                         np.ascontiguousarray(regions, dtype=np.int16), stats)
+    sim: Callable[..., Any] = spot_sim.simulate_nb
+    sim(spot_sim.replay_stub, False, *_args(batch, cfg),
+        np.ascontiguousarray(actions, dtype=np.int16),
+        np.ascontiguousarray(regions, dtype=np.int16), stats)
     return stats
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 import builtins
-from typing import cast
+from typing import Any, cast
 
 from evolve.proposers.kinds import NP_ARRAY_ARGS, VALUE_ARG_CALLS, call_name
 
@@ -24,7 +24,7 @@ def literal_value(e: ast.AST) -> float:
     if isinstance(e, ast.UnaryOp):
         v = literal_value(e.operand)
         return -v if isinstance(e.op, ast.USub) else v
-    return float(cast(ast.Constant, e).value)
+    return float(cast(Any, e).value)  # a numeric ast.Constant by construction
 
 
 def names_in(e: ast.AST, skip_slices: bool = False) -> set[str]:

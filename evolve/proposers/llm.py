@@ -175,10 +175,10 @@ class LLMProposer(Proposer):
             return Proposal(None, failure="diff_failed", error=reason, **base)
         diff = unified_diff(ctx.parent.code, result.code)
         if self.novelty is not None:
-            reason = self.novelty.reject_reason(result.code, ctx.history)
-            if reason:
-                rec.error = f"diff_failed: {reason}"
-                return Proposal(None, diff=diff, failure="diff_failed", error=reason, **base)
+            rejected = self.novelty.reject_reason(result.code, ctx.history)
+            if rejected:
+                rec.error = f"diff_failed: {rejected}"
+                return Proposal(None, diff=diff, failure="diff_failed", error=rejected, **base)
         if result.notes:
             log.debug("iteration %d: %s", ctx.iteration, "; ".join(result.notes))
         return Proposal(result.code, diff=diff, **base)

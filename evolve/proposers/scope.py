@@ -198,7 +198,7 @@ def analyze(tree: ast.Module, module: ast.Module, block_line: int = 0,
                              if isinstance(n, ast.FunctionDef) and n.name not in mine]
     known = _Sites(ast.Module(fixed, []), module).returns if fixed else {}
     fns = [n for n in ast.walk(module) if isinstance(n, ast.FunctionDef)
-           and n.lineno < block_line <= n.end_lineno]
+           and n.lineno < block_line <= (n.end_lineno or n.lineno)]
     around = None
     if fns and tree.body:
         fn = max(fns, key=lambda n: n.lineno)
