@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ITERATIONS ?= 300
 
-.PHONY: install run test bench clean
+.PHONY: install run test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,22 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# ruff over the whole tree, then mypy over the installed `evolve` package. mypy cannot follow the
+# package-dir mapping in pyproject.toml (problems/ -> evolve.problems, ...), so it runs on a tree of
+# symlinks that has the installed layout; its paths are mapped back to the repository's.
+MYPY_TREE := build/mypy
+lint: $(STAMP)
+	@rm -rf $(MYPY_TREE)/evolve && mkdir -p $(MYPY_TREE)/evolve
+	@for f in evolve/*; do [ "$${f##*/}" = __pycache__ ] || ln -s "$(CURDIR)/$$f" $(MYPY_TREE)/evolve/; done
+	@ln -s "$(CURDIR)/problems" $(MYPY_TREE)/evolve/problems
+	@ln -s "$(CURDIR)/evaluators" $(MYPY_TREE)/evolve/evaluators
+	@echo "ruff check ."; $(BIN)/ruff check .; ruff=$$?; \
+		echo "mypy -p evolve"; cd $(MYPY_TREE) && $(CURDIR)/$(BIN)/mypy \
+		--config-file "$(CURDIR)/pyproject.toml" --cache-dir "$(CURDIR)/build/mypy_cache" \
+		-p evolve > out.txt 2>&1; mypy=$$?; \
+		sed -e 's#^evolve/problems/#problems/#' -e 's#^evolve/evaluators/#evaluators/#' out.txt; \
+		[ $$ruff = 0 ] && [ $$mypy = 0 ]
 
 bench: $(STAMP)
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

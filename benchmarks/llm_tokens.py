@@ -24,10 +24,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from evolve.llm.client import litellm  # noqa: E402
-from evolve.proposers.base import ProblemInfo, ProgramView, ProposalContext  # noqa: E402
-from evolve.proposers.llm import LLMProposer  # noqa: E402
-from tests.llm_server import LLMServer, edit_generator  # noqa: E402
+from evolve.llm.client import litellm
+from evolve.proposers.base import ProblemInfo, ProgramView, ProposalContext
+from evolve.proposers.llm import LLMProposer
+from tests.llm_server import LLMServer, edit_generator
 
 MDD = '''"""Single-machine total tardiness: a priority rule, the order in which to run the jobs."""
 import numpy as np

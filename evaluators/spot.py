@@ -11,14 +11,30 @@ programme in `spot_optimum`. A policy is any function with the signature of
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from evolve.evaluators import spot_optimum, spot_sim
 from evolve.evaluators.spot_sim import (  # noqa: F401 - re-exported for problems and tests
-    MEM_SIZE, N_STATS, NONE, ON_DEMAND, POLICY_SIG, SPOT, ST_COST, ST_FORCED, ST_IDLE, ST_MISS,
-    ST_OD, ST_REGION, ST_RESTARTS, ST_SPOT, ST_STATUS, ST_TICKS,
+    MEM_SIZE,
+    N_STATS,
+    NONE,
+    ON_DEMAND,
+    POLICY_SIG,
+    SPOT,
+    ST_COST,
+    ST_FORCED,
+    ST_IDLE,
+    ST_MISS,
+    ST_OD,
+    ST_REGION,
+    ST_RESTARTS,
+    ST_SPOT,
+    ST_STATUS,
+    ST_TICKS,
 )
 
 OD_PRICE = 3.06  # $/h, p3.2xlarge on-demand (every trace of the published suites)
@@ -84,7 +100,7 @@ class SpotBatch:
         """Columns of the proposal record: one per tick plus the call after completion."""
         return int(self.win_ticks.max()) + 1 if self.n else 1
 
-    def subset(self, idx) -> "SpotBatch":
+    def subset(self, idx) -> SpotBatch:
         """The jobs `idx` (windows shared)."""
         idx = np.asarray(idx, dtype=np.int64)
         return SpotBatch(self.avail, self.prices, self.win_ticks, self.win_regions, self.win_gap,
@@ -99,7 +115,7 @@ def _args(batch: SpotBatch, cfg: SimConfig):
             float(cfg.od_price), int(cfg.flags))
 
 
-_COMPILED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def compile_policy(fn):
@@ -127,7 +143,7 @@ def run_policy(batch: SpotBatch, policy, cfg: SimConfig, jitted: bool = True):
     actions = np.full((batch.n, batch.record_len), -1, np.int16)
     regions = np.full((batch.n, batch.record_len), -1, np.int16)
     stats = np.zeros((batch.n, N_STATS), np.float64)
-    sim = spot_sim.simulate_nb if jitted else spot_sim.simulate_py
+    sim: Callable[..., Any] = spot_sim.simulate_nb if jitted else spot_sim.simulate_py
     sim(policy, True, *_args(batch, cfg), actions, regions, stats)
     return actions, regions, stats
 
@@ -135,9 +151,10 @@ def run_policy(batch: SpotBatch, policy, cfg: SimConfig, jitted: bool = True):
 def replay(batch: SpotBatch, actions: np.ndarray, regions: np.ndarray, cfg: SimConfig) -> np.ndarray:
     """Trusted re-run of recorded proposals (n, L) through the simulator: stats (n, N_STATS)."""
     stats = np.zeros((batch.n, N_STATS), np.float64)
-    spot_sim.simulate_nb(spot_sim.replay_stub, False, *_args(batch, cfg),
-                         np.ascontiguousarray(actions, dtype=np.int16),
-                         np.ascontiguousarray(regions, dtype=np.int16), stats)
+    sim: Callable[..., Any] = spot_sim.simulate_nb
+    sim(spot_sim.replay_stub, False, *_args(batch, cfg),
+        np.ascontiguousarray(actions, dtype=np.int16),
+        np.ascontiguousarray(regions, dtype=np.int16), stats)
     return stats
 
 

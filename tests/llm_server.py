@@ -21,10 +21,10 @@ import re
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Callable, Union
 
 
 @dataclass
@@ -40,7 +40,7 @@ class Reply:
     headers: dict = field(default_factory=dict)
 
 
-Item = Union[str, Reply, Callable[[dict], Union[str, Reply]]]
+Item = str | Reply | Callable[[dict], str | Reply]
 
 
 def _encoder():
@@ -48,7 +48,7 @@ def _encoder():
     spec = importlib.util.find_spec("litellm")
     if spec is None or not spec.submodule_search_locations:
         return None
-    bundled = Path(list(spec.submodule_search_locations)[0]) / "litellm_core_utils" / "tokenizers"
+    bundled = Path(next(iter(spec.submodule_search_locations))) / "litellm_core_utils" / "tokenizers"
     os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(bundled))
     try:
         import tiktoken
@@ -75,7 +75,7 @@ class LLMServer:
         self._thread: threading.Thread | None = None
 
     # ---- lifecycle ------------------------------------------------------------------------
-    def start(self, port: int = 0) -> "LLMServer":
+    def start(self, port: int = 0) -> LLMServer:
         handler = _make_handler(self)
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self._httpd.daemon_threads = True
@@ -90,7 +90,7 @@ class LLMServer:
             self._httpd.server_close()
             self._httpd = None
 
-    def __enter__(self) -> "LLMServer":
+    def __enter__(self) -> LLMServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:

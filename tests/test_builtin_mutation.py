@@ -39,7 +39,7 @@ def assert_block_only(parent: str, child: str) -> None:
 @pytest.mark.parametrize("op", MUTATIONS)
 def test_each_operator_changes_only_the_block_and_parses(op):
     made = 0
-    for name, code in SEEDS.items():
+    for code in SEEDS.values():
         for seed in range(12):
             prop = propose(only(op), context(view(1, code), seed, PROBLEM))
             if prop.code is None:

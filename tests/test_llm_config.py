@@ -52,7 +52,7 @@ def test_llm_config_error_is_the_engines_config_error():
 def test_offline_default_has_no_model():
     section = llm_section()
     assert section.model is None and section.max_cost_usd is None
-    with pytest.raises(ConfigError, match="llm.model is not set"):
+    with pytest.raises(ConfigError, match=r"llm\.model is not set"):
         parse_settings(section)
 
 

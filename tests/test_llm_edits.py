@@ -2,8 +2,14 @@
 
 import pytest
 
-from evolve.llm.edits import (DiffError, apply_edits, child_from_reply, extract_rewrite, parse_edits,
-                              unified_diff)
+from evolve.llm.edits import (
+    DiffError,
+    apply_edits,
+    child_from_reply,
+    extract_rewrite,
+    parse_edits,
+    unified_diff,
+)
 from evolve.program import check_syntax, split_blocks
 
 PARENT = '''"""Single-machine total tardiness: the order in which to run the jobs."""
@@ -90,7 +96,7 @@ def test_search_that_does_not_match_names_the_differing_line():
 
 
 def test_search_first_line_missing_gives_closest_line():
-    with pytest.raises(DiffError, match="closest line in the block is 'n = p.shape\\[0\\]'"):
+    with pytest.raises(DiffError, match=r"closest line in the block is 'n = p\.shape\[0\]'"):
         child_from_reply(sr("    n = p.shape[1]", "    n = 3"), PARENT)
 
 
@@ -109,7 +115,7 @@ def test_edit_touching_markers_is_rejected():
 
 def test_partial_block_is_reported_as_cut_off():
     reply = "Idea.\n<<<<<<< SEARCH\n    n = p.shape[0]\n=======\n    n = len(p)\n"
-    with pytest.raises(DiffError, match="incomplete.*cut off"):
+    with pytest.raises(DiffError, match=r"incomplete.*cut off"):
         parse_edits(reply)
 
 

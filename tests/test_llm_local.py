@@ -60,7 +60,7 @@ def test_missing_model_package_names_the_extra():
 
 
 def test_unknown_local_server_key():
-    with pytest.raises(ConfigError, match="llm.local_server.nctx: unknown key"):
+    with pytest.raises(ConfigError, match=r"llm\.local_server\.nctx: unknown key"):
         LLMProposer({"model": "openai/x", "local_server": {"nctx": 1}}, {}, INFO)
 
 

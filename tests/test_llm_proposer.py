@@ -280,7 +280,7 @@ def test_a_run_of_mixed_outcomes_keeps_going(srv):
 def test_missing_api_key_refuses_to_start(srv, monkeypatch):
     monkeypatch.delenv("EVOLVE_TEST_KEY", raising=False)
     prop = make(srv, api_key_env="EVOLVE_TEST_KEY")
-    with pytest.raises(ConfigError, match="^EVOLVE_TEST_KEY is not set"):
+    with pytest.raises(ConfigError, match=r"^EVOLVE_TEST_KEY is not set"):
         asyncio.run(prop.start())
     monkeypatch.setenv("EVOLVE_TEST_KEY", "sk-test")
     asyncio.run(prop.start())

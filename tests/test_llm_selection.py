@@ -127,7 +127,7 @@ def test_novelty_filter_rejects_near_duplicates_only():
     dup = PARENT.replace("0.5 * p[j]", "0.9 * p[j]").replace("n = p.shape[0]", "n = p.shape[0]  # n")
     assert "similar to program 2" in f.reject_reason(dup, history)
     new = PARENT.replace("np.argsort(key, kind=\"stable\")", "np.argsort(key - p, kind=\"stable\")[::-1]")
-    sim, who = f.nearest(new, history)
+    sim, _who = f.nearest(new, history)
     assert sim < 0.95 and f.reject_reason(new, history) is None
 
 

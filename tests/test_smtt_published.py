@@ -57,7 +57,8 @@ def test_no_heuristic_beats_an_optimum(replay):
 
 def test_n500_shipped_optima_are_misaligned():
     """Trap: the n=500 optima as published are shifted; MDD 'beats' 63 of them."""
-    rows = [json.loads(x) for x in gzip.open(DATA / "smtt_n500_200.jsonl.gz", "rt")]
+    with gzip.open(DATA / "smtt_n500_200.jsonl.gz", "rt") as f:
+        rows = [json.loads(x) for x in f]
     beat_shipped = beat_fixed = 0
     for r in rows:
         p, d = np.array(r["p"], float), np.array(r["d"], float)

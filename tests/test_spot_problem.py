@@ -8,9 +8,8 @@ import pytest
 
 from evolve.evaluators import spot
 from evolve.problem import Candidate, InvalidOutput, ProblemError, make_problem
-from evolve.problems.spot import SpotMultiProblem, SpotSingleProblem
+from evolve.problems.spot import SpotMultiProblem, SpotSingleProblem, data
 from evolve.problems.spot import baselines as B
-from evolve.problems.spot import data
 from evolve.program import load_candidate, split_blocks
 from evolve.result import evaluate_in_process
 
@@ -221,7 +220,7 @@ def test_load_errors_folder_level(tmp_path, multi, single):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ProblemError, match="no <region>"):
         multi.load_instances([str(tmp_path / "empty")])
-    with pytest.raises(ProblemError, match="no <index>.json"):
+    with pytest.raises(ProblemError, match=r"no <index>\.json"):
         single.load_instances([str(tmp_path / "empty")])
     _export_multi(tmp_path / "apart", windows=(0,))
     (tmp_path / "apart" / "us-east-1c_v100_1" / "0.json").rename(
@@ -230,7 +229,7 @@ def test_load_errors_folder_level(tmp_path, multi, single):
         multi.load_instances([str(tmp_path / "apart")])
     _export_multi(tmp_path / "named", windows=(0,))
     (tmp_path / "named" / "us-east-1a_v100_1" / "first.json").write_text("{}")
-    with pytest.raises(ProblemError, match="<index>.json"):
+    with pytest.raises(ProblemError, match=r"<index>\.json"):
         multi.load_instances([str(tmp_path / "named")])
     _write(tmp_path / "short" / "r1" / "0.json", {"metadata": {"gap_seconds": 195}, "data": [0] * 50})
     with pytest.raises(ProblemError, match="shorter than the deadline"):

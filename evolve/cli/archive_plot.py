@@ -82,7 +82,8 @@ def _failures(ax, programs: list[Program], width: int) -> None:
 
 def _tree_nodes(best: Program, by_id: dict[int, Program], mates: dict[int, list[int]]) -> set[int]:
     """Ancestors of `best` through parents and crossover mates (capped for readability)."""
-    seen, stack = set(), [best.id]
+    seen: set[int] = set()
+    stack = [best.id]
     while stack and len(seen) < MAX_TREE_NODES:
         pid = stack.pop()
         if pid in seen or pid not in by_id:
@@ -98,7 +99,7 @@ def _lineage(ax, best: Program | None, by_id: dict[int, Program], mates: dict[in
     if best is None:
         return
     nodes = _tree_nodes(best, by_id, mates)
-    scores = [by_id[i].score for i in nodes if by_id[i].score is not None]
+    scores = [s for i in nodes if (s := by_id[i].score) is not None]
     floor = min(scores) if scores else 0.0
 
     def pos(i: int) -> tuple[float, float]:
@@ -153,8 +154,8 @@ def plot(h: RunHandle, out: Path) -> dict:
     score = np.array([p.score for p in ok], dtype=float)
     last_it = max((p.iteration for p in programs), default=0)
     it_window = max(1, int(np.ceil(last_it / 25)))
-    best = h.archive.best(h.run.id, 1)
-    best = best[0] if best else None
+    top = h.archive.best(h.run.id, 1)
+    best = top[0] if top else None
 
     fig, axes = plt.subplots(2, 2, figsize=(14, 9.5))
     last_wall = max((p.wall_offset or 0.0 for p in programs), default=0.0)

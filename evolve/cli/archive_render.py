@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console, Group
+from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.table import Table
@@ -131,7 +131,7 @@ def show(con: Console, d: dict[str, Any]) -> None:
         head = (f"LLM call #{c['id']}: {c['model']} {c['mode'] or ''}  tokens "
                 f"{c['prompt_tokens']}+{c['completion_tokens']}  ${c['cost_usd']:.5f}  "
                 f"{c['latency_s']:.1f}s  attempts {c['attempts']}")
-        body = [_messages(c["prompt"]), Text("[reply]", style="bold magenta"), Text(c["reply"] or "")]
+        body: list[RenderableType] = [_messages(c["prompt"]), Text("[reply]", style="bold magenta"), Text(c["reply"] or "")]
         if c["error"]:
             body.append(Text(f"error: {c['error']}", style="red"))
         con.print(Panel(Group(*body), title=Text(head)))

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from evolve.archive import LLMCall, Program
 from evolve.cli.runref import RunHandle

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from evolve.program import BLOCK_END, BLOCK_START, Blocks, CandidateError, code_hash, split_blocks
 
@@ -54,7 +54,9 @@ def _trim(lines: list[str]) -> list[str]:
 def parse_edits(reply: str) -> list[Edit]:
     """All SEARCH/REPLACE blocks of the reply, in order; an unfinished block raises DiffError."""
     edits: list[Edit] = []
-    state, search, replace = "out", [], []
+    state = "out"
+    search: list[str] = []
+    replace: list[str] = []
     for line in reply.splitlines():
         if state == "out":
             if _SEARCH.match(line):
@@ -126,7 +128,7 @@ def _miss_reason(lines: list[str], search: list[str], n: int, offset: int) -> st
     """Why edit n did not match: the longest matching prefix and the first differing line."""
     want = [x.strip() for x in search if x.strip()]
     rows = [(i, x.strip()) for i, x in enumerate(lines) if x.strip()]
-    best, at = 0, None
+    best, at = 0, 0  # `at` is read only once best > 0
     for s in range(len(rows)):
         k = 0
         while k < len(want) and s + k < len(rows) and rows[s + k][1] == want[k]:
@@ -182,7 +184,8 @@ def apply_edits(parent: str, edits: list[Edit]) -> EditResult:
 
 def _fences(reply: str) -> tuple[list[str], bool]:
     """Fenced code blocks of the reply and whether a fence was left open."""
-    out, cur = [], None
+    out: list[str] = []
+    cur: list[str] | None = None
     for line in reply.splitlines():
         if _FENCE.match(line):
             if cur is None:

@@ -18,6 +18,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import IO
 
 from evolve.llm.errors import ConfigError
 
@@ -56,7 +57,7 @@ def _free_port() -> int:
 
 def _ready(url: str) -> bool:
     try:
-        with urllib.request.urlopen(f"{url}/models", timeout=2) as r:  # noqa: S310 - loopback only
+        with urllib.request.urlopen(f"{url}/models", timeout=2) as r:
             return r.status == 200
     except (urllib.error.URLError, OSError):
         return False
@@ -72,7 +73,7 @@ class LocalServer:
         self.cfg = {**DEFAULTS, **cfg}
         self.proc: subprocess.Popen | None = None
         self.url: str | None = None
-        self._log = None
+        self._log: IO[str] | None = None
 
     def argv(self, port: int) -> list[str]:
         cmd = [str(x) for x in self.cfg["command"]]
@@ -86,7 +87,9 @@ class LocalServer:
         port = _free_port()
         argv = self.argv(port)
         url = f"http://127.0.0.1:{port}/v1"
-        self._log = tempfile.NamedTemporaryFile("w+", prefix="evolve-local-llm-", suffix=".log", delete=False)
+        # stays open for the server's lifetime (its stdout); closed in stop()
+        self._log = tempfile.NamedTemporaryFile(  # noqa: SIM115
+            "w+", prefix="evolve-local-llm-", suffix=".log", delete=False)
         log.info("starting local model server: %s", " ".join(argv))
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self._log,
                                      stderr=subprocess.STDOUT)

@@ -61,7 +61,7 @@ class PromptBuilder:
 
     def _problem_context(self) -> str:
         text = None
-        if self.cfg.get("template_dir"):
+        if self.cfg.get("template_dir") and self.env.loader is not None:
             try:
                 text = self.env.loader.get_source(self.env, f"{self.problem.name}/context.md")[0]
             except jinja2.TemplateNotFound:

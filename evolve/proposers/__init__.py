@@ -43,4 +43,4 @@ def make_proposers(proposer_cfg: dict, llm_cfg: dict, info: ProblemInfo) -> list
     return out
 
 
-__all__: list[Any] = ["ConfigError", "make_proposers", "proposer_kind", "ProblemInfo", "Proposer"]
+__all__: list[Any] = ["ConfigError", "ProblemInfo", "Proposer", "make_proposers", "proposer_kind"]

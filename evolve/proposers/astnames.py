@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+from typing import Any, cast
 
 from evolve.proposers.kinds import NP_ARRAY_ARGS, VALUE_ARG_CALLS, call_name
 
@@ -23,7 +24,7 @@ def literal_value(e: ast.AST) -> float:
     if isinstance(e, ast.UnaryOp):
         v = literal_value(e.operand)
         return -v if isinstance(e.op, ast.USub) else v
-    return float(e.value)
+    return float(cast(Any, e).value)  # a numeric ast.Constant by construction
 
 
 def names_in(e: ast.AST, skip_slices: bool = False) -> set[str]:
@@ -90,11 +91,12 @@ def compared(body: list[ast.stmt]) -> set[str]:
             and all(isinstance(o, ORDER_OPS) for o in c.ops) for n in free_names(c)}
 
 
-def pairs(st: ast.stmt) -> list[tuple[ast.expr, ast.expr | None]]:
+def pairs(st: ast.Assign | ast.AnnAssign | ast.AugAssign
+          ) -> list[tuple[ast.expr, ast.expr | None]]:
     """(target, value) pairs of an assignment; `a, b = x, y` splits into (a, x) and (b, y)."""
     targets = st.targets if isinstance(st, ast.Assign) else [st.target]
     v = st.value
-    out = []
+    out: list[tuple[ast.expr, ast.expr | None]] = []
     for t in targets:
         if isinstance(t, (ast.Tuple, ast.List)) and isinstance(v, (ast.Tuple, ast.List)) and \
                 len(t.elts) == len(v.elts) and not any(isinstance(e, ast.Starred) for e in t.elts):

@@ -8,6 +8,7 @@ history and survives a resume without being stored anywhere.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -46,7 +47,7 @@ class OperatorBandit:
             mine = mine[-self.window:]
         out = {k: ArmStats() for k in self.weights}
         for p in mine:
-            s = out[p.operator]
+            s = out[cast(str, p.operator)]  # in self.weights: filtered above
             s.trials += 1
             s.wins += int(bool(p.improved))
         return out

@@ -111,10 +111,10 @@ class Proposer(ABC):
     async def propose(self, ctx: ProposalContext) -> Proposal:
         """Make one child. Never raises for a bad reply: returns a Proposal with `failure`."""
 
-    async def start(self) -> None:
+    async def start(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Checks before the run starts (keys, context length); raise ConfigError to refuse."""
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release clients and servers."""
 
     def state(self) -> dict[str, Any]:

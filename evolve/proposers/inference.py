@@ -24,6 +24,9 @@ from evolve.proposers.astnames import (
 )
 from evolve.proposers.kinds import INDEX_ARG_CALLS, KindEnv, call_name, merge
 
+# the kind of an element of a container of the given kind (an iterated array, ...)
+_ELEMENT_KIND: dict[str | None, str] = {"A": "f", "I": "i", "B": "b", "M": "A"}
+
 
 @dataclass
 class FuncFacts:
@@ -152,7 +155,7 @@ class Inference:
                         (name in ("min", "max") and len(n.args) == 2))):
                     for a in n.args:
                         out.update(arith_names(a))
-            elif isinstance(n, (ast.If, ast.While, ast.IfExp)) or isinstance(n, ast.BoolOp):
+            elif isinstance(n, (ast.If, ast.While, ast.IfExp, ast.BoolOp)):
                 tests = n.values if isinstance(n, ast.BoolOp) else [n.test]
                 for t in tests:
                     if isinstance(t, ast.Compare):
@@ -169,9 +172,9 @@ class Inference:
                 if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and \
                         n.func.id in self.defs:
                     d = self.defs[n.func.id]
-                    for a, param in zip(n.args, d.args.posonlyargs + d.args.args):
-                        key = (d.name, param.arg)
-                        k = env.kind(a)
+                    for arg, p_node in zip(n.args, d.args.posonlyargs + d.args.args):
+                        key = (d.name, p_node.arg)
+                        k = env.kind(arg)
                         passed[key] = merge(passed[key], k) if key in passed else k
         for (name, param), k in passed.items():
             g = self.func(name)
@@ -203,7 +206,7 @@ class Inference:
             for st in own_stmts(body):
                 if isinstance(st, ast.Assign):
                     for t, v in pairs(st):
-                        if isinstance(t, ast.Name):
+                        if isinstance(t, ast.Name) and v is not None:  # never None in an Assign
                             k = env.kind(v)
                             seen[t.id] = merge(seen[t.id], k) if t.id in seen else k
                 elif isinstance(st, ast.AugAssign) and isinstance(st.target, ast.Name):
@@ -236,9 +239,9 @@ class Inference:
                 seen[i.id] = "i"
                 f.range_vars.add(i.id)
             if isinstance(x, ast.Name):
-                seen[x.id] = {"A": "f", "I": "i", "B": "b", "M": "A"}.get(env.kind(it.args[0]))
+                seen[x.id] = _ELEMENT_KIND.get(env.kind(it.args[0]))
         elif isinstance(st.target, ast.Name):
-            seen[st.target.id] = {"A": "f", "I": "i", "B": "b", "M": "A"}.get(env.kind(it))
+            seen[st.target.id] = _ELEMENT_KIND.get(env.kind(it))
 
     def _return_kind(self, f: FuncFacts) -> str | None:
         env = self._kind_env(f)

@@ -87,7 +87,7 @@ class KindEnv:
         self.returns = returns
         self.np = np_aliases | {"math"}
 
-    def kind(self, e: ast.AST) -> str | None:  # noqa: C901 - one case per node type
+    def kind(self, e: ast.AST) -> str | None:
         if isinstance(e, ast.Constant):
             v = e.value
             if isinstance(v, bool):

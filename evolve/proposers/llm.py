@@ -8,6 +8,7 @@ applied, or the child is a near-duplicate), with the reason in `error` and the C
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from evolve.llm.client import Completion, LLMClient
 from evolve.llm.edits import DiffError, child_from_reply, unified_diff
@@ -18,8 +19,14 @@ from evolve.llm.prompts import PromptBuilder
 from evolve.llm.selection import choose_mode, choose_model, mode_stats, model_stats, ucb_scores
 from evolve.llm.settings import LLMSettings, ModelSpec, parse_settings
 from evolve.program import BLOCK_END, BLOCK_START
-from evolve.proposers.base import (CallRecord, ProblemInfo, Proposal, ProposalContext, Proposer,
-                                   ProgramView)
+from evolve.proposers.base import (
+    CallRecord,
+    ProblemInfo,
+    ProgramView,
+    Proposal,
+    ProposalContext,
+    Proposer,
+)
 
 log = logging.getLogger(__name__)
 
@@ -153,12 +160,13 @@ class LLMProposer(Proposer):
                          prompt_tokens=done.prompt_tokens, completion_tokens=done.completion_tokens,
                          cost_usd=done.cost_usd, latency_s=done.latency_s, attempts=done.attempts,
                          error=done.error)
-        base = dict(proposer=kind, operator=mode, model=spec.model, calls=[rec])
+        base: dict[str, Any] = dict(proposer=kind, operator=mode, model=spec.model, calls=[rec])
         if done.error:
             log.info("iteration %d: %s llm_error: %s", ctx.iteration, spec.model, done.error[:200])
             return Proposal(None, failure="llm_error", error=done.error, **base)
         try:
-            result = child_from_reply(done.text, ctx.parent.code)
+            # an empty reply (content None, no error) is a diff failure, not a crash
+            result = child_from_reply(done.text or "", ctx.parent.code)
         except DiffError as e:
             reason = str(e)
             if done.finish_reason == "length":
@@ -167,10 +175,10 @@ class LLMProposer(Proposer):
             return Proposal(None, failure="diff_failed", error=reason, **base)
         diff = unified_diff(ctx.parent.code, result.code)
         if self.novelty is not None:
-            reason = self.novelty.reject_reason(result.code, ctx.history)
-            if reason:
-                rec.error = f"diff_failed: {reason}"
-                return Proposal(None, diff=diff, failure="diff_failed", error=reason, **base)
+            rejected = self.novelty.reject_reason(result.code, ctx.history)
+            if rejected:
+                rec.error = f"diff_failed: {rejected}"
+                return Proposal(None, diff=diff, failure="diff_failed", error=rejected, **base)
         if result.notes:
             log.debug("iteration %d: %s", ctx.iteration, "; ".join(result.notes))
         return Proposal(result.code, diff=diff, **base)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import ast
 import copy
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
-from evolve.proposers.exprgen import ExprGen, fmt_number
 from evolve.proposers.astnames import literal_value
+from evolve.proposers.exprgen import ExprGen, fmt_number
 from evolve.proposers.scope import BlockFacts, Site
 from evolve.proposers.source import BlockSource, Edit
 

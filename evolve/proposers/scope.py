@@ -73,13 +73,13 @@ class _Sites(Inference):
         for f in self.funcs:
             self._env = self._kind_env(f)
             self._f = f
-            nested = f.node is None and around is not None
-            self._depth = around.depth if nested else 0
+            outer = around if f.node is None else None  # the block's code nests in `around`
+            self._depth = outer.depth if outer is not None else 0
             self._key = False
             self._decisive = compared(self.bodies[f.name]) - f.tainted
-            if nested:
-                self._decisive |= around.decisive
-            self._body(self.bodies[f.name], frozenset(f.args), nested and around.depth > 0)
+            if outer is not None:
+                self._decisive |= outer.decisive
+            self._body(self.bodies[f.name], frozenset(f.args), outer is not None and outer.depth > 0)
 
     def facts(self) -> BlockFacts:
         return BlockFacts(self.funcs, self.values, self.literals, self.compares, self.loop_stmts,
@@ -144,7 +144,7 @@ class _Sites(Inference):
             self._body(st.body, avail, in_loop)
             self._body(st.orelse, avail, in_loop)
 
-    def _expr(self, e: ast.AST, idx: bool, avail: frozenset[str],  # noqa: C901
+    def _expr(self, e: ast.AST, idx: bool, avail: frozenset[str],
               divisor: bool = False) -> None:
         if isinstance(e, _SKIP):
             return
@@ -162,23 +162,23 @@ class _Sites(Inference):
         if isinstance(e, ast.Subscript):
             self._expr(e.slice, True, avail)
         elif isinstance(e, ast.Call):
-            mod, name = call_name(e)
+            _mod, name = call_name(e)
             index_args = {id(a) for a in self._index_args(e)}
             value_args = name in VALUE_ARG_CALLS
-            key, self._key = self._key, self._key or name in ("argsort", "argmin", "argmax",
+            outer_key, self._key = self._key, self._key or name in ("argsort", "argmin", "argmax",
                                                                "lexsort")
             for a in e.args:
                 self._expr(a, (id(a) in index_args or idx) and not value_args, avail)
-            self._key = key
+            self._key = outer_key
         elif isinstance(e, ast.Compare):
             operands = [e.left, *e.comparators]
             exposed = any(names_in(o, skip_slices=True) & f.tainted for o in operands)
             if not idx and not exposed and all(isinstance(o, ORDER_OPS) for o in e.ops):
                 self.compares.append(Site(e, "b", f, avail, depth=self._depth, key=True))
-            key, self._key = self._key, True
+            outer_key, self._key = self._key, True
             for o in operands:
                 self._expr(o, idx or exposed, avail)
-            self._key = key
+            self._key = outer_key
         elif isinstance(e, ast.BinOp):
             self._expr(e.left, idx, avail)
             self._expr(e.right, idx, avail, isinstance(e.op, (ast.Div, ast.FloorDiv, ast.Mod)))
@@ -194,10 +194,11 @@ def analyze(tree: ast.Module, module: ast.Module, block_line: int = 0,
     function around the block when its first line `block_line` sits inside one); the `entry`
     function's returned arrays are the problem's outputs and stay as they are."""
     mine = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
-    fixed = [n for n in module.body if isinstance(n, ast.FunctionDef) and n.name not in mine]
+    fixed: list[ast.stmt] = [n for n in module.body
+                             if isinstance(n, ast.FunctionDef) and n.name not in mine]
     known = _Sites(ast.Module(fixed, []), module).returns if fixed else {}
     fns = [n for n in ast.walk(module) if isinstance(n, ast.FunctionDef)
-           and n.lineno < block_line <= n.end_lineno]
+           and n.lineno < block_line <= (n.end_lineno or n.lineno)]
     around = None
     if fns and tree.body:
         fn = max(fns, key=lambda n: n.lineno)

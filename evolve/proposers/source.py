@@ -36,7 +36,8 @@ class BlockSource:
         self.blocks = split_blocks(code)
         raw = self.blocks.block
         lines = [ln for ln in raw.splitlines() if ln.strip()]
-        self.indent = re.match(r"[ \t]*", lines[0]).group(0) if lines else ""
+        lead = re.match(r"[ \t]*", lines[0]) if lines else None  # always matches a line
+        self.indent = lead.group(0) if lead else ""
         for ln in lines:
             while self.indent and not ln.startswith(self.indent):
                 self.indent = self.indent[:-1]

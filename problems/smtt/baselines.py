@@ -9,7 +9,7 @@ Rules that do not know weights (edd, psk, eddc, mddc) ignore them.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from numba import njit

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from evolve.problem import ProblemError
 
@@ -71,11 +71,11 @@ class SmttConfig:
     reference: dict
     cache_dir: Path | None
 
-    KNOWN = {"name", "target", "seed_program", "weighted", "train", "validation", "rdd", "tf",
+    KNOWN: ClassVar[set[str]] = {"name", "target", "seed_program", "weighted", "train", "validation", "rdd", "tf",
              "gate_instances", "gate_max_gap_pct", "miss_penalty_pct", "reference", "cache_dir"}
 
     @classmethod
-    def parse(cls, cfg: Mapping[str, Any]) -> "SmttConfig":
+    def parse(cls, cfg: Mapping[str, Any]) -> SmttConfig:
         unknown = set(cfg) - cls.KNOWN
         if unknown:  # engine-level keys may be added later: warn rather than refuse
             log.warning("problem: key(s) %s are not smtt settings (known: %s)", sorted(unknown),

@@ -6,7 +6,7 @@ d_j ~ U{floor(P(1-TF-RDD/2)) .. floor(P(1-TF+RDD/2))} clamped at 0, for every (R
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

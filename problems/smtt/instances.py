@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
 
 import numpy as np
 
@@ -54,14 +54,14 @@ class Instances:
             rows = []
             for i in range(self.m):
                 p, d, w = self.arrays(i)
-                args = (readonly(p, np.float64), readonly(d, np.float64))
+                args: tuple[np.ndarray, ...] = (readonly(p, np.float64), readonly(d, np.float64))
                 if weighted:
                     args += (readonly(w, np.float64),)
                 rows.append(args)
             self._inputs[key] = rows
         return self._inputs[key]
 
-    def subset(self, idx: Iterable[int], source: str | None = None) -> "Instances":
+    def subset(self, idx: Iterable[int], source: str | None = None) -> Instances:
         idx = np.asarray(list(idx), dtype=np.int64)
         parts = [self.job_slice(int(i)) for i in idx]
 
@@ -76,7 +76,7 @@ class Instances:
             self.weighted, self.source if source is None else source,
         )
 
-    def with_refs(self, ref: np.ndarray, exact: np.ndarray) -> "Instances":
+    def with_refs(self, ref: np.ndarray, exact: np.ndarray) -> Instances:
         return Instances(self.p, self.d, self.w, self.offsets, np.asarray(ref, np.float64),
                          np.asarray(exact, bool), self.rdd, self.tf, self.weighted, self.source)
 
@@ -84,7 +84,7 @@ class Instances:
         """Hash of the instance data (not the references): detects stale caches."""
         h = hashlib.sha256()
         for a in (self.offsets, self.p, self.d, self.w if self.weighted else np.zeros(0)):
-            h.update(np.ascontiguousarray(a, dtype=np.float64 if a.dtype.kind == "f" else np.int64))
+            h.update(np.ascontiguousarray(a, dtype=np.float64 if a.dtype.kind == "f" else np.int64).data)
         return h.hexdigest()[:16]
 
     def is_integral(self) -> bool:
@@ -117,7 +117,7 @@ def _num_list(a: np.ndarray) -> list:
 
 
 def from_arrays(
-    rows: list[Mapping], weighted: bool, source: str = ""
+    rows: Sequence[Mapping], weighted: bool, source: str = ""
 ) -> Instances:
     """Build from dicts with arrays p, d and optional w, ref, ref_exact, rdd, tf (already checked)."""
     m = len(rows)

@@ -13,6 +13,7 @@ import json
 import math
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -158,7 +159,10 @@ def load_orlib(path: str | Path, weighted: bool) -> Instances:
     Its optima (wtopt<n>.txt / wtbest<n>*.txt beside it) are weighted: used only when `weighted`.
     """
     path = Path(path)
-    n = int(_ORLIB.match(_stem(path)).group(1))
+    name = _ORLIB.match(_stem(path))
+    if name is None:
+        raise ProblemError(f"{path}: an OR-Library file is named wt<n>.txt")
+    n = int(name.group(1))
     toks = _tokens(path)
     if n <= 0 or len(toks) % (3 * n):
         at = toks[len(toks) - len(toks) % (3 * n)][1] if toks and n > 0 else 1
@@ -174,7 +178,7 @@ def load_orlib(path: str | Path, weighted: bool) -> Instances:
                 if v <= 0:
                     raise ProblemError(f"{path}:{lineno}: instance {i + 1} field '{field}[{k}]' "
                                        f"= {v:g} must be > 0")
-        rec = {"p": [v for v, _ in chunk[:n]], "d": [v for v, _ in chunk[2 * n:]],
+        rec: dict[str, Any] = {"p": [v for v, _ in chunk[:n]], "d": [v for v, _ in chunk[2 * n:]],
                "w": [v for v, _ in chunk[n:2 * n]] if weighted else None}
         if refs is not None:
             rec["ref"] = refs[0][i]

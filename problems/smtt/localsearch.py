@@ -104,11 +104,11 @@ def local_search(order, p, d, w, window):
     C = np.empty(n, dtype=np.float64)
     while True:
         _completions(order, p, C)
-        delta, i, j = _best_insertion(order, C, p, d, w)
+        _delta, i, j = _best_insertion(order, C, p, d, w)
         if i >= 0:
             _move(order, i, j)
             continue
-        delta, i, j = _best_swap(order, C, p, d, w, window)
+        _delta, i, j = _best_swap(order, C, p, d, w, window)
         if i < 0:
             break
         order[i], order[j] = order[j], order[i]

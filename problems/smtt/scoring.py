@@ -7,13 +7,19 @@ instance data, so an order produced for another instance simply scores on the re
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 import numpy as np
 from numba import njit
 
 from evolve.evaluators.smtt import (
-    ORDER_LENGTH, ORDER_NAN, ORDER_NOT_INTEGER, ORDER_RANGE, check_orders, total_tardiness,
+    ORDER_LENGTH,
+    ORDER_NAN,
+    ORDER_NOT_INTEGER,
+    ORDER_RANGE,
+    check_orders,
+    total_tardiness,
 )
 from evolve.problem import InvalidOutput
 
@@ -115,7 +121,10 @@ def _gaps(T: np.ndarray, ref: np.ndarray):
     return nz, gap
 
 
-def _group_gaps(keys: list, gap: np.ndarray) -> list[tuple[object, float, int]]:
+K = TypeVar("K")
+
+
+def _group_gaps(keys: list[K], gap: np.ndarray) -> list[tuple[K, float, int]]:
     groups: dict = {}
     for k, g in zip(keys, gap):
         if np.isfinite(g):

@@ -14,6 +14,7 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -96,6 +97,10 @@ def build(src: Path, out: Path) -> None:
     s_avail, s_files = _single_test(src)
     periods = _single_periods(src)
     m_avail, m_prices, m_starts = _multi(src)
+    period_bits: dict[str, Any] = {f"single_period_{i}": np.packbits(periods[p], axis=-1)
+                                   for i, p in enumerate(SINGLE_PERIODS)}
+    period_lens: dict[str, Any] = {f"single_period_{i}_len": np.int64(periods[p].shape[-1])
+                                   for i, p in enumerate(SINGLE_PERIODS)}
     np.savez_compressed(
         out,
         single_envs=np.asarray(SINGLE_ENVS),
@@ -104,8 +109,8 @@ def build(src: Path, out: Path) -> None:
         single_test_len=np.int64(s_avail.shape[-1]),
         single_test_files=s_files,
         single_periods=np.asarray(SINGLE_PERIODS),
-        **{f"single_period_{i}": np.packbits(periods[p], axis=-1) for i, p in enumerate(SINGLE_PERIODS)},
-        **{f"single_period_{i}_len": np.int64(periods[p].shape[-1]) for i, p in enumerate(SINGLE_PERIODS)},
+        **period_bits,
+        **period_lens,
         multi_regions=np.asarray(MULTI_REGIONS),
         multi_gap=np.float64(195.0),
         multi_windows=np.asarray(MULTI_WINDOWS, dtype=np.int64),

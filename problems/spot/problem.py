@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 
 from evolve.evaluators import spot
 from evolve.problem import (
-    Candidate, InstanceSet, InvalidOutput, Problem, ProblemError, SetScore, Summary,
+    Candidate,
+    InstanceSet,
+    InvalidOutput,
+    Problem,
+    ProblemError,
+    SetScore,
+    Summary,
 )
 from evolve.problems.spot import baselines as base_policies
 from evolve.problems.spot import data, texts
@@ -51,7 +58,7 @@ class SpotProblem(Problem):
     key_metrics = ("mean_cost", "std_cost", "score_0_100", "deadline_misses", "misses",
                    "optimum_mean_cost", "bound_sum")
     weighting = "instance"  # how jobs fold into mean_cost: per job, or mean of scenario means
-    policies: dict[str, Callable] = {}
+    policies: ClassVar[dict[str, Callable]] = {}
 
     def __init__(self, cfg: Mapping[str, Any] | None = None):
         super().__init__(cfg)
@@ -267,7 +274,7 @@ class SpotMultiProblem(SpotProblem):
     def load_instances(self, paths: list[str]) -> list[InstanceSet]:
         sets = []
         for p in paths:
-            regions, idx, avail, prices, gap = data.read_multi_folder(Path(p))
+            _regions, idx, avail, prices, gap = data.read_multi_folder(Path(p))
             if avail.shape[1] * gap + 1e-6 < self.deadline_h * data.HOUR:
                 raise ProblemError(f"{p}: the shared windows last {avail.shape[1] * gap / 3600:.2f} h, "
                                    f"shorter than the deadline ({self.deadline_h:g} h)")

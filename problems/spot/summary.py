@@ -32,16 +32,16 @@ def set_metrics(batch: spot.SpotBatch, stats: np.ndarray, bound: np.ndarray | No
         "bound_n": 0.0,
         "mean_cost": float(cost.mean()) if batch.n else 0.0,
     }
-    finite = bound is not None and np.isfinite(bound).all()
-    if finite:
-        m["bound_sum"], m["bound_n"] = float(bound.sum()), float(batch.n)
+    finite = bound if bound is not None and np.isfinite(bound).all() else None
+    if finite is not None:
+        m["bound_sum"], m["bound_n"] = float(finite.sum()), float(batch.n)
     for s, name in enumerate(batch.scenario_names):
         sel = batch.scenario == s
         if sel.any():
             m[f"cost/{name}"] = float(cost[sel].mean())
             m[f"count/{name}"] = float(sel.sum())
-            if finite:
-                m[f"bound/{name}"] = float(bound[sel].mean())
+            if finite is not None:
+                m[f"bound/{name}"] = float(finite[sel].mean())
     return m
 
 
@@ -113,7 +113,7 @@ def _feedback(m: dict, cost: dict, bound: dict, count: dict, k: int = 3) -> str:
                  + (f"; {int(m['deadline_misses'])} deadline misses" if m["deadline_misses"] else ""))
     if cost:
         gap = {s: c - bound.get(s, 0.0) for s, c in cost.items()}
-        worst = sorted(gap, key=gap.get, reverse=True)[:k]
+        worst = sorted(gap, key=lambda s: gap[s], reverse=True)[:k]
         what = "cost above the bound" if bound else "mean cost"
         lines.append(f"Worst scenarios ({what}):")
         for s in worst:
