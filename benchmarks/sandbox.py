@@ -34,7 +34,8 @@ PROBLEM = {"name": "sorting", "target": str(ROOT / "tests/problems/sorting.py") 
 
 def _stats(samples: list[float]) -> dict:
     ms = sorted(s * 1000 for s in samples)
-    return {"median_ms": round(statistics.median(ms), 3), "p90_ms": round(ms[int(0.9 * len(ms))], 3),
+    return {"median_ms": round(statistics.median(ms), 3),
+            "p90_ms": round(ms[int(0.9 * len(ms))], 3),
             "min_ms": round(ms[0], 3), "n": len(ms)}
 
 

@@ -93,7 +93,7 @@ class Evaluator:
         self._threads: ThreadPoolExecutor | None = None
 
     # ---- lifecycle ------------------------------------------------------------------------
-    def start(self) -> "Evaluator":
+    def start(self) -> Evaluator:
         with self._lock:
             if self._spawner is not None:
                 return self
@@ -136,7 +136,7 @@ class Evaluator:
         self._threads = self._spawner = None
         self._idle = queue.Queue()
 
-    def __enter__(self) -> "Evaluator":
+    def __enter__(self) -> Evaluator:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
@@ -146,7 +146,7 @@ class Evaluator:
     def _request(self, op: str, args: dict) -> Any:
         """Run one task on an idle worker; a dead worker is replaced and the task retried once."""
         self.start()
-        for attempt in range(2):
+        for _attempt in range(2):
             w = self._idle.get()
             try:
                 reply = w.request({"op": op, "args": args})
@@ -173,7 +173,8 @@ class Evaluator:
             setattr(res, name, self.scrub(getattr(res, name)) or "")
         return res
 
-    def _evaluate_args(self, code: str, split: str | None, instance_paths: list[str] | None) -> dict:
+    def _evaluate_args(self, code: str, split: str | None,
+                       instance_paths: list[str] | None) -> dict:
         return {"code": code, "split": split, "instance_paths": instance_paths, "gate": self.gate,
                 "seed": self.seed}
 

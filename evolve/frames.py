@@ -62,7 +62,8 @@ def _arrays(specs: Any, payload: bytes) -> dict[str, np.ndarray]:
         if not isinstance(name, str) or len(name) > 200 or name in out:
             raise FrameError("bad array name")
         if dtype not in DTYPES:
-            raise FrameError(f"array {name[:40]!r}: dtype {str(dtype)[:20]!r} is not a plain number type")
+            raise FrameError(f"array {name[:40]!r}: dtype {str(dtype)[:20]!r} is not a plain "
+                             "number type")
         if (not isinstance(shape, list) or len(shape) > MAX_NDIM
                 or not all(type(d) is int and d >= 0 for d in shape)):
             raise FrameError(f"array {name[:40]!r}: bad shape")

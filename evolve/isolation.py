@@ -27,8 +27,9 @@ import socket
 import struct
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -120,8 +121,8 @@ def _drop_capabilities() -> None:
         _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)  # EINVAL past the last cap: ignored
     header = struct.pack("<Ii", 0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
     data = bytes(24)
-    _check(_libc.capset(ctypes.create_string_buffer(header, 8), ctypes.create_string_buffer(data, 24)),
-           "capset")
+    _check(_libc.capset(ctypes.create_string_buffer(header, 8),
+                        ctypes.create_string_buffer(data, 24)), "capset")
 
 
 def _vm_size_bytes() -> int:

@@ -17,10 +17,11 @@ import importlib
 import importlib.util
 import sys
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -113,7 +114,7 @@ class Problem(ABC):
 
     # ---- evaluation -----------------------------------------------------------------------
     @abstractmethod
-    def run(self, candidate: "Candidate", iset: InstanceSet) -> dict[str, np.ndarray]:
+    def run(self, candidate: Candidate, iset: InstanceSet) -> dict[str, np.ndarray]:
         """Untrusted: call the candidate on every instance of `iset`, return raw outputs."""
 
     @abstractmethod
@@ -137,7 +138,7 @@ class Problem(ABC):
         """
         return []
 
-    def call_entry(self, candidate: "Candidate", args: tuple) -> Any:
+    def call_entry(self, candidate: Candidate, args: tuple) -> Any:
         """Untrusted: one call of the entry on `args` (what the worker times)."""
         return candidate.fn(*args)
 
@@ -203,6 +204,8 @@ def load_problem_class(target: str):
             module = sys.modules[key]
         else:
             spec = importlib.util.spec_from_file_location(key, path)
+            if spec is None or spec.loader is None:
+                raise ProblemError(f"problem.target={target!r}: {path} is not a Python module")
             module = importlib.util.module_from_spec(spec)
             sys.modules[key] = module
             spec.loader.exec_module(module)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -24,7 +25,8 @@ class EvalResult:
     error: str = ""
     behaviour: float | None = None
     stage: str = "full"  # gate | full
-    sets: list[dict] = field(default_factory=list)  # [{"name", "n_instances", "metrics", "runtime_s"}]
+    # [{"name", "n_instances", "metrics", "runtime_s"}]; runtime_s is measured by the worker
+    sets: list[dict] = field(default_factory=list)
     compile_fallback: str = ""
     seconds: float = 0.0
     output: str = ""  # captured stdout/stderr tail
@@ -37,11 +39,11 @@ class EvalResult:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "EvalResult":
+    def from_dict(cls, d: dict[str, Any]) -> EvalResult:
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
     @classmethod
-    def failure(cls, kind: str, error: str, **kw: Any) -> "EvalResult":
+    def failure(cls, kind: str, error: str, **kw: Any) -> EvalResult:
         return cls(status=kind, error=error[:2000], feedback=f"{kind}: {error}"[:2000], **kw)
 
 

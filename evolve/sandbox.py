@@ -22,8 +22,9 @@ import sys
 import tempfile
 import termios
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from evolve import frames, isolation
 from evolve.isolation import Plan
@@ -74,7 +75,8 @@ class Child:
         self.timed_out = False
         self._out = bytearray()
         self._out_dropped = 0
-        self._reader = frames.FrameReader(limits.max_result_mb << 20, 4 * limits.max_result_mb << 20)
+        cap = limits.max_result_mb << 20
+        self._reader = frames.FrameReader(cap, 4 * cap)
         self._workdir = isolation.WORKDIR if plan.full else tempfile.mkdtemp(prefix="evolve-cand-")
         self._base_vm = isolation.vm_size()
         res_r, res_w = os.pipe()
@@ -373,7 +375,8 @@ def describe_status(status: int | None) -> tuple[str, str]:
             return "timeout", "CPU time limit exceeded"
         name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
         if sig == signal.SIGKILL:
-            return "memory_limit", "the candidate process was killed (SIGKILL; likely out of memory)"
+            return "memory_limit", ("the candidate process was killed (SIGKILL; likely out of "
+                                    "memory)")
         return "runtime_error", f"the candidate process crashed ({name})"
     code = os.WEXITSTATUS(status)
     if code in (70, 71):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 ALLOWED = frozenset({"PATH", "LANG", "LANGUAGE", "TZ", "TERM", "PYTHONHASHSEED", "PYTHONPATH",
                      "VIRTUAL_ENV", "XDG_CACHE_HOME", "NUMBA_CACHE_DIR", "SOURCE_DATE_EPOCH"})

@@ -13,7 +13,8 @@ import hashlib
 import importlib
 import os
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -109,8 +110,11 @@ def _seed(code: str, seed: int) -> None:
     value = int.from_bytes(digest[:8], "little")
     isolation.seed_everything(value, _STATE.get("numba_seed"))
     default_rng = np.random.default_rng
-    np.random.default_rng = (  # type: ignore[assignment]
-        lambda s=None: default_rng(value if s is None else s))
+
+    def seeded_rng(seed: Any = None) -> np.random.Generator:
+        return default_rng(value if seed is None else seed)
+
+    np.random.default_rng = seeded_rng  # type: ignore[assignment]
 
 
 def _spawn(limits: Limits) -> Child:
@@ -347,19 +351,17 @@ def _ok(summary, sets: list[SetScore], stage: str, fallback: str, output: str) -
 
 def call_task(func: str, payload: dict, timeout_s: float | None = None) -> Any:
     """Run trusted `module:function(problem, payload)` inside a sandboxed child."""
-    problem: Problem = _STATE["problem"]
     limits: Limits = _STATE["limits"]
     if timeout_s:
         limits = Limits(**{**limits.__dict__, "timeout_s": float(timeout_s)})
     child = _take_child(limits, set())
     child.start({"type": "call", "func": func, "payload": payload,
                  "code": str(payload.get("code", "")), "seed": int(payload.get("seed", 0))})
+    error: tuple[str, str] | None = None
     try:
         frame = child.next_frame()
     except frames.FrameError as e:
         frame, error = None, ("invalid_output", str(e))
-    else:
-        error = None
     done = frame is not None and frame[0]["type"] in ("done", "error")
     end = child.close(need_status=not done)
     if frame is not None and frame[0]["type"] == "done":

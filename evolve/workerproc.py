@@ -79,7 +79,8 @@ def main() -> None:
     from evolve import worker
 
     limits = sandbox.Limits(**{**init["limits"], "hide": tuple(init["limits"].get("hide", ()))})
-    send_msg(out, _reply(worker.init_worker, {"problem_cfg": init["problem_cfg"], "limits": limits}))
+    args = {"problem_cfg": init["problem_cfg"], "limits": limits}
+    send_msg(out, _reply(worker.init_worker, args))
     worker.refill()
     while (msg := recv_msg(0)) is not None:
         send_msg(out, _reply(worker.TASKS[msg["op"]], msg["args"]))

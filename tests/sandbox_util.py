@@ -1,4 +1,4 @@
-"""Helpers for sandbox tests: run `evolve` as root or as a throwaway plain user, find its processes."""
+"""Sandbox test helpers: run `evolve` as root or as a throwaway plain user, find its processes."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import sys
 import tempfile
 import threading
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from tests.engine_util import ROOT
 

@@ -19,8 +19,17 @@ from pathlib import Path
 import pytest
 
 from tests.engine_util import ROOT, SORTING, evolve_cmd
-from tests.sandbox_util import (SECRET, Listener, as_user_cmd, evolve_env, marked_pids,
-                                outside_target, plain_user, remove_target, user_dir)
+from tests.sandbox_util import (
+    SECRET,
+    Listener,
+    as_user_cmd,
+    evolve_env,
+    marked_pids,
+    outside_target,
+    plain_user,
+    remove_target,
+    user_dir,
+)
 
 HOSTILE = ROOT / "tests" / "hostile"
 EXPECTED = {
@@ -67,7 +76,8 @@ def _programs(folder: Path, listener: Listener, target: Path, sentinel: int) -> 
         text = (HOSTILE / name).read_text()
         if name == "ctypes_escape.py":
             text = text.replace('PORT, TARGET, PARENT = 0, "", 0',
-                                f"PORT, TARGET, PARENT = {listener.port}, {str(target)!r}, {sentinel}")
+                                f"PORT, TARGET, PARENT = {listener.port}, {str(target)!r}, "
+                                f"{sentinel}")
         p = folder / name
         p.write_text(text)
         p.chmod(0o644)
@@ -150,7 +160,7 @@ def test_kill_9_leaves_nothing_running(tmp_path):
     loop = tmp_path / "loop.py"
     loop.write_text((HOSTILE / "infinite_loop.py").read_text())
     loop2 = tmp_path / "loop2.py"
-    loop2.write_text((HOSTILE / "infinite_loop.py").read_text() + "\nOTHER = 2  # not a duplicate\n")
+    loop2.write_text((HOSTILE / "infinite_loop.py").read_text() + "\nOTHER = 2  # no duplicate\n")
     proc = subprocess.Popen(
         evolve_cmd(*SORTING, "proposer=scripted", f"proposer.programs=[{loop},{loop2}]",
                    "search.iterations=2", "evaluator.timeout_s=600", "evaluator.workers=2",
