@@ -114,7 +114,7 @@ def _seed(code: str, seed: int) -> None:
     def seeded_rng(seed: Any = None) -> np.random.Generator:
         return default_rng(value if seed is None else seed)
 
-    np.random.default_rng = seeded_rng  # type: ignore[assignment]
+    np.random.default_rng = seeded_rng
 
 
 def _spawn(limits: Limits) -> Child:
