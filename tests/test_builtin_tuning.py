@@ -12,7 +12,7 @@ from evolve.proposers.builtin import DEFAULTS, BuiltinProposer
 from evolve.proposers.lifting import lift, substitute
 from evolve.proposers.scope import analyze
 from evolve.proposers.source import BlockSource
-from evolve.proposers.tuning import Objective, tuning_sets
+from evolve.proposers.tuning import Objective, tune_in_sandbox, tuning_sets
 from evolve.result import evaluate_in_process
 from tests.builtin_toys import FakeSandbox, ToySmtt, atc, context, info, propose, view
 
@@ -166,3 +166,51 @@ def test_grow_then_tune_returns_only_children_that_beat_the_parent():
         assert ast.dump(ast.parse(prop.code)) != ast.dump(ast.parse(code))
         assert evaluate_in_process(problem, prop.code).score > parent.score
     assert wins >= 2
+
+
+class SlowClock:
+    """Every read of any clock is 1000 s after the previous one (a very slow, loaded machine)."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += 1000.0
+        return self.now
+
+    def ns(self) -> int:
+        return int(self() * 1e9)
+
+
+def test_tuning_budget_is_evaluations_not_seconds(monkeypatch):
+    """A machine 1000 s slower per clock read tunes to the very same values with the same budget."""
+    import time
+
+    problem = ToyLine({})
+    src = BlockSource(LINE)
+    lifted = lift(src, analyze(src.tree, src.module), "f", np.random.default_rng(0), 6)
+    payload = {"entry": "f", "template": lifted.template, "theta_code": lifted.theta_code,
+               "x0": lifted.x0, "seed": 5, "max_evals": 40, "max_seconds": 0.001,
+               "sigma0": 0.3, "sets": "train"}
+    fast = tune_in_sandbox(problem, dict(payload))
+    clock = SlowClock()
+    for name in ("perf_counter", "monotonic", "time", "process_time", "thread_time"):
+        monkeypatch.setattr(time, name, clock)
+    for name in ("perf_counter_ns", "monotonic_ns", "time_ns", "process_time_ns"):
+        monkeypatch.setattr(time, name, clock.ns)
+    slow = tune_in_sandbox(problem, dict(payload))
+    monkeypatch.undo()
+    assert fast["ok"] and fast["evals"] >= 40  # the whole budget, then the put-back checks
+    assert slow == fast
+
+
+def test_tuning_scores_of_a_timed_problem_are_not_compared_with_archived_scores():
+    """A runtime-scored parent's archived score has a runtime term the tuning sets never see."""
+    problem = ToyLine({})
+    problem.timed_calls = 3
+    sandbox = FakeSandbox(problem)
+    # an archived score no placement-only score can reach: tuning must still compare like with like
+    parent = view(1, LINE, score=evaluate_in_process(ToyLine({}), LINE).score + 1e6)
+    prop = propose(tuner(problem, max_evals=60), context(parent, 0, problem, sandbox=sandbox))
+    assert sandbox.calls == 1
+    assert (prop.proposer, prop.failure) == ("tune", None), prop.error

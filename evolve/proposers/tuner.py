@@ -23,9 +23,11 @@ class Tuner:
         self.cfg = cfg
         self.entry = entry
 
-    def _comparable(self) -> bool:
-        """Whether tuning scores equal the engine's train scores (same sets, same summary)."""
-        return str(self.cfg["sets"]) == "train" and not self.cfg.get("max_sets")
+    def _comparable(self, res: dict[str, Any]) -> bool:
+        """Whether tuning scores equal the engine's train scores (same sets, same summary, and
+        no runtime term: tuning never times calls)."""
+        return (str(self.cfg["sets"]) == "train" and not self.cfg.get("max_sets")
+                and not res.get("timed"))
 
     async def tune(self, ctx: ProposalContext, src: BlockSource, facts: BlockFacts,
                    operator: str) -> Proposal | None:
@@ -38,8 +40,9 @@ class Tuner:
         payload = {
             "entry": self.entry, "template": lifted.template,
             "theta_code": lifted.theta_code, "x0": lifted.x0,
+            # the budget is evaluations only (no seconds): tuning replays on any machine
             "seed": int(ctx.rng.integers(1, 2**31 - 1)), "max_evals": int(t["max_evals"]),
-            "max_seconds": float(t["max_seconds"]), "sigma0": float(t["sigma0"]),
+            "sigma0": float(t["sigma0"]),
             "sets": str(t["sets"]), "max_sets": t.get("max_sets"),
         }
         try:
@@ -55,7 +58,7 @@ class Tuner:
             return None
         # beat the parent: its archived train score when the tuning sets are the train split
         bar = res["base_score"]
-        if self._comparable() and ctx.parent.score is not None:
+        if self._comparable(res) and ctx.parent.score is not None:
             bar = max(bar, float(ctx.parent.score))
         summary = (f"{res['evals']} evaluations ({res['mode']} mode) on the {res['sets']} sets: "
                    f"score {res['base_score']:.6g} -> {res['score']:.6g} (to beat: {bar:.6g})")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
-import time
 from functools import lru_cache
 from importlib import resources
 from typing import Any, Callable, Mapping
@@ -36,9 +35,10 @@ num_groups groups of E/num_groups consecutive ids) all replicas of a group must 
 
 The placement is scored on the NEXT window's load (out of sample): GPU balancedness = sum over
 layers of the mean GPU load / sum over layers of the max GPU load (1.0 is perfect). The score adds
-a small runtime term: the call runs inside the serving engine, so faster is better
-(median of repeated calls). Loads drift between windows: popularity random walks, bursts of
-single experts, switches between prefill- and decode-heavy traffic.
+a small runtime term: the call runs inside the serving engine, so faster is better (the evaluator
+times repeated calls on fresh load windows of the training shape and takes the median). Loads
+drift between windows: popularity random walks, bursts of single experts, switches between
+prefill- and decode-heavy traffic.
 """
 
 
@@ -79,6 +79,7 @@ class MoePlacementProblem(Problem):
                  "-> tuple[np.ndarray, np.ndarray, np.ndarray]  # phy2log[L,R], log2phy[L,E,X], logcnt[L,E]")
     description = DESCRIPTION
     jit_entry = False  # the entry returns a tuple of arrays and may call its own numba kernels
+    deterministic = False  # the score includes a measured runtime
 
     def __init__(self, cfg: Mapping[str, Any] | None = None):
         super().__init__(cfg)
@@ -91,12 +92,13 @@ class MoePlacementProblem(Problem):
                                        _number(sc, "runtime_ref_ms", 5.0, float, "problem.score", 1e-6))
         tm = _section(self.cfg, "timing")
         self.repeats = _number(tm, "repeats", 5, int, "problem.timing", 1)
-        self.max_seconds = _number(tm, "max_seconds", 2.0, float, "problem.timing", 0.0)
+        self.timed_calls = self.repeats + 1  # the first call is a warm-up (never timed)
         self.spec = SeriesSpec.from_cfg(_section(self.cfg, "generator"), "problem.generator")
         self.worst_layers = _number(self.cfg, "feedback_layers", 3, int, "problem", 0)
         self._check_shapes(self.spec.experts, "problem.generator.experts")
         self._sets: dict[str, list[InstanceSet]] = {}
         self._refs: dict[str, tuple[Series, list[dict[str, float]]]] = {}
+        self._pool: np.ndarray | None = None
 
     def _check_shapes(self, experts: int, where: str) -> None:
         bad = self.shapes.problems(experts)
@@ -164,29 +166,13 @@ class MoePlacementProblem(Problem):
         return s.num_replicas, s.num_groups, s.num_nodes, s.num_gpus
 
     def run(self, candidate, iset: InstanceSet) -> dict[str, np.ndarray]:
-        """Call the candidate on each planning window; then time repeated calls (median)."""
+        """Untrusted: the candidate's placement for each planning window (nothing is timed here)."""
         series: Series = iset.data
         args = self._args()
-        plans = [i for i, _ in series.pairs]
-        inputs = {i: readonly(series.loads[i], np.float64) for i in plans}
-        fn = candidate.fn
         out: dict[str, np.ndarray] = {}
-        times: list[float] = []
-        for k, i in enumerate(plans):
-            t0 = time.perf_counter()
-            result = fn(inputs[i], *args)
-            dt = time.perf_counter() - t0
-            if k:  # the first call pays for numba compilation
-                times.append(dt)
-            out.update(_outputs(result, k, self.shapes.num_replicas))
-        k = 0
-        while len(times) < self.repeats and (not times or sum(times) < self.max_seconds):
-            x = inputs[plans[k % len(plans)]]
-            t0 = time.perf_counter()
-            fn(x, *args)
-            times.append(time.perf_counter() - t0)
-            k += 1
-        out["runtime_s"] = np.asarray(times, dtype=np.float64)
+        for k, (i, _) in enumerate(series.pairs):
+            out.update(_outputs(candidate.fn(readonly(series.loads[i], np.float64), *args), k,
+                                self.shapes.num_replicas))
         return out
 
     def _references(self, iset: InstanceSet) -> list[dict[str, float]]:
@@ -202,6 +188,31 @@ class MoePlacementProblem(Problem):
 
     def summarize(self, split: str, scores: list[SetScore]) -> Summary:
         return scoring.summarize(split, scores, self.weights)
+
+    # ---- runtime (timed by the trusted side: see Problem.timing_args) ---------------------
+    def _timing_pool(self) -> np.ndarray:
+        """The training windows [T, L, E] float64, all series stacked (timing inputs start here)."""
+        if self._pool is None:
+            self._pool = np.concatenate([iset.data.loads for iset in self.instance_sets("train")])
+        return self._pool
+
+    def timing_args(self, rng: np.random.Generator) -> list[tuple]:
+        """`timed_calls` argument tuples: (weight[L, E] float64 read-only, R, G, N, num_gpus).
+
+        Each weight is a random training window with its layers shuffled and its counts redrawn
+        as Poisson(count): realistic loads of the training shape that no candidate has seen, so
+        a call cannot be answered from a cache of earlier inputs.
+        """
+        pool = self._timing_pool()
+        out = []
+        for _ in range(self.timed_calls):
+            w = pool[int(rng.integers(len(pool)))]
+            w = rng.poisson(w[rng.permutation(w.shape[0])]).astype(np.float64)
+            out.append((readonly(w), *self._args()))
+        return out
+
+    def apply_timing(self, summary: Summary, call_seconds: np.ndarray) -> Summary:
+        return scoring.apply_timing(summary, call_seconds, self.weights)
 
     # ---- references -----------------------------------------------------------------------
     def baselines(self) -> dict[str, Callable]:

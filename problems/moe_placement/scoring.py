@@ -1,8 +1,9 @@
-"""Trusted scoring of EPLB placements: per-set metrics, references (bounds, oracle), split summary."""
+"""Trusted scoring of EPLB placements: per-set metrics, references (bounds, oracle), split summary,
+and the runtime term from call times the evaluator measured (never from the candidate's outputs)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Mapping
 
 import numpy as np
@@ -12,7 +13,7 @@ from evolve.evaluators.moe_bounds import bounds
 from evolve.problem import InvalidOutput, SetScore, Summary
 from evolve.problems.moe_placement.workloads import Series
 
-# Metrics averaged over (plan, score) pairs; runtime is folded separately (median).
+# Metrics averaged over (plan, score) pairs; runtime is folded in by apply_timing.
 PAIR_METRICS = ("balancedness_gpu", "balancedness_gpu_in_sample", "balancedness_node", "balancedness_slot",
                 "oracle_gpu", "bound_replication", "bound_hierarchical")
 
@@ -47,14 +48,6 @@ def _arrays(outputs: Mapping[str, np.ndarray], k: int):
         raise InvalidOutput(f"no output {e.args[0]!r} (rebalance_experts must return 3 arrays)") from None
 
 
-def runtime_ms(outputs: Mapping[str, np.ndarray]) -> float:
-    """Median of the timed calls the sandboxed run measured."""
-    t = np.asarray(outputs.get("runtime_s", np.empty(0)), dtype=np.float64).ravel()
-    if t.size == 0 or not np.all(np.isfinite(t)) or np.any(t < 0):
-        raise InvalidOutput("the run reported no valid timing")
-    return float(np.median(t) * 1e3)
-
-
 def score_series(series: Series, outputs: Mapping[str, np.ndarray], shapes: Shapes,
                  refs: list[dict[str, float]], worst_layers: int) -> SetScore:
     """Validate each pair's placement on its scored window and measure it in and out of sample."""
@@ -78,27 +71,44 @@ def score_series(series: Series, outputs: Mapping[str, np.ndarray], shapes: Shap
                     f"bounds {refs[k]['bound_replication']:.4f} / {refs[k]['bound_hierarchical']:.4f})")
             worst = (oos.gpu, "\n  ".join([head, "worst layers:"] + lines))
     metrics = {m: float(np.mean([r[m] for r in rows])) for m in PAIR_METRICS}
-    metrics["runtime_ms_median"] = runtime_ms(outputs)
     return SetScore(series.name, len(rows), metrics, worst[1])
 
 
 def summarize(split: str, scores: list[SetScore], weights: Weights, feedback_sets: int = 2) -> Summary:
-    """Pair-weighted means of the set metrics, median runtime over sets, score and feedback."""
+    """Pair-weighted means of the set metrics, the balancedness part of the score, and feedback.
+
+    The runtime term is not in it yet: `apply_timing` adds it once the evaluator has timed calls
+    (the gate stage and constant tuning score placements only).
+    """
     if not scores:
         raise ValueError(f"split {split!r} has no instance sets")
     n = np.array([s.n_instances for s in scores], dtype=np.float64)
     metrics = {m: float(np.dot(n, [s.metrics[m] for s in scores]) / n.sum()) for m in PAIR_METRICS}
-    rt = float(np.median([s.metrics["runtime_ms_median"] for s in scores]))
-    metrics["runtime_ms_median"] = rt
-    metrics["runtime_score"] = weights.runtime_score(rt)
-    score = weights.balancedness * metrics["balancedness_gpu"] + weights.runtime * metrics["runtime_score"]
     head = (f"{split}: out-of-sample GPU balancedness {metrics['balancedness_gpu']:.4f} "
             f"(in-sample {metrics['balancedness_gpu_in_sample']:.4f}; oracle {metrics['oracle_gpu']:.4f}; "
             f"bounds: replication {metrics['bound_replication']:.4f}, hierarchical "
             f"{metrics['bound_hierarchical']:.4f}); node {metrics['balancedness_node']:.4f}, slot "
-            f"{metrics['balancedness_slot']:.4f}; runtime median {rt:.3f} ms "
-            f"(runtime term {metrics['runtime_score']:.3f} x weight {weights.runtime:g})")
+            f"{metrics['balancedness_slot']:.4f}")
     worst = sorted(scores, key=lambda s: s.metrics["balancedness_gpu"])[:feedback_sets]
     feedback = "\n".join([head] + [s.feedback for s in worst if s.feedback])
-    return Summary(score=score, metrics=metrics, feedback=feedback, behaviour=metrics["runtime_score"],
-                   sets=list(scores))
+    return Summary(score=weights.balancedness * metrics["balancedness_gpu"], metrics=metrics,
+                   feedback=feedback, sets=list(scores))
+
+
+def apply_timing(summary: Summary, call_seconds: np.ndarray, weights: Weights) -> Summary:
+    """`summary` with the runtime term: median of the evaluator's timed calls [n] (seconds).
+
+    Adds metrics runtime_ms_median and runtime_score, the weighted term to the score, the runtime
+    to the first feedback line, and runtime_score as the MAP-Elites behaviour.
+    """
+    t = np.asarray(call_seconds, dtype=np.float64).ravel()
+    if t.size == 0 or not np.all(np.isfinite(t)) or np.any(t < 0):
+        raise ValueError(f"timed calls: expected finite seconds >= 0, got {t.tolist()[:8]}")
+    rt = float(np.median(t) * 1e3)
+    metrics = {**summary.metrics, "runtime_ms_median": rt, "runtime_score": weights.runtime_score(rt)}
+    head, _, rest = summary.feedback.partition("\n")
+    head += (f"; runtime median {rt:.3f} ms over {t.size} calls (runtime term "
+             f"{metrics['runtime_score']:.3f} x weight {weights.runtime:g})")
+    return replace(summary, score=summary.score + weights.runtime * metrics["runtime_score"],
+                   metrics=metrics, feedback=head + ("\n" + rest if rest else ""),
+                   behaviour=metrics["runtime_score"])

@@ -58,6 +58,7 @@ class SmttProblem(Problem):
     name = "smtt"
     entry = "schedule"
     jit_entry = True
+    deterministic = True  # the score is tardiness only: same program, same score, any machine
     # extra mutation material: unary functions and terms over the seeds' block variables
     primitives = ("np.exp", "np.sqrt", "np.log1p", "max(slack, 0.0)", "slack / p_j", "d_j - t")
     key_metrics = ("mean_gap_pct", "ratio_gap_pct", "max_gap_pct", "zero_ref_misses",

@@ -54,6 +54,7 @@ class SpotProblem(Problem):
     entry = "decide"
     signature = texts.SIGNATURE
     jit_entry = True
+    deterministic = True  # the score is simulated cost only: same program, same score, any machine
     primitives = PRIMITIVES
     key_metrics = ("mean_cost", "std_cost", "score_0_100", "deadline_misses", "misses",
                    "optimum_mean_cost", "bound_sum")
