@@ -138,12 +138,19 @@ class Problem(ABC):
         """
         return []
 
-    def call_entry(self, candidate: Candidate, args: tuple) -> Any:
-        """Untrusted: one call of the entry on `args` (what the worker times)."""
-        return candidate.fn(*args)
+    def call_entry(self, candidate: Candidate, args: tuple) -> dict[str, np.ndarray]:
+        """Untrusted: one call of the entry on `args` (what the worker times); its raw outputs."""
+        candidate.fn(*args)
+        return {}
 
-    def apply_timing(self, summary: Summary, call_seconds: np.ndarray) -> Summary:
-        """Fold the measured per-call times (seconds, warm-up excluded) into the summary."""
+    def check_call(self, args: tuple, outputs: Mapping[str, np.ndarray]) -> float:
+        """Trusted: validate one timed call's outputs for its `args` (raise InvalidOutput) and
+        return its quality, so that a fast but stale or shortcut answer is seen for what it is."""
+        return float("nan")
+
+    def apply_timing(self, summary: Summary, call_seconds: np.ndarray,
+                     call_quality: np.ndarray | None = None) -> Summary:
+        """Fold the measured per-call times (seconds) and qualities, warm-up excluded."""
         return summary
 
     # ---- references -----------------------------------------------------------------------

@@ -91,15 +91,25 @@ def timing_rng() -> np.random.Generator:
     return np.random.default_rng(int.from_bytes(os.urandom(16), "little"))
 
 
-def time_calls(problem: Problem, candidate: Candidate, rng: np.random.Generator) -> np.ndarray:
-    """Seconds per timed entry call, in this process (trusted code only); the first is warm-up."""
-    times = []
+# Bound at import, before any candidate runs in this process: a candidate that replaces
+# time.perf_counter cannot stop the clock that times it.
+_clock = time.perf_counter
+
+
+def time_calls(problem: Problem, candidate: Candidate,
+               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(seconds, quality) per timed entry call, in this process (trusted code only); the first
+    call is a warm-up and counts for neither."""
+    times, quality = [], []
     for k, args in enumerate(problem.timing_args(rng)):
-        t0 = time.perf_counter()
-        problem.call_entry(candidate, args)
+        t0 = _clock()
+        outputs = problem.call_entry(candidate, args)
+        dt = _clock() - t0
+        q = problem.check_call(args, outputs)
         if k:
-            times.append(time.perf_counter() - t0)
-    return np.asarray(times, dtype=np.float64)
+            times.append(dt)
+            quality.append(q)
+    return np.asarray(times, dtype=np.float64), np.asarray(quality, dtype=np.float64)
 
 
 def evaluate_in_process(
@@ -120,7 +130,7 @@ def evaluate_in_process(
         scores = run_sets(problem, cand, sets)
         summary = problem.summarize(split, scores)
         if problem.timed_calls:
-            summary = problem.apply_timing(summary, time_calls(problem, cand, timing_rng()))
+            summary = problem.apply_timing(summary, *time_calls(problem, cand, timing_rng()))
     except Exception as e:  # noqa: BLE001 - reported as a failure kind
         kind, msg = classify_exception(e)
         return EvalResult.failure(kind, msg, seconds=time.perf_counter() - t0)

@@ -202,6 +202,10 @@ class Child:
             self._pump(self.deadline - time.monotonic())
         return self._pending.popleft()
 
+    def push_back(self, frame: tuple[dict[str, Any], dict[str, Any]]) -> None:
+        """Return a frame to the front of the queue (the next reader should see it)."""
+        self._pending.appendleft(frame)
+
     def _pump(self, left: float) -> None:
         if left <= 0:
             self.timed_out = True

@@ -164,8 +164,8 @@ def _serve_calls(problem: Problem, cand: Any, res: int, cmd: int) -> None:
             if header["type"] == "stop":
                 return
             args = tuple(arrays[a] if isinstance(a, str) else a for a in header["args"])
-            problem.call_entry(cand, args)
-            frames.write(res, {"type": "ret", "index": header["index"]})
+            outputs = _check_outputs(problem.call_entry(cand, args))
+            frames.write(res, {"type": "ret", "index": header["index"]}, outputs)
 
 
 def _runner(task: dict, res: int, cmd: int) -> None:
@@ -230,6 +230,7 @@ class _Drive:
         self.expected = [(stage, i) for stage, sets in stages for i in range(len(sets))]
         self.scores: dict[str, list[SetScore]] = {name: [] for name, _ in stages}
         self.call_seconds: np.ndarray | None = None
+        self.call_quality: np.ndarray | None = None
         self.last = time.monotonic()
 
     def run(self) -> EvalResult:
@@ -275,14 +276,17 @@ class _Drive:
                 continue
             if kind == "ready" and self.timed and pos == len(self.expected) \
                     and self.call_seconds is None:
-                self._time_calls()  # on failure the next frame (error or none) tells why
+                failed = self._time_calls()  # None: done, or the next frame tells why not
+                if failed is not None:
+                    return failed
                 continue
             if kind == "done" and pos == len(self.expected) \
                     and (not self.timed or self.call_seconds is not None):
                 fallback = frames.text(header.get("fallback"), 300)
                 summary = self.problem.summarize(self.split_name, self.scores["full"])
                 if self.call_seconds is not None:
-                    summary = self.problem.apply_timing(summary, self.call_seconds)
+                    summary = self.problem.apply_timing(summary, self.call_seconds,
+                                                        self.call_quality)
                 return _ok(summary, self.scores["full"], "full", fallback, "")
             raise frames.FrameError(f"unexpected {kind[:20]!r} frame after {pos} of "
                                     f"{len(self.expected)} sets")
@@ -299,9 +303,10 @@ class _Drive:
         self.scores[stage].append(s)
         return None
 
-    def _time_calls(self) -> bool:
-        """Send the timed calls one at a time; the candidate's CPU time per call, from /proc."""
-        seconds = []
+    def _time_calls(self) -> tuple[str, str] | None:
+        """Send the timed calls one at a time: the candidate's CPU time per call, read from /proc,
+        and each answer checked by the problem's trusted code against that call's inputs."""
+        seconds, quality = [], []
         for k, args in enumerate(self.problem.timing_args(timing_rng())):
             arrays, spec = {}, []
             for j, a in enumerate(args):
@@ -312,23 +317,31 @@ class _Drive:
                     spec.append(a.item() if isinstance(a, np.generic) else a)
             before = self.child.cpu_ns()
             if not self.child.send({"type": "call", "index": k, "args": spec}, arrays):
-                return False
+                return None
             frame = self.child.next_frame()
+            after = self.child.cpu_ns()
             if frame is None:
-                return False
+                return None
             if frame[0]["type"] == "error":
-                self.child._pending.appendleft(frame)
-                return False
+                self.child.push_back(frame)
+                return None
             if frame[0] != {"type": "ret", "index": k}:
                 raise frames.FrameError("unexpected reply to a timed call")
-            after = self.child.cpu_ns()
             if before is None or after is None:
                 raise frames.FrameError("the candidate's CPU time is unreadable")
+            try:
+                q = self.problem.check_call(args, frame[1])
+            except Exception as e:  # noqa: BLE001 - the answer came from the untrusted side
+                kind, msg = classify_exception(e)
+                return ("invalid_output" if kind == "runtime_error" else kind,
+                        f"timed call {k}: {msg}")
             if k:  # the first call is a warm-up
                 seconds.append((after - before) / 1e9)
+                quality.append(q)
         self.child.send({"type": "stop"})
         self.call_seconds = np.asarray(seconds, dtype=np.float64)
-        return True
+        self.call_quality = np.asarray(quality, dtype=np.float64)
+        return None
 
 
 def _ok(summary, sets: list[SetScore], stage: str, fallback: str, output: str) -> EvalResult:

@@ -105,8 +105,6 @@ def test_clock_patching_candidate_gets_nothing_from_the_problem(problem, seed, h
     assert problem.apply_timing(patched, seconds).score == problem.apply_timing(honest, seconds).score
 
 
-@pytest.mark.xfail(strict=True, reason="evolve/result.py time_calls reads time.perf_counter at "
-                   "call time, which the candidate replaced; fixed by binding the clock at import")
 def test_clock_patching_candidate_scores_like_the_seed_in_process(problem, hostile):
     """evaluate_in_process (the trusted path) times calls with a clock the candidate cannot stop.
 
@@ -122,3 +120,37 @@ def test_clock_patching_candidate_scores_like_the_seed_in_process(problem, hosti
     w = problem.weights
     assert patched.score < (w.balancedness * patched.metrics["balancedness_gpu"]
                             + w.runtime * w.runtime_score(0.2))
+
+
+def _stale_answers(seed_code: str) -> str:
+    """The seed, but after the gate and training calls it answers every call with its last
+    placement: fast, valid in shape, and computed from nothing."""
+    return seed_code.replace(
+        "def rebalance_experts(weight, num_replicas, num_groups, num_nodes, num_gpus):",
+        "_SEEN = []\n\n\ndef rebalance_experts(weight, num_replicas, num_groups, num_nodes, "
+        "num_gpus):\n    if len(_SEEN) >= 11:\n        return _SEEN[-1]\n"
+        "    _SEEN.append(_rebalance(weight, num_replicas, num_groups, num_nodes, num_gpus))\n"
+        "    return _SEEN[-1]\n\n\ndef _rebalance(weight, num_replicas, num_groups, num_nodes, "
+        "num_gpus):", 1)
+
+
+def test_sandbox_times_calls_from_outside_and_checks_their_answers(problem, hostile):
+    """Through the real sandbox: the clock-patcher's runtime is its real CPU time, and a program
+    that answers timed calls with stale placements earns no runtime credit."""
+    from evolve.evaluator import Evaluator
+    from evolve.sandbox import Limits
+
+    seed = problem.seed_path("deepseek").read_text()
+    stale = _stale_answers(seed)
+    assert stale != seed
+    with Evaluator(problem.cfg, Limits(timeout_s=300, memory_mb=4096), workers=1) as ev:
+        honest, patched, cached = (ev.evaluate_sync(c) for c in (seed, HOSTILE, stale))
+    for r in (honest, patched, cached):
+        assert r.ok, r.error
+    assert patched.metrics["balancedness_gpu"] == honest.metrics["balancedness_gpu"]
+    assert patched.metrics["runtime_ms_median"] > 0.2  # measured outside: not the patched 0 ms
+    assert honest.metrics["runtime_score"] > 0
+    assert honest.metrics["timed_call_balancedness_gpu"] > (
+        honest.metrics["balancedness_gpu_in_sample"] - 0.05)
+    assert cached.metrics["runtime_score"] == 0.0
+    assert cached.score < honest.score

@@ -211,8 +211,18 @@ class MoePlacementProblem(Problem):
             out.append((readonly(w), *self._args()))
         return out
 
-    def apply_timing(self, summary: Summary, call_seconds: np.ndarray) -> Summary:
-        return scoring.apply_timing(summary, call_seconds, self.weights)
+    def call_entry(self, candidate, args: tuple) -> dict[str, np.ndarray]:
+        """Untrusted: one timed call; its placement goes back to be checked."""
+        return _outputs(candidate.fn(*args), 0, self.shapes.num_replicas)
+
+    def check_call(self, args: tuple, outputs: Mapping[str, np.ndarray]) -> float:
+        """Trusted: the timed call's placement must be valid for its load, and its in-sample GPU
+        balancedness is its quality (a stale or shortcut answer balances a shuffled load badly)."""
+        return scoring.call_quality(args[0], outputs, self.shapes)
+
+    def apply_timing(self, summary: Summary, call_seconds: np.ndarray,
+                     call_quality: np.ndarray | None = None) -> Summary:
+        return scoring.apply_timing(summary, call_seconds, self.weights, call_quality)
 
     # ---- references -----------------------------------------------------------------------
     def baselines(self) -> dict[str, Callable]:

@@ -95,20 +95,43 @@ def summarize(split: str, scores: list[SetScore], weights: Weights, feedback_set
                    feedback=feedback, sets=list(scores))
 
 
-def apply_timing(summary: Summary, call_seconds: np.ndarray, weights: Weights) -> Summary:
+# A timed call's placement may balance its (fresh, shuffled) load a little worse than the candidate
+# balances its own planning windows; much worse means it did not really solve the call.
+QUALITY_SLACK = 0.05
+
+
+def call_quality(load: np.ndarray, outputs: Mapping[str, np.ndarray], shapes: Shapes) -> float:
+    """In-sample GPU balancedness of one timed call's placement on its load [L, E]."""
+    phy2log, _, logcnt = validate(*_arrays(outputs, 0), load, shapes)
+    return float(balance(phy2log, logcnt, load, shapes).gpu)
+
+
+def apply_timing(summary: Summary, call_seconds: np.ndarray, weights: Weights,
+                 call_quality: np.ndarray | None = None) -> Summary:
     """`summary` with the runtime term: median of the evaluator's timed calls [n] (seconds).
 
     Adds metrics runtime_ms_median and runtime_score, the weighted term to the score, the runtime
-    to the first feedback line, and runtime_score as the MAP-Elites behaviour.
+    to the first feedback line, and runtime_score as the MAP-Elites behaviour. When the calls'
+    placements [n] balance their loads clearly worse than the candidate's own in-sample
+    balancedness, the calls were answered without solving them: the runtime term is zero.
     """
     t = np.asarray(call_seconds, dtype=np.float64).ravel()
     if t.size == 0 or not np.all(np.isfinite(t)) or np.any(t < 0):
         raise ValueError(f"timed calls: expected finite seconds >= 0, got {t.tolist()[:8]}")
     rt = float(np.median(t) * 1e3)
     metrics = {**summary.metrics, "runtime_ms_median": rt, "runtime_score": weights.runtime_score(rt)}
+    note = ""
+    if call_quality is not None and len(call_quality) and np.all(np.isfinite(call_quality)):
+        q = float(np.mean(call_quality))
+        metrics["timed_call_balancedness_gpu"] = q
+        own = summary.metrics.get("balancedness_gpu_in_sample", q)
+        if q < own - QUALITY_SLACK:
+            metrics["runtime_score"] = 0.0
+            note = (f"; timed calls balanced their loads at {q:.4f}, far below the program's own "
+                    f"{own:.4f}: answers not computed from the input earn no runtime credit")
     head, _, rest = summary.feedback.partition("\n")
     head += (f"; runtime median {rt:.3f} ms over {t.size} calls (runtime term "
-             f"{metrics['runtime_score']:.3f} x weight {weights.runtime:g})")
+             f"{metrics['runtime_score']:.3f} x weight {weights.runtime:g}){note}")
     return replace(summary, score=summary.score + weights.runtime * metrics["runtime_score"],
                    metrics=metrics, feedback=head + ("\n" + rest if rest else ""),
                    behaviour=metrics["runtime_score"])
