@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import signal
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -168,23 +169,15 @@ async def _session(cfg: DictConfig, archive: Archive, run: Run, folder: Path, pr
         _final(archive, run.id, "stopped", "interrupted (in-flight work lost)")
         return EXIT_INTERRUPTED
     except SeedError as e:
-        log.error("%s", e)
-        _final(archive, run.id, "failed", str(e))
-        return EXIT_FAILED
+        return _fail(archive, run.id, str(e))
     except ArchiveError as e:
-        log.error("%s: run stopped", e)
-        _final(archive, run.id, "failed", str(e))
-        return EXIT_FAILED
+        return _fail(archive, run.id, str(e), f"{e}: run stopped")
     except ProblemError as e:  # the problem's trusted code failed in the workers
-        log.error("problem error: %s", " ".join(str(e).split())[:500])
-        _final(archive, run.id, "failed", f"problem error: {e}"[:2000])
-        return EXIT_FAILED
+        return _fail(archive, run.id, f"problem error: {' '.join(str(e).split())}"[:2000])
     except Exception as e:  # noqa: BLE001 - a bug in the engine: recorded, never left `running`
-        why = f"crashed: {type(e).__name__}: {' '.join(str(e).split())}"[:500]
-        log.error("the run %s (traceback in run.log)", why)
         log.error("%s", short_traceback(e), extra={"file_only": True})
-        _final(archive, run.id, "failed", why)
-        return EXIT_FAILED
+        why = f"crashed: {type(e).__name__}: {' '.join(str(e).split())}"[:500]
+        return _fail(archive, run.id, why, f"the run {why} (traceback in {folder / 'run.log'})")
     finally:
         signals.remove()
         if evaluator is not None:
@@ -228,6 +221,15 @@ def _note_isolation(folder: Path, run: Run, archive: Archive, evaluator: Evaluat
     # the detail usually starts with the level itself: "full (user, pid, net, mount ...)"
     log.info("isolation: %s", detail if detail.startswith(iso) else
              f"{iso} ({detail})" if detail else iso)
+
+
+def _fail(archive: Archive, run_id: int, reason: str, line: str | None = None) -> int:
+    """Status `failed` with `reason`; one plain line on stderr (the log wraps), the same in run.log."""
+    line = " ".join((line or reason).split())
+    log.error("%s", line, extra={"file_only": True})
+    print(f"evolve: error: {line}", file=sys.stderr, flush=True)
+    _final(archive, run_id, "failed", reason)
+    return EXIT_FAILED
 
 
 def _final(archive: Archive, run_id: int, status: str, reason: str) -> None:
