@@ -83,10 +83,21 @@ def _resume_config(folder: Path, overrides: list[str]) -> DictConfig:
         if OmegaConf.select(cfg, key.lstrip("+"), default="__missing__") == "__missing__" \
                 and not key.startswith("+"):
             raise ConfigError(f"unknown config key '{key}'")
-        OmegaConf.update(cfg, key.lstrip("+"), OmegaConf.create({"v": value}).v
-                         if value else None, force_add=True)
+        OmegaConf.update(cfg, key.lstrip("+"), _override_value(ov) if value else None,
+                         force_add=True)
     cfg.resume = str(folder)
     return cfg
+
+
+def _override_value(ov: str):
+    """The typed value of `key=value` as Hydra parses it (6 -> int, null -> None, [a,b] -> list)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    try:
+        return OverridesParser.create().parse_override(ov).value()
+    except HydraException as e:
+        raise ConfigError(f"{ov}: {' '.join(str(e).split())[:200]}") from None
 
 
 def _add_new_defaults(cfg: DictConfig) -> None:

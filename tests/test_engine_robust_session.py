@@ -137,3 +137,14 @@ def test_resume_of_a_folder_in_use_is_refused(tmp_path, capsys):
     finally:
         held.release()
     assert app.main([f"resume={run_dir}", "search.iterations=4"]) == 0  # free again
+
+
+def test_resume_of_a_run_saved_before_a_key_existed_gets_the_yaml_default(tmp_path):
+    run_dir = tmp_path / "run"
+    assert _evolve(run_dir) == 0
+    saved = run_dir / "config.yaml"
+    text = saved.read_text()
+    assert "tournament_k: 3" in text
+    saved.write_text(text.replace("  tournament_k: 3\n", ""))  # as written by an older version
+    assert app.main([f"resume={run_dir}", "search.iterations=3"]) == 0
+    assert _run_row(run_dir) == ("finished", "finished")
