@@ -119,11 +119,13 @@ async def run_session(cfg: DictConfig, resuming: bool, new_run_dir: Callable, li
         setup_logging(folder, cfg.log_level)
         archive = _open_archive(cfg, folder)
         try:
-            run = _open_run(cfg, archive, folder, problem.name, resuming, link_latest)
+            run = _open_run(cfg, archive, folder, problem.name, resuming)
         except BaseException:
             archive.close()
             raise
-        return await _session(cfg, archive, run, folder, problem_cfg, proposers, info, seed_code)
+        announce = None if resuming else (lambda: _announce(cfg, archive, run, folder, link_latest))
+        return await _session(cfg, archive, run, folder, problem_cfg, proposers, info, seed_code,
+                              announce)
     finally:
         for p, _ in proposers:
             try:
@@ -134,8 +136,8 @@ async def run_session(cfg: DictConfig, resuming: bool, new_run_dir: Callable, li
             lock.release()
 
 
-def _open_run(cfg: DictConfig, archive: Archive, folder: Path, problem: str, resuming: bool,
-              link_latest: Callable) -> Run:
+def _open_run(cfg: DictConfig, archive: Archive, folder: Path, problem: str, resuming: bool) -> Run:
+    """The run row: the saved one (resume) or a new one; nothing may fail after it is created."""
     if resuming:
         run_id = json.loads((folder / "run.json").read_text())["run_id"]
         run = archive.get_run(run_id)
@@ -145,20 +147,26 @@ def _open_run(cfg: DictConfig, archive: Archive, folder: Path, problem: str, res
         log.info("resuming run %d in %s", run.id, folder)
         return run
     OmegaConf.save(cfg, folder / "config.yaml", resolve=True)
-    run = archive.create_run(problem, str(folder), to_dict(cfg), int(cfg.search.seed))
+    return archive.create_run(problem, str(folder), to_dict(cfg), int(cfg.search.seed))
+
+
+def _announce(cfg: DictConfig, archive: Archive, run: Run, folder: Path, link_latest: Callable) -> None:
+    """A new run: run.json (so a killed run can resume), `latest`, and the opening log line."""
     write_run_json(folder, {"run_id": run.id, "url": archive.url})
     link_latest(folder)
-    log.info("run %d: %s, proposer %s, output in %s", run.id, problem,
+    log.info("run %d: %s, proposer %s, output in %s", run.id, run.problem,
              proposer_kind(to_dict(cfg.proposer), to_dict(cfg.llm)), folder)
-    return run
 
 
 async def _session(cfg: DictConfig, archive: Archive, run: Run, folder: Path, problem_cfg: dict,
-                   proposers: list, info: ProblemInfo, seed_code: str | None) -> int:
+                   proposers: list, info: ProblemInfo, seed_code: str | None,
+                   announce: Callable | None) -> int:
     """Everything after the run row exists: whatever happens, the run gets a final status."""
     signals = _Signals().install()
     evaluator: Evaluator | None = None
     try:
+        if announce is not None:
+            announce()
         evaluator = Evaluator(problem_cfg, limits_from(cfg), int(cfg.evaluator.workers),
                               gate=bool(cfg.evaluator.gate))
         await asyncio.get_running_loop().run_in_executor(None, evaluator.start)

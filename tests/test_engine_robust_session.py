@@ -148,3 +148,13 @@ def test_resume_of_a_run_saved_before_a_key_existed_gets_the_yaml_default(tmp_pa
     saved.write_text(text.replace("  tournament_k: 3\n", ""))  # as written by an older version
     assert app.main([f"resume={run_dir}", "search.iterations=3"]) == 0
     assert _run_row(run_dir) == ("finished", "finished")
+
+
+def test_a_failure_right_after_the_run_row_exists_still_records_failed(tmp_path, monkeypatch):
+    def no_space(*_a, **_k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(session, "write_run_json", no_space)
+    run_dir = tmp_path / "run"
+    assert _evolve(run_dir) == 1
+    assert _run_row(run_dir) == ("failed", "crashed: OSError: [Errno 28] No space left on device")
