@@ -181,11 +181,11 @@ def main(argv: list[str] | None = None) -> int:
         else:
             cfg = compose(overrides, dirs)
         validate(cfg)
-        if not resume:
-            _check_new_run_dir(cfg)
         if show:
             print(OmegaConf.to_yaml(cfg, resolve=True))
             return 0
+        if not resume:
+            _check_new_run_dir(cfg)
         from evolve.session import run_session
 
         return asyncio.run(run_session(cfg, resume is not None, _new_run_dir, _link_latest,
