@@ -9,7 +9,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -60,8 +62,18 @@ def _resume_config(folder: Path, overrides: list[str]) -> DictConfig:
     saved = folder / "config.yaml"
     if not saved.exists():
         raise ConfigError(f"resume={folder}: no config.yaml there (not a run folder)")
-    cfg = OmegaConf.load(saved)
+    try:
+        run_id = json.loads((folder / "run.json").read_text())["run_id"]
+        if not isinstance(run_id, int):
+            raise TypeError
+    except (OSError, ValueError, KeyError, TypeError):
+        raise ConfigError(f"resume={folder}: run.json missing or unreadable (not a run folder)") from None
+    try:
+        cfg = OmegaConf.load(saved)
+    except Exception as e:  # noqa: BLE001 - YAML and OmegaConf errors of a damaged file
+        raise ConfigError(f"resume={folder}: config.yaml unreadable: {' '.join(str(e).split())[:200]}") from None
     OmegaConf.set_struct(cfg, False)
+    _add_new_defaults(cfg)
     for ov in overrides:
         key, _, value = ov.partition("=")
         if key == "resume":
@@ -71,10 +83,44 @@ def _resume_config(folder: Path, overrides: list[str]) -> DictConfig:
         if OmegaConf.select(cfg, key.lstrip("+"), default="__missing__") == "__missing__" \
                 and not key.startswith("+"):
             raise ConfigError(f"unknown config key '{key}'")
-        OmegaConf.update(cfg, key.lstrip("+"), OmegaConf.create({"v": value}).v
-                         if value else None, force_add=True)
+        OmegaConf.update(cfg, key.lstrip("+"), _override_value(ov) if value else None,
+                         force_add=True)
     cfg.resume = str(folder)
     return cfg
+
+
+def _override_value(ov: str):
+    """The typed value of `key=value` as Hydra parses it (6 -> int, null -> None, [a,b] -> list)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    try:
+        return OverridesParser.create().parse_override(ov).value()
+    except HydraException as e:
+        raise ConfigError(f"{ov}: {' '.join(str(e).split())[:200]}") from None
+
+
+def _add_new_defaults(cfg: DictConfig) -> None:
+    """Keys added to the shipped config since a run was saved get their default (YAML is the source)."""
+    base = compose([])
+    for section in ("search", "evaluator", "archive"):
+        saved = cfg.get(section)
+        cfg[section] = OmegaConf.merge(base[section], saved if saved is not None else {})
+    for key, value in base.items():
+        if key not in cfg and not isinstance(value, DictConfig):
+            cfg[key] = value
+
+
+def _check_new_run_dir(cfg: DictConfig) -> None:
+    """run_dir= names a folder for a new run: refuse one that holds anything (it may be a run)."""
+    if not cfg.get("run_dir"):
+        return
+    folder = Path(cfg.run_dir)
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        what = "a run folder" if any((folder / n).exists() for n in (
+            "config.yaml", "archive.sqlite", "run.json")) else "not an empty folder"
+        raise ConfigError(f"run_dir={folder}: {what}; use resume={folder} to continue a run, "
+                          f"or another run_dir")
 
 
 def _new_run_dir(cfg: DictConfig) -> Path:
@@ -90,13 +136,23 @@ def _new_run_dir(cfg: DictConfig) -> Path:
 
 
 def _link_latest(folder: Path) -> None:
+    """Point `latest` beside the run folder at it; only ever replaces a symlink."""
     link = folder.parent / "latest"
+    if link.exists() and not link.is_symlink():
+        log.warning("%s is not a symlink: left as it is (not pointed at this run)", link)
+        return
+    tmp = folder.parent / f".latest.{os.getpid()}"
     try:
-        if link.is_symlink() or link.exists():
-            link.unlink()
-        link.symlink_to(folder.name)
-    except OSError:
-        pass
+        if tmp.is_symlink():
+            tmp.unlink()
+        tmp.symlink_to(folder.name)
+        os.replace(tmp, link)  # atomic; a directory or file that appeared meanwhile is refused
+    except OSError as e:
+        log.warning("could not update %s: %s", link, e)
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
 
 
 def _setup_logging(folder: Path, level: str) -> None:
@@ -109,6 +165,7 @@ def _setup_logging(folder: Path, level: str) -> None:
     fh.setLevel(logging.INFO)
     ch = RichHandler(show_path=False, markup=False, rich_tracebacks=False)
     ch.setLevel(getattr(logging, str(level).upper(), logging.INFO))
+    ch.addFilter(lambda record: not getattr(record, "file_only", False))  # tracebacks: run.log
     log.addHandler(fh)
     log.addHandler(ch)
     log.propagate = False
@@ -127,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
         if show:
             print(OmegaConf.to_yaml(cfg, resolve=True))
             return 0
+        if not resume:
+            _check_new_run_dir(cfg)
         from evolve.session import run_session
 
         return asyncio.run(run_session(cfg, resume is not None, _new_run_dir, _link_latest,
@@ -139,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
             print(e.code)
             return 0
         raise
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
         print("evolve: interrupted", file=sys.stderr)
         return 130
 

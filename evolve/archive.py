@@ -7,6 +7,8 @@ The archive is also the checkpoint: a run resumes from what is committed here.
 from __future__ import annotations
 
 import json
+import os
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
@@ -28,6 +30,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 
@@ -148,6 +151,16 @@ def make_engine(url: str, readonly: bool = False) -> Engine:
     return engine
 
 
+class ArchiveError(Exception):
+    """The archive can no longer be written (deleted, replaced, read-only, disk full): stop the run."""
+
+
+def _sqlite_file(url: str) -> Path | None:
+    if not url.startswith("sqlite:///") or url.endswith(":memory:"):
+        return None
+    return Path(url[len("sqlite:///"):].split("?")[0])
+
+
 class Archive:
     """Session factory and queries over one archive database."""
 
@@ -155,6 +168,38 @@ class Archive:
         self.url = url
         self.engine = make_engine(url, readonly=readonly)
         self.Session = sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite keeps writing into a deleted file without complaint: remember which file we
+        # opened, and refuse to write once the path names another file or none.
+        self.path = None if readonly else _sqlite_file(url)
+        self._identity = self._stat() if self.path is not None else None
+
+    def _stat(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.path)  # type: ignore[arg-type]
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino
+
+    def check(self) -> None:
+        """Raise ArchiveError when the archive file was deleted or replaced since it was opened."""
+        if self.path is None:
+            return
+        now = self._stat()
+        if now is None:
+            raise ArchiveError(f"the archive {self.path} was deleted during the run")
+        if now != self._identity:
+            raise ArchiveError(f"the archive {self.path} was replaced by another file during the run")
+
+    @contextmanager
+    def _writing(self):
+        """A write transaction; a database that refuses writes becomes one ArchiveError."""
+        self.check()
+        try:
+            with self.Session.begin() as s:
+                yield s
+        except OperationalError as e:
+            msg = " ".join(str(e.orig if e.orig is not None else e).split())
+            raise ArchiveError(f"the archive refused a write: {msg}") from None
 
     @classmethod
     def open_folder(cls, folder: str | Path, readonly: bool = True) -> "Archive":
@@ -173,7 +218,7 @@ class Archive:
 
     # ---- runs -----------------------------------------------------------------------------
     def create_run(self, problem: str, folder: str | None, config: dict, seed: int) -> Run:
-        with self.Session.begin() as s:
+        with self._writing() as s:
             run = Run(problem=problem, folder=folder, config=config, seed=seed, state={})
             s.add(run)
         return run
@@ -187,7 +232,7 @@ class Archive:
             return s.get(Run, run_id)
 
     def update_run(self, run_id: int, **fields: Any) -> None:
-        with self.Session.begin() as s:
+        with self._writing() as s:
             run = s.get(Run, run_id)
             for k, v in fields.items():
                 setattr(run, k, v)
@@ -202,7 +247,7 @@ class Archive:
         run_updates: dict | None = None,
     ) -> Program:
         """One transaction: the program, its lineage edges, its LLM calls and run progress."""
-        with self.Session.begin() as s:
+        with self._writing() as s:
             s.add(program)
             s.flush()
             for parent_id, role in edges:
@@ -217,7 +262,7 @@ class Archive:
         return program
 
     def record_calls(self, calls: Iterable[LLMCall]) -> None:
-        with self.Session.begin() as s:
+        with self._writing() as s:
             s.add_all(list(calls))
 
     def programs(self, run_id: int) -> list[Program]:

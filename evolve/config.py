@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 GROUPS = ("problem", "search", "proposer", "llm")
 
@@ -60,34 +61,137 @@ def _valid_keys_hint(key: str, config_dirs) -> str:
     return "see `evolve --show`"
 
 
-_TYPES: dict[str, type] = {
-    "search.iterations": int, "search.seed": int, "search.islands": int, "search.concurrency": int,
-    "search.migration_interval": int, "search.migration_count": int, "search.max_seconds": float,
-    "search.target_score": float, "search.exploration": float, "search.power_law_alpha": float,
-    "evaluator.workers": int, "evaluator.timeout_s": float, "evaluator.memory_mb": int,
-    "evaluator.max_output_kb": int, "llm.max_cost_usd": float,
+@dataclass(frozen=True)
+class Rule:
+    """How one config value is checked: kind, bounds, choices, whether null is allowed."""
+
+    kind: type  # int, float, bool, str or list
+    low: float | None = None
+    low_open: bool = False  # True: value > low; False: value >= low
+    high: float | None = None
+    choices: tuple[str, ...] | None = None  # for str, or for each item of a list
+    nullable: bool = False
+    required: bool = True  # the shipped YAML must define it (the one source of defaults)
+
+
+def _num(kind: type, low=None, high=None, *, gt: bool = False, null: bool = False,
+         required: bool = True) -> Rule:
+    return Rule(kind, low, gt, high, nullable=null, required=required)
+
+
+def _choice(*names: str, required: bool = True) -> Rule:
+    return Rule(str, choices=names, required=required)
+
+
+_BOOL, _OPT_STR = Rule(bool), Rule(str, nullable=True)
+_INT_POS, _INT_NONNEG, _PROB = _num(int, 0, gt=True), _num(int, 0), _num(float, 0, 1)
+_OPT = dict(required=False)  # keys of optional sections (the builtin proposer, problems)
+
+# The schema: every config value the engine reads, checked before anything is written.
+# `*` matches any one key (operator weights). Problem-specific keys are the problem's own.
+SCHEMA: dict[str, Rule] = {
+    "resume": _OPT_STR, "run_dir": _OPT_STR, "progress": _BOOL,
+    "log_level": _choice("DEBUG", "INFO", "WARNING", "ERROR", "debug", "info", "warning", "error"),
+    "search.iterations": _INT_NONNEG, "search.seed": _INT_NONNEG,
+    "search.islands": _INT_POS, "search.migration_interval": _INT_NONNEG,
+    "search.migration_count": _INT_NONNEG, "search.max_seconds": _num(float, 0, gt=True, null=True),
+    "search.target_score": _num(float, null=True), "search.concurrency": _INT_POS,
+    "search.parent_selection": _choice("power_law", "weighted", "tournament", "uniform"),
+    "search.power_law_alpha": _num(float, 0), "search.weighted_sharpness": _num(float, 0, gt=True),
+    "search.tournament_k": _INT_POS, "search.fix_probability": _PROB, "search.exploration": _PROB,
+    "search.num_top_inspirations": _INT_NONNEG, "search.num_diverse_inspirations": _INT_NONNEG,
+    "search.map_elites.features": Rule(list, choices=("code_length", "behaviour", "score")),
+    "search.map_elites.bins": _INT_POS,
+    "evaluator.workers": _INT_POS, "evaluator.timeout_s": _num(float, 0, gt=True),
+    "evaluator.memory_mb": _INT_POS, "evaluator.max_output_kb": _INT_POS,
+    "evaluator.isolate_network": _BOOL, "evaluator.drop_privileges": _BOOL, "evaluator.gate": _BOOL,
+    "archive.url": _OPT_STR,
+    "llm.max_cost_usd": _num(float, 0, gt=True, null=True),
+    "problem.name": Rule(str), "problem.target": Rule(str, required=False),
+    "problem.seed_program": Rule(str, required=False),
+    "problem.preload": Rule(list, required=False),
+    "proposer.kind": _choice("auto", "builtin", "llm", "mixed", "scripted"),
+    "proposer.builtin_fraction": _PROB, "proposer.programs": Rule(list, **_OPT),
+    "proposer.builtin.operators.*": _num(float, 0, **_OPT),
+    "proposer.builtin.bandit.window": _num(int, 0, gt=True, **_OPT),
+    "proposer.builtin.bandit.prior_n": _num(float, 0, **_OPT),
+    "proposer.builtin.bandit.floor": _num(float, 0, 1, **_OPT),
+    "proposer.builtin.expr_depth": _num(int, 0, gt=True, **_OPT),
+    "proposer.builtin.const_prob": _num(float, 0, 1, **_OPT),
+    "proposer.builtin.rel_step": _num(float, 0, **_OPT),
+    "proposer.builtin.abs_step": _num(float, 0, **_OPT),
+    "proposer.builtin.depth_bias": _num(float, 0, **_OPT),
+    "proposer.builtin.key_bias": _num(float, 0, **_OPT),
+    "proposer.builtin.max_attempts": _num(int, 0, gt=True, **_OPT),
+    "proposer.builtin.tune.max_params": _num(int, 0, gt=True, **_OPT),
+    "proposer.builtin.tune.max_evals": _num(int, 0, gt=True, **_OPT),
+    "proposer.builtin.tune.max_seconds": _num(float, 0, gt=True, **_OPT),
+    "proposer.builtin.tune.sigma0": _num(float, 0, gt=True, **_OPT),
+    "proposer.builtin.tune.sets": _choice("train", "gate", **_OPT),
+    "proposer.builtin.tune.max_sets": _num(int, 0, gt=True, null=True, **_OPT),
 }
-_POSITIVE = {"search.islands", "search.concurrency", "evaluator.workers", "evaluator.timeout_s"}
+
+
+def _expand(cfg: DictConfig, key: str) -> list[str]:
+    """`key` itself, or one key per child where it ends in `.*`."""
+    if not key.endswith(".*"):
+        return [key]
+    node = OmegaConf.select(cfg, key[:-2], default=None)
+    return [f"{key[:-2]}.{k}" for k in node.keys()] if isinstance(node, DictConfig) else []
+
+
+def _check(key: str, value: Any, rule: Rule) -> None:
+    """Raise ConfigError naming `key=value` when `value` breaks `rule`."""
+    shown = f"{key}={value!r}"
+    if value is None:
+        if not rule.nullable:
+            raise ConfigError(f"{key}=null: a value is required")
+        return
+    if rule.kind is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{shown}: expected true or false")
+        return
+    if rule.kind is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{shown}: expected a string")
+        if rule.choices and value not in rule.choices:
+            raise ConfigError(f"{shown}: choose one of {', '.join(rule.choices)}")
+        return
+    if rule.kind is list:
+        if isinstance(value, str) or not isinstance(value, (list, tuple, ListConfig)):
+            raise ConfigError(f"{shown}: expected a list")
+        bad = [v for v in value if rule.choices and v not in rule.choices]
+        if bad:
+            raise ConfigError(f"{shown}: unknown {bad[0]!r} (choose from {', '.join(rule.choices)})")
+        if rule.choices and not len(value):
+            raise ConfigError(f"{key}=[]: name at least one of {', '.join(rule.choices)}")
+        return
+    integer = rule.kind is int
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or \
+            (integer and float(value) != int(value)) or value in (float("inf"), float("-inf")):
+        raise ConfigError(f"{shown}: expected a{'n integer' if integer else ' finite number'}")
+    if rule.low is not None and (value <= rule.low if rule.low_open else value < rule.low):
+        raise ConfigError(f"{shown}: must be {'>' if rule.low_open else '>='} {rule.low:g}")
+    if rule.high is not None and value > rule.high:
+        raise ConfigError(f"{shown}: must be <= {rule.high:g}")
 
 
 def validate(cfg: DictConfig) -> None:
-    """Type-check the numeric knobs users override most."""
-    for key, typ in _TYPES.items():
-        value = OmegaConf.select(cfg, key, default=None)
-        if value is None:
-            continue
-        try:
-            cast = typ(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{key}={value!r}: expected a{'n integer' if typ is int else ' number'}") from None
-        if typ is int and isinstance(value, float) and value != int(value):
-            raise ConfigError(f"{key}={value!r}: expected an integer")
-        if key in _POSITIVE and cast <= 0:
-            raise ConfigError(f"{key}={value!r}: must be positive")
-        if key == "search.iterations" and cast < 0:
-            raise ConfigError(f"{key}={value!r}: must be >= 0")
-    if not 0.0 <= float(OmegaConf.select(cfg, "search.exploration", default=0.0)) <= 1.0:
-        raise ConfigError(f"search.exploration={cfg.search.exploration!r}: must be within [0, 1]")
+    """Check every value in SCHEMA (kind, range, choice); the first problem is one ConfigError."""
+    for pattern, rule in SCHEMA.items():
+        for key in _expand(cfg, pattern):
+            try:
+                value = OmegaConf.select(cfg, key, default=_ABSENT, throw_on_missing=True)
+            except Exception as e:  # noqa: BLE001 - ??? values, broken ${interpolations}
+                raise ConfigError(f"{key}: {_one_line(str(e)).split(' full_key:')[0]}") from None
+            if value is _ABSENT:
+                if rule.required and not pattern.endswith(".*"):
+                    raise ConfigError(f"{key}: missing (no default in the config)")
+                continue
+            _check(key, value, rule)
+
+
+_ABSENT = object()
 
 
 def to_dict(node: Any) -> dict:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from evolve.archive import Archive, LLMCall, Program, Run
+from evolve.archive import Archive, ArchiveError, LLMCall, Program, Run
 from evolve.population import Population, view_of
 from evolve.program import code_hash
 from evolve.proposers.base import CallRecord, ProblemInfo, Proposal, ProposalContext, Proposer
@@ -19,6 +20,17 @@ from evolve.result import EvalResult
 from evolve.selection import IslandSelector
 
 log = logging.getLogger("evolve")
+
+MAX_TRACEBACK = 8000  # characters of an engine_error traceback kept in the archive
+
+
+def short_traceback(exc: BaseException, limit: int = MAX_TRACEBACK) -> str:
+    """The traceback of `exc`, cut in the middle when long (the start and the raise site matter)."""
+    text = "".join(traceback.format_exception(exc))
+    if len(text) <= limit:
+        return text
+    half = (limit - 40) // 2
+    return f"{text[:half]}\n... [{len(text) - 2 * half} characters cut] ...\n{text[-half:]}"
 
 
 @dataclass(frozen=True)
@@ -108,6 +120,18 @@ class Controller:
         planned = range(1, self.budget.iterations + 1)
         todo = [i for i in planned if i not in self.pop.done_iterations()]
         pending: dict[int, asyncio.Task] = {}
+        try:
+            await self._drive(todo, pending)
+        except BaseException:
+            # archive lost, interrupted twice, or a bug in the loop itself: nothing half-done
+            # keeps running behind the caller's back
+            for task in pending.values():
+                task.cancel()
+            await asyncio.gather(*pending.values(), return_exceptions=True)
+            raise
+        return self.stop_reason or "finished"
+
+    async def _drive(self, todo: list[int], pending: dict[int, asyncio.Task]) -> None:
         nxt = 0
         while True:
             if self.stop_reason is None:
@@ -126,13 +150,10 @@ class Controller:
             for task in done:
                 i = next(k for k, t in pending.items() if t is task)
                 del pending[i]
-                exc = task.exception()
-                if exc is not None and not isinstance(exc, asyncio.CancelledError):
-                    log.error("iteration %d crashed in the engine: %s: %s", i, type(exc).__name__, exc)
-                    raise exc
+                if not task.cancelled() and task.exception() is not None:
+                    raise task.exception()  # only fatal errors (ArchiveError) get here
             if self.on_progress:
                 self.on_progress(self.stats, self.budget.iterations)
-        return self.stop_reason or "finished"
 
     def request_stop(self, reason: str) -> None:
         if self.stop_reason is None:
@@ -156,9 +177,47 @@ class Controller:
         return self.proposers[int(rng.choice(len(weights), p=weights / weights.sum()))][0]
 
     async def _iteration(self, i: int) -> None:
+        """One iteration; an exception of the engine becomes an `engine_error` row, not a crash."""
+        state: dict[str, Any] = {}
+        try:
+            await self._iteration_steps(i, state)
+        except (ArchiveError, asyncio.CancelledError):
+            raise
+        except Exception as e:  # noqa: BLE001 - whatever a candidate or a proposer led to
+            log.error("iteration %d: engine error %s: %s (recorded as engine_error)", i,
+                      type(e).__name__, " ".join(str(e).split())[:300])
+            self._record_engine_error(i, e, state)
+
+    def _record_engine_error(self, i: int, exc: Exception, state: dict) -> None:
+        if state.get("recorded"):
+            return  # the program is in the archive; what failed came after (e.g. best.py)
+        sel, prop = state.get("sel"), state.get("prop")
+        base = state.get("base") or dict(
+            run_id=self.run_row.id, iteration=i, island=sel.island if sel else i % max(
+                1, self.selector.islands), generation=sel.parent.generation + 1 if sel else 0,
+            parent_id=sel.parent.id if sel else None, proposer="engine")
+        code = (prop.code if prop is not None and prop.code else None) or (
+            sel.parent.code if sel else "")
+        text = short_traceback(exc)
+        row = Program(code=code, status="engine_error", error=text,
+                      feedback=f"engine_error: {type(exc).__name__}: {exc}"[:2000], **base)
+        calls = list(prop.calls) if prop is not None else []
+        for attempt_calls in ([calls, []] if calls else [[]]):  # LLM costs are kept if possible
+            try:
+                self._record(row, [], attempt_calls)
+                return
+            except ArchiveError:
+                raise
+            except Exception as e:  # noqa: BLE001 - the row itself cannot be stored
+                log.error("iteration %d: the engine_error row could not be stored either: %s: %s",
+                          i, type(e).__name__, e)
+                row = Program(code="", status="engine_error", error=text,
+                              feedback=f"engine_error: {type(exc).__name__}"[:2000], **base)
+
+    async def _iteration_steps(self, i: int, state: dict) -> None:
         view = self.pop.view(i)
         rng = np.random.default_rng([self.seed, i])
-        sel = self.selector.select(i, view, rng)
+        sel = state["sel"] = self.selector.select(i, view, rng)
         proposer = self._pick_proposer(rng)
         ctx = ProposalContext(
             iteration=i, island=sel.island, rng=rng, parent=sel.parent,
@@ -171,8 +230,9 @@ class Controller:
             log.warning("iteration %d: proposer raised %s: %s", i, type(e).__name__, e)
             prop = Proposal(code=None, proposer=type(proposer).__name__.lower(),
                             failure="llm_error", error=f"{type(e).__name__}: {e}")
+        state["prop"] = prop
         propose_s = time.monotonic() - t0
-        base = dict(run_id=self.run_row.id, iteration=i, island=sel.island,
+        base = state["base"] = dict(run_id=self.run_row.id, iteration=i, island=sel.island,
                     generation=sel.parent.generation + 1, parent_id=sel.parent.id,
                     proposer=prop.proposer, operator=prop.operator, model=prop.model,
                     diff=prop.diff, propose_seconds=propose_s)
@@ -185,6 +245,7 @@ class Controller:
             row = Program(code=sel.parent.code, status=kind, error=(prop.error or kind)[:4000],
                           feedback=f"{kind}: {prop.error or ''}"[:2000], **base)
             self._record(row, edges, prop.calls)
+            state["recorded"] = True
             return
         h = code_hash(prop.code)
         known = self.hashes.get(h)
@@ -196,6 +257,7 @@ class Controller:
                           compile_fallback=original.compile_fallback, **base)
             row.improved = self._improved(row.score, sel.parent)
             self._record(row, edges, prop.calls)
+            state["recorded"] = True
             return
         fut = asyncio.get_running_loop().create_future()
         self.hashes[h] = fut
@@ -206,6 +268,7 @@ class Controller:
             row = Program(code=prop.code, code_hash=h, **fields, **base)
             row.improved = self._improved(row.score, sel.parent)
             self._record(row, edges, prop.calls)
+            state["recorded"] = True
             fut.set_result(row)
         except BaseException as e:
             self.hashes.pop(h, None)
@@ -225,6 +288,14 @@ class Controller:
                     eval_seconds=res.seconds)
 
     def _migrate(self, i: int) -> None:
+        try:
+            self._migrate_now(i)
+        except ArchiveError:
+            raise
+        except Exception as e:  # noqa: BLE001 - a failed migration skips one exchange, no more
+            log.error("iteration %d: migration failed, skipped: %s: %s", i, type(e).__name__, e)
+
+    def _migrate_now(self, i: int) -> None:
         if not self.selector.migration_due(i):
             return  # the common case: no view to build
         if any(p.iteration == i and p.proposer == "migration" for p in self.pop.programs):
@@ -260,8 +331,11 @@ class Controller:
         if self.run_dir is None:
             return
         tmp = self.run_dir / "best.py.tmp"
-        tmp.write_text(p.code)
-        tmp.replace(self.run_dir / "best.py")
+        try:
+            tmp.write_text(p.code)
+            tmp.replace(self.run_dir / "best.py")
+        except (OSError, UnicodeError) as e:  # a convenience copy: the archive has the program
+            log.warning("could not write best.py: %s", e)
 
 
 class SeedError(Exception):

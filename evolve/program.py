@@ -26,6 +26,8 @@ FAILURE_KINDS = (
     "input_mutation",
     "diff_failed",
     "llm_error",
+    "engine_error",  # the engine's own fault (traceback stored), not the candidate's
+    "problem_error",  # the problem's trusted code failed
 )
 
 
@@ -68,12 +70,22 @@ def split_blocks(code: str) -> Blocks:
 
 
 def normalize(code: str) -> str:
-    """Code with comments, docstrings-as-statements and layout removed (for hashing)."""
+    """Code with comments, docstrings-as-statements and layout removed (for hashing).
+
+    Total: a program too deep for the AST (RecursionError in parse or unparse, e.g. 1000 chained
+    additions), too big (MemoryError) or with null bytes (ValueError) falls back to tokens.
+    """
     try:
-        tree = ast.parse(code)
+        return _normalize_ast(code)
     except SyntaxError:
         return _strip_tokens(code)
-    for node in ast.walk(tree):
+    except (RecursionError, MemoryError, ValueError):
+        return _strip_tokens(code)
+
+
+def _normalize_ast(code: str) -> str:
+    tree = ast.parse(code)
+    for node in ast.walk(tree):  # ast.walk is iterative: safe on deep trees
         body = getattr(node, "body", None)
         if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
             if isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
@@ -87,14 +99,17 @@ def _strip_tokens(code: str) -> str:
         for tok in tokenize.generate_tokens(io.StringIO(code).readline):
             if tok.type not in (tokenize.COMMENT, tokenize.NL, tokenize.INDENT, tokenize.DEDENT):
                 out.append(tok.string)
-    except (tokenize.TokenError, IndentationError, SyntaxError):
+    except (tokenize.TokenError, SyntaxError, RecursionError, MemoryError, ValueError):
         return " ".join(code.split())
     return " ".join(out)
 
 
 def code_hash(code: str) -> str:
-    """Hash of the normalized code: identical programs up to comments/layout share it."""
-    return hashlib.sha256(normalize(code).encode()).hexdigest()
+    """Hash of the normalized code: identical programs up to comments/layout share it.
+
+    Never raises, whatever the string (lone surrogates are hashed as they are).
+    """
+    return hashlib.sha256(normalize(code).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def check_syntax(code: str) -> None:

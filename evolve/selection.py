@@ -77,15 +77,15 @@ class UniformSelector(ParentSelector):
 
 
 SELECTORS = {
-    "power_law": lambda cfg: PowerLawSelector(cfg.get("power_law_alpha", 1.0)),
-    "weighted": lambda cfg: WeightedSelector(cfg.get("weighted_sharpness", 10.0)),
-    "tournament": lambda cfg: TournamentSelector(cfg.get("tournament_k", 3)),
+    "power_law": lambda cfg: PowerLawSelector(cfg["power_law_alpha"]),
+    "weighted": lambda cfg: WeightedSelector(cfg["weighted_sharpness"]),
+    "tournament": lambda cfg: TournamentSelector(cfg["tournament_k"]),
     "uniform": lambda cfg: UniformSelector(),
 }
 
 
 def make_selector(cfg: dict) -> ParentSelector:
-    name = cfg.get("parent_selection", "power_law")
+    name = cfg["parent_selection"]
     if name not in SELECTORS:
         raise ValueError(f"search.parent_selection={name!r}: choose one of {', '.join(SELECTORS)}")
     return SELECTORS[name](cfg)
@@ -156,17 +156,20 @@ class Selection:
 
 
 class IslandSelector:
-    """Islands with ring migration; parents by exploitation or from the MAP-Elites grid."""
+    """Islands with ring migration; parents by exploitation or from the MAP-Elites grid.
+
+    `cfg` is the validated `search` section: its defaults live in conf/search/default.yaml only.
+    """
 
     def __init__(self, cfg: dict, fix_probability: float = 0.0):
-        self.islands = max(1, int(cfg.get("islands", 1)))
-        self.exploration = float(cfg.get("exploration", 0.2))
-        self.n_top = int(cfg.get("num_top_inspirations", 2))
-        self.n_diverse = int(cfg.get("num_diverse_inspirations", 1))
-        self.migration_interval = int(cfg.get("migration_interval", 0) or 0)
-        self.migration_count = int(cfg.get("migration_count", 1))
-        me = cfg.get("map_elites") or {}
-        self.grid = MapElites(me.get("features", ("code_length", "behaviour")), me.get("bins", 8))
+        self.islands = max(1, int(cfg["islands"]))
+        self.exploration = float(cfg["exploration"])
+        self.n_top = int(cfg["num_top_inspirations"])
+        self.n_diverse = int(cfg["num_diverse_inspirations"])
+        self.migration_interval = int(cfg["migration_interval"] or 0)
+        self.migration_count = int(cfg["migration_count"])
+        me = cfg["map_elites"]
+        self.grid = MapElites(me["features"], me["bins"])
         self.parent_selector = make_selector(cfg)
         self.fix_probability = float(fix_probability)
 

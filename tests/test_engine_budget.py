@@ -51,8 +51,9 @@ def test_ctrl_c_finishes_in_flight_work_and_marks_the_run_stopped(tmp_path):
             pass
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=120)
-    assert proc.returncode == 0, out
+    assert proc.returncode == 130, out  # interrupted, after the clean stop
     (status, reason), = rows(run_dir, "select status, stop_reason from runs")
-    assert status == "stopped" and "interrupted" in reason
+    assert status == "stopped" and reason == "interrupted (Ctrl-C)"
+    assert "run folder:" in out  # the summary of the clean stop
     its = sorted(r[0] for r in rows(run_dir, "select iteration from programs where proposer='scripted'"))
     assert 3 <= len(its) < 60 and len(set(its)) == len(its)
