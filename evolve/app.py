@@ -100,6 +100,22 @@ def _override_value(ov: str):
         raise ConfigError(f"{ov}: {' '.join(str(e).split())[:200]}") from None
 
 
+def _trust_folder(cfg: DictConfig, folder: Path, dirs: list[str], overrides: list[str]) -> None:
+    """A run folder is untrusted input: its problem code is imported only when registered (or
+    under a --config-dir the user passed), and its isolation switches are the engine's."""
+    from evolve.trust import trusted_problem_cfg
+
+    problem = OmegaConf.to_container(cfg.problem, resolve=True)
+    if not isinstance(problem, dict):
+        raise ConfigError(f"resume={folder}: config.yaml has no problem section")
+    cfg.problem = trusted_problem_cfg(problem, dirs, source=folder)
+    shipped = compose([]).evaluator
+    given = {ov.partition("=")[0].lstrip("+") for ov in overrides}
+    for key in ("isolate_network", "drop_privileges"):
+        if f"evaluator.{key}" not in given:
+            cfg.evaluator[key] = shipped[key]
+
+
 def _add_new_defaults(cfg: DictConfig) -> None:
     """Keys added to the shipped config since a run was saved get their default (YAML is the source)."""
     base = compose([])
@@ -178,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         resume = next((o.split("=", 1)[1] for o in overrides if o.startswith("resume=")), None)
         if resume:
             cfg = _resume_config(Path(resume), overrides)
+            _trust_folder(cfg, Path(resume), dirs, overrides)
         else:
             cfg = compose(overrides, dirs)
         validate(cfg)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -205,9 +206,13 @@ class Archive:
     def open_folder(cls, folder: str | Path, readonly: bool = True) -> "Archive":
         """Open `<folder>/archive.sqlite`, or the URL stored in `<folder>/archive_url`."""
         folder = Path(folder)
-        url_file = folder / "archive_url"
-        if url_file.exists():
-            return cls(url_file.read_text().strip(), readonly=readonly)
+        from evolve.trust import folder_archive_url, masked_url
+
+        url = folder_archive_url(folder)  # checked: it parses, an SQLite file already exists
+        if url is not None:
+            print(f"note: {folder}/archive_url: using the archive at {masked_url(url)}",
+                  file=sys.stderr)
+            return cls(url, readonly=readonly)
         db = folder / "archive.sqlite"
         if not db.exists():
             raise FileNotFoundError(f"{folder}: no archive.sqlite (not a run folder)")

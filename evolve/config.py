@@ -125,7 +125,6 @@ SCHEMA: dict[str, Rule] = {
     "proposer.builtin.max_attempts": _num(int, 0, gt=True, **_OPT),
     "proposer.builtin.tune.max_params": _num(int, 0, gt=True, **_OPT),
     "proposer.builtin.tune.max_evals": _num(int, 0, gt=True, **_OPT),
-    "proposer.builtin.tune.max_seconds": _num(float, 0, gt=True, **_OPT),
     "proposer.builtin.tune.sigma0": _num(float, 0, gt=True, **_OPT),
     "proposer.builtin.tune.sets": _choice("train", "gate", **_OPT),
     "proposer.builtin.tune.max_sets": _num(int, 0, gt=True, null=True, **_OPT),

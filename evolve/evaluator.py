@@ -15,13 +15,14 @@ import subprocess
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable
 from typing import Any
 
 from evolve.problem import ProblemError
 from evolve.program import CandidateError
 from evolve.result import EvalResult
 from evolve.sandbox import Limits
-from evolve.secrets import Scrubber, child_env
+from evolve.secrets import Scrubber, child_env, secret_values
 from evolve.workerproc import recv_msg, send_msg
 
 # One BLAS thread per process: the sandbox forbids new threads, and 2 cores are shared anyway.
@@ -36,9 +37,9 @@ class WorkerDied(Exception):
 class _Worker:
     """One worker process and its two pipes."""
 
-    def __init__(self, problem_cfg: dict, limits: Limits):
+    def __init__(self, problem_cfg: dict, limits: Limits, env: dict[str, str]):
         r, w = os.pipe()
-        env = dict(child_env(), EVOLVE_PARENT_PID=str(os.getpid()))
+        env = dict(env, EVOLVE_PARENT_PID=str(os.getpid()))
         self.proc = subprocess.Popen([sys.executable, "-m", "evolve.workerproc", str(w)],
                                      stdin=subprocess.PIPE, pass_fds=(w,), env=env,
                                      start_new_session=False)
@@ -78,12 +79,16 @@ class Evaluator:
     """Evaluates programs in sandboxed children forked from `workers` warm processes."""
 
     def __init__(self, problem_cfg: dict, limits: Limits | None = None, workers: int = 2,
-                 gate: bool = True, seed: int = 0, secrets: list[str] | None = None):
+                 gate: bool = True, seed: int = 0, secret_envs: Iterable[str] = ()):
         self.problem_cfg = dict(problem_cfg)
         self.limits = limits or Limits()
         self.workers = max(1, int(workers))
         self.gate, self.seed = gate, int(seed)
-        self.scrub = Scrubber(secrets)
+        # Variables holding keys (the LLM's api_key_env, whatever its name) never reach a worker
+        # and their values are masked in anything that comes back.
+        names = set(secret_envs)
+        self.env = {k: v for k, v in child_env().items() if k not in names}
+        self.scrub = Scrubber(secret_values(extra=[os.environ.get(n, "") for n in names]))
         self.isolation, self.isolation_detail = "unknown", ""
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._all: list[_Worker] = []
@@ -99,7 +104,7 @@ class Evaluator:
                 return self
             self._spawner = ThreadPoolExecutor(1, thread_name_prefix="evolve-spawn")
             self._threads = ThreadPoolExecutor(self.workers, thread_name_prefix="evolve-eval")
-        spawned = [self._spawner.submit(_Worker, self.problem_cfg, self.limits)
+        spawned = [self._spawner.submit(_Worker, self.problem_cfg, self.limits, self.env)
                    for _ in range(self.workers)]
         try:
             for f in spawned:
@@ -114,7 +119,7 @@ class Evaluator:
 
     def _spawn(self) -> _Worker:
         assert self._spawner is not None
-        return self._spawner.submit(_Worker, self.problem_cfg, self.limits).result()
+        return self._spawner.submit(_Worker, self.problem_cfg, self.limits, self.env).result()
 
     def _adopt(self, w: _Worker) -> None:
         if not w.ready.get("ok"):

@@ -7,6 +7,7 @@ Once the run row exists the session always leaves a final status: `finished`, `s
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import fcntl
 import inspect
 import json
@@ -42,6 +43,27 @@ def limits_from(cfg: DictConfig) -> Limits:
     return Limits(timeout_s=float(ev.timeout_s), memory_mb=int(ev.memory_mb),
                   max_output_kb=int(ev.max_output_kb), isolate_network=bool(ev.isolate_network),
                   drop_privileges=bool(ev.drop_privileges))
+
+
+def hidden_folders(folder: Path) -> tuple[str, ...]:
+    """Folders candidates see as empty: the one holding this run and its siblings (other runs'
+    archives), unless it holds the Python installation or the engine itself."""
+    runs = folder.resolve().parent
+    needed = [Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(),
+              Path(__file__).resolve().parent]
+    if any(p == runs or runs in p.parents for p in needed):
+        return ()
+    return (str(runs),)
+
+
+def key_env_names(llm_cfg: Any) -> list[str]:
+    """Every `api_key_env` named anywhere in the llm section (their values are secrets)."""
+    if isinstance(llm_cfg, dict):
+        own = [str(v) for k, v in llm_cfg.items() if k == "api_key_env" and v]
+        return own + [n for v in llm_cfg.values() for n in key_env_names(v)]
+    if isinstance(llm_cfg, list):
+        return [n for v in llm_cfg for n in key_env_names(v)]
+    return []
 
 
 class RunLock:
@@ -167,8 +189,10 @@ async def _session(cfg: DictConfig, archive: Archive, run: Run, folder: Path, pr
     try:
         if announce is not None:
             announce()
-        evaluator = Evaluator(problem_cfg, limits_from(cfg), int(cfg.evaluator.workers),
-                              gate=bool(cfg.evaluator.gate))
+        limits = dataclasses.replace(limits_from(cfg), hide=hidden_folders(folder))
+        evaluator = Evaluator(problem_cfg, limits, int(cfg.evaluator.workers),
+                              gate=bool(cfg.evaluator.gate), seed=int(cfg.search.seed),
+                              secret_envs=key_env_names(to_dict(cfg.llm)))
         await asyncio.get_running_loop().run_in_executor(None, evaluator.start)
         _note_isolation(folder, run, archive, evaluator)
         return await _evolve(cfg, archive, run, folder, evaluator, proposers, info, seed_code,

@@ -71,7 +71,7 @@ def init_worker(problem_cfg: dict, limits: Limits) -> dict[str, str]:
         except ImportError:
             pass
     _STATE["numba_seed"] = _warm_numba()
-    problem = make_problem(problem_cfg)
+    problem = make_problem({k: v for k, v in problem_cfg.items() if k != "preload"})
     problem.warm_up()
     _STATE.update(problem=problem, limits=limits, sets={})
     _STATE["plan"], reason = probe(limits)

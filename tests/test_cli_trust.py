@@ -170,3 +170,21 @@ def test_archive_url_is_named_and_cannot_create_files(tmp_path, capsys):
     (other / "archive_url").write_bytes(b"\xff\xfe\x00garbage")
     with pytest.raises(UntrustedInput, match="archive_url: cannot read"):
         folder_archive_url(other)
+
+
+@pytest.mark.parametrize("name", ["sorting", "smtt"])
+def test_resuming_a_crafted_folder_imports_nothing(tmp_path, capsys, name):
+    """`evolve resume=` reads the folder's config too: the same rule, before any import."""
+    from evolve import app
+
+    folder = craft(tmp_path, name)
+    (folder / "run.json").write_text(json.dumps({"run_id": 1, "url": "x"}))
+    cfg = OmegaConf.load(folder / "config.yaml")
+    cfg.evaluator.isolate_network = False  # a folder cannot switch isolation off either
+    OmegaConf.save(cfg, folder / "config.yaml")
+    rc, out, err = call(capsys, app.main, f"resume={folder}")
+    assert rc == 2 and "not a registered problem" in err and err.count("\n") == 1
+    assert not (folder / "MARKER").exists()
+    rc, out, err = call(capsys, app.main, "--config-dir", f"{REPO}/tests/conf", f"resume={folder}",
+                        "--show")
+    assert rc == 2 and not (folder / "MARKER").exists()  # tests/conf does not configure evil.py

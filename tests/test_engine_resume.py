@@ -41,7 +41,7 @@ def test_kill_9_then_resume_finishes_budget(tmp_path):
     (status,) = rows(run_dir, "select status from runs")[0]
     assert status == "running"  # killed: never marked finished
 
-    run_evolve(f"resume={run_dir}", timeout=300)
+    run_evolve(*SORTING[:2], f"resume={run_dir}", timeout=300)
     after = rows(run_dir, "select id, iteration, code_hash, score from programs "
                           "where proposer='scripted'")
     assert set(before) <= set(after), "a completed program was lost"
@@ -57,8 +57,8 @@ def test_resume_can_extend_the_budget(tmp_path):
     run_dir = tmp_path / "run"
     run_evolve(*SORTING, "proposer=scripted", f"proposer.programs=[{programs}]",
                "search.iterations=3", f"run_dir={run_dir}", "progress=false")
-    run_evolve(f"resume={run_dir}", "search.iterations=6", "progress=false")
+    run_evolve(*SORTING[:2], f"resume={run_dir}", "search.iterations=6", "progress=false")
     its = sorted(r[0] for r in rows(run_dir, "select iteration from programs where proposer='scripted'"))
     assert its == [1, 2, 3, 4, 5, 6]
-    bad = run_evolve(f"resume={run_dir}", "problem.seed_program=x", check=False)
+    bad = run_evolve(*SORTING[:2], f"resume={run_dir}", "problem.seed_program=x", check=False)
     assert bad.returncode == 2 and "cannot change" in bad.stderr

@@ -23,7 +23,7 @@ class FakeEvaluator:
 
     fail_start: Exception | None = None
 
-    def __init__(self, problem_cfg, limits, workers, gate=True):
+    def __init__(self, problem_cfg, limits, workers, gate=True, **_: object):
         self.isolation, self.isolation_detail = "unknown", ""
 
     def start(self):
@@ -130,13 +130,13 @@ def test_resume_of_a_folder_in_use_is_refused(tmp_path, capsys):
     held = session.RunLock(run_dir).acquire()  # another evolve session holds it
     try:
         before = _run_row(run_dir)
-        assert app.main([f"resume={run_dir}", "search.iterations=4"]) == 2
+        assert app.main([*SORTING[:2], f"resume={run_dir}", "search.iterations=4"]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and "in use by another evolve process" in err[0], err
         assert _run_row(run_dir) == before  # nothing written
     finally:
         held.release()
-    assert app.main([f"resume={run_dir}", "search.iterations=4"]) == 0  # free again
+    assert app.main([*SORTING[:2], f"resume={run_dir}", "search.iterations=4"]) == 0  # free again
 
 
 def test_resume_of_a_run_saved_before_a_key_existed_gets_the_yaml_default(tmp_path):
@@ -146,7 +146,7 @@ def test_resume_of_a_run_saved_before_a_key_existed_gets_the_yaml_default(tmp_pa
     text = saved.read_text()
     assert "tournament_k: 3" in text
     saved.write_text(text.replace("  tournament_k: 3\n", ""))  # as written by an older version
-    assert app.main([f"resume={run_dir}", "search.iterations=3"]) == 0
+    assert app.main([*SORTING[:2], f"resume={run_dir}", "search.iterations=3"]) == 0
     assert _run_row(run_dir) == ("finished", "finished")
 
 

@@ -39,7 +39,7 @@ def test_sigterm_stops_cleanly_and_a_concurrent_resume_is_refused(tmp_path):
     proc, run_dir = _start(tmp_path)
     try:
         _wait_for_programs(proc, run_dir, 1)
-        second = run_evolve(f"resume={run_dir}", check=False, timeout=120)
+        second = run_evolve(*SORTING[:2], f"resume={run_dir}", check=False, timeout=120)
         assert second.returncode == 2, second.stderr
         err = [l for l in second.stderr.splitlines() if l.strip()]
         assert len(err) == 1 and "in use by another evolve process" in err[0], second.stderr
