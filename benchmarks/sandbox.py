@@ -69,7 +69,7 @@ def real_path(n: int = 15) -> dict:
     from evolve.result import evaluate_in_process
 
     cfg = to_dict(compose(["problem=smtt"], []).problem)
-    problem = make_problem(cfg)
+    problem = make_problem({k: v for k, v in cfg.items() if k != "preload"})
     code = problem.seed_path("edd").read_text()
     own, whole = [], []
     with Evaluator(cfg, Limits(), workers=1, gate=False) as ev:
