@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import os
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -135,7 +136,8 @@ def _seed(code: str, seed: int) -> None:
 
 def _spawn(limits: Limits) -> Child:
     child = Child(_runner, limits, _STATE["plan"])
-    child.cached = set(_STATE["sets"])  # type: ignore[attr-defined]
+    # What the child has without reading the disk (it may not be allowed to): data and modules.
+    child.cached = set(_STATE["sets"]) | set(sys.modules)  # type: ignore[attr-defined]
     return child
 
 
@@ -383,7 +385,9 @@ def call_task(func: str, payload: dict, timeout_s: float | None = None) -> Any:
     limits: Limits = _STATE["limits"]
     if timeout_s:
         limits = Limits(**{**limits.__dict__, "timeout_s": float(timeout_s)})
-    child = _take_child(limits, set())
+    mod_name = func.partition(":")[0]
+    importlib.import_module(mod_name)  # here, trusted, before the fork: the child may not read it
+    child = _take_child(limits, {mod_name})
     child.start({"type": "call", "func": func, "payload": payload,
                  "code": str(payload.get("code", "")), "seed": int(payload.get("seed", 0))})
     error: tuple[str, str] | None = None
