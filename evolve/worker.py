@@ -23,8 +23,7 @@ from evolve import frames, isolation, sandbox
 from evolve.isolation import Plan
 from evolve.problem import InstanceSet, Problem, SetScore, make_problem
 from evolve.program import CandidateError, load_candidate
-from evolve.result import (EvalResult, classify_exception, evaluate_in_process, set_dict,
-                           timing_rng)
+from evolve.result import EvalResult, classify_exception, evaluate_in_process, set_dict, timing_rng
 from evolve.sandbox import Child, Limits, describe_status
 
 _STATE: dict[str, Any] = {}
@@ -45,7 +44,7 @@ def _warm_numba() -> Callable[[int], None]:
     """Compile throwaway functions so numba's lazy parts load pre-fork; return numba's seeder."""
     import numba
 
-    @numba.njit(cache=False)
+    @numba.njit(cache=True)  # trusted code, cached on disk by the worker: start-up skips compiling
     def _probe(x, w):
         order = np.argsort(x)
         acc = 0.0
@@ -56,12 +55,13 @@ def _warm_numba() -> Callable[[int], None]:
         out[:] = order
         return acc, out, np.zeros((2, 2)), np.ones(3, dtype=np.bool_)
 
-    @numba.njit(cache=False)
+    @numba.njit(cache=True)
     def _seed(s):
         np.random.seed(s)
 
     _probe(np.arange(5.0), np.ones(5))
     _seed(0)
+    _STATE["probe"] = _probe
     return _seed
 
 
@@ -75,25 +75,32 @@ def init_worker(problem_cfg: dict, limits: Limits) -> dict[str, str]:
     _STATE["numba_seed"] = _warm_numba()
     problem = make_problem({k: v for k, v in problem_cfg.items() if k != "preload"})
     problem.warm_up()
-    _warm_compiler(problem, str(problem_cfg.get("seed_program") or ""))
+    if not _warm_compiler(problem, str(problem_cfg.get("seed_program") or "")):
+        # Loaded from numba's cache, the probe compiled nothing: compile a fresh copy so that the
+        # compiler's lazily imported parts are in memory before children (which may not be
+        # allowed to read the Python installation) compile candidates.
+        import numba
+
+        numba.njit(cache=False)(_STATE["probe"].py_func)(np.arange(5.0), np.ones(5))
     _STATE.update(problem=problem, limits=limits, sets={})
     _STATE["plan"], reason = probe(limits)
     return {"isolation": "full" if _STATE["plan"].full else "reduced",
             "detail": _STATE["plan"].label + (f"; {reason}" if reason else "")}
 
 
-def _warm_compiler(problem: Problem, seed_program: str) -> None:
+def _warm_compiler(problem: Problem, seed_program: str) -> bool:
     """Compile and run the problem's own seed once, here: numba's one-time typing and LLVM set-up
     then happen before the fork instead of in every child (about 150 ms per SMTT candidate).
     Only a seed from the problem's own seeds folder, trusted like the problem's code, runs here."""
     try:
         path = problem.seed_path(seed_program).resolve()
         if problem.seeds_root().resolve() not in path.parents:
-            return
+            return False
         sets = (problem.gate_sets() or problem.instance_sets("train"))[:1]
     except Exception:  # noqa: BLE001 - no seed to warm with: children compile from scratch
-        return
-    evaluate_in_process(problem, path.read_text(), sets=sets)
+        return False
+    res = evaluate_in_process(problem, path.read_text(), sets=sets)
+    return problem.jit_entry and res.ok and not res.compile_fallback
 
 
 def probe(limits: Limits) -> tuple[Plan, str]:
