@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterable
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -36,7 +37,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Base(DeclarativeBase):
@@ -203,7 +204,7 @@ class Archive:
             raise ArchiveError(f"the archive refused a write: {msg}") from None
 
     @classmethod
-    def open_folder(cls, folder: str | Path, readonly: bool = True) -> "Archive":
+    def open_folder(cls, folder: str | Path, readonly: bool = True) -> Archive:
         """Open `<folder>/archive.sqlite`, or the URL stored in `<folder>/archive_url`."""
         folder = Path(folder)
         from evolve.trust import folder_archive_url, masked_url

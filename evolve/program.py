@@ -161,7 +161,7 @@ class _LazyJit:
     def __call__(self, *args):
         try:
             return self.dispatcher(*args)
-        except Exception as e:  # noqa: BLE001 - numba raises several unrelated error types
+        except Exception as e:  # numba raises several unrelated error types
             if self.dispatcher.signatures:  # it compiled: a real runtime error of the candidate
                 raise
             first = str(e).strip().splitlines()

@@ -35,7 +35,7 @@ class ProgressLine:
         self._task = None
         self._last_logged = -1
 
-    def __enter__(self) -> "ProgressLine":
+    def __enter__(self) -> ProgressLine:
         if self.live:
             self._progress = Progress(
                 TextColumn("[bold]evolve"), BarColumn(), MofNCompleteColumn(),

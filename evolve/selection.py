@@ -6,8 +6,8 @@ shown and the iteration's RNG, so that a run is reproducible and resumes without
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 

@@ -15,8 +15,9 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -73,7 +74,7 @@ class RunLock:
         self.path = folder / LOCK_FILE
         self.fd: int | None = None
 
-    def acquire(self) -> "RunLock":
+    def acquire(self) -> RunLock:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -219,7 +220,7 @@ async def _session(cfg: DictConfig, archive: Archive, run: Run, folder: Path, pr
 
 async def _evolve(cfg: DictConfig, archive: Archive, run: Run, folder: Path, evaluator: Evaluator,
                   proposers: list, info: ProblemInfo, seed_code: str | None,
-                  signals: "_Signals") -> int:
+                  signals: _Signals) -> int:
     search = to_dict(cfg.search)
     kind = proposer_kind(to_dict(cfg.proposer), to_dict(cfg.llm))
     selector = IslandSelector(search, fix_probability=float(search["fix_probability"])
@@ -283,7 +284,7 @@ class _Signals:
         self._loop = asyncio.get_running_loop()
         self._installed: list[int] = []
 
-    def install(self) -> "_Signals":
+    def install(self) -> _Signals:
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
                 self._loop.add_signal_handler(sig, self._on_signal, sig)

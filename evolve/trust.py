@@ -18,9 +18,10 @@ connection to a database the user did not see.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from evolve.config import ConfigError
 

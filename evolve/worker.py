@@ -22,8 +22,7 @@ from evolve import frames, isolation, sandbox
 from evolve.isolation import Plan
 from evolve.problem import InstanceSet, Problem, SetScore, make_problem
 from evolve.program import CandidateError, load_candidate
-from evolve.result import (EvalResult, classify_exception, evaluate_in_process, set_dict,
-                           timing_rng)
+from evolve.result import EvalResult, classify_exception, evaluate_in_process, set_dict, timing_rng
 from evolve.sandbox import Child, Limits, describe_status
 
 _STATE: dict[str, Any] = {}

@@ -12,8 +12,13 @@ from omegaconf import OmegaConf
 from evolve.archive import Archive, Program, sqlite_url
 from evolve.cli import archive as archive_cli
 from evolve.cli import replay as replay_cli
-from evolve.trust import (UntrustedInput, UntrustedTarget, folder_archive_url, trusted_limits,
-                          trusted_problem_cfg)
+from evolve.trust import (
+    UntrustedInput,
+    UntrustedTarget,
+    folder_archive_url,
+    trusted_limits,
+    trusted_problem_cfg,
+)
 from tests.cli_archive_fixture import build_run, code
 
 REPO = Path(__file__).resolve().parents[1]

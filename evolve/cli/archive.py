@@ -15,8 +15,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from evolve.cli import archive_query as q
 from evolve.cli import archive_render as render
 from evolve.cli.archive_stats import stats as run_stats
-from evolve.cli.common import (CliError, OneLineParser, check_config_dirs, console, emit_json, fail_line,
-                               positive_number)
+from evolve.cli.common import (
+    CliError,
+    OneLineParser,
+    check_config_dirs,
+    console,
+    emit_json,
+    fail_line,
+    positive_number,
+)
 from evolve.cli.runref import find_run_folders, open_run
 
 

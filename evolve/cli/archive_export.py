@@ -8,7 +8,7 @@ instances, which only the engine knows how to build, and a generic demo would ha
 from __future__ import annotations
 
 import ast
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +67,7 @@ def module_checks(code: str, entry: str | None) -> list[str]:
 
 
 def header(h: RunHandle, p: Program, contract: tuple[str, str, bool] | None) -> str:
-    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     made = " / ".join(x for x in (p.proposer, p.operator, p.model) if x)
     lines = [
         f"Exported by evolve-archive on {when}; runs without the engine.",
@@ -98,7 +98,7 @@ def _insert_header(code: str, head: str) -> str:
     lines = code.splitlines(keepends=True)
     keep = 0
     while keep < min(2, len(lines)) and (
-        lines[keep].startswith("#!") or "coding" in lines[keep] and lines[keep].startswith("#")
+        lines[keep].startswith("#!") or ("coding" in lines[keep] and lines[keep].startswith("#"))
     ):
         keep += 1
     return "".join(lines[:keep]) + head + "".join(lines[keep:])

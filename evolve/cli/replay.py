@@ -14,18 +14,35 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-from pathlib import Path
 from typing import Any
 
 from rich.table import Table
 from rich.text import Text
 
-from evolve.cli.common import (CliError, OneLineParser, check_config_dirs, console, emit_json,
-                               fail_line, fmt_num, fmt_secs, positive_number)
-from evolve.cli.replay_eval import (check_instance_files, choose_baselines, evaluate_baselines,
-                                    evaluate_target)
-from evolve.cli.replay_target import (Target, compose_config, parse_target, problem_names,
-                                      trusted_sections)
+from evolve.cli.common import (
+    CliError,
+    OneLineParser,
+    check_config_dirs,
+    console,
+    emit_json,
+    fail_line,
+    fmt_num,
+    fmt_secs,
+    positive_number,
+)
+from evolve.cli.replay_eval import (
+    check_instance_files,
+    choose_baselines,
+    evaluate_baselines,
+    evaluate_target,
+)
+from evolve.cli.replay_target import (
+    Target,
+    compose_config,
+    parse_target,
+    problem_names,
+    trusted_sections,
+)
 from evolve.problem import SPLITS, ProblemError, make_problem
 from evolve.result import EvalResult
 

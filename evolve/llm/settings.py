@@ -6,8 +6,9 @@ llm.model=gpt-4.1-mini` works too. Unknown keys and bad values raise ConfigError
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any, Mapping
+from typing import Any
 
 from evolve.llm.errors import ConfigError
 

@@ -4,17 +4,33 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
-from functools import lru_cache
+from collections.abc import Callable, Mapping
+from functools import cache
 from importlib import resources
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
 from evolve.evaluators.moe import Shapes
-from evolve.problem import InstanceSet, InvalidOutput, Problem, ProblemError, SetScore, Summary, readonly
+from evolve.problem import (
+    InstanceSet,
+    InvalidOutput,
+    Problem,
+    ProblemError,
+    SetScore,
+    Summary,
+    readonly,
+)
 from evolve.problems.moe_placement import scoring, snake
-from evolve.problems.moe_placement.workloads import (TEST_PAIRS, Series, SeriesSpec, generated_series,
-                                                     read_windows, real_pair, real_statistics)
+from evolve.problems.moe_placement.workloads import (
+    TEST_PAIRS,
+    Series,
+    SeriesSpec,
+    generated_series,
+    read_windows,
+    real_pair,
+    real_statistics,
+)
 
 DESCRIPTION = """\
 Expert-parallel load balancing for Mixture-of-Experts inference (DeepSeek EPLB, as vLLM and SGLang
@@ -42,7 +58,7 @@ prefill- and decode-heavy traffic.
 """
 
 
-@lru_cache(maxsize=None)
+@cache
 def seed_function(name: str) -> Callable:
     """`rebalance_experts` of seeds/moe_placement/<name>.py (trusted; numba compiles on first call)."""
     path = resources.files("evolve.seeds") / "moe_placement" / f"{name}.py"

@@ -3,8 +3,8 @@ and the runtime term from call times the evaluator measured (never from the cand
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Callable, Mapping
 
 import numpy as np
 

@@ -7,10 +7,11 @@ routed experts) and the (plan, score) pairs to evaluate: plan on window i, score
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -98,7 +99,7 @@ class SeriesSpec:
     ratio_max: float = 14.0  # [ratio_min, ratio_max] (the SGLang tables span about 3.7-13.7)
 
     @classmethod
-    def from_cfg(cls, cfg: Mapping[str, Any] | None, where: str) -> "SeriesSpec":
+    def from_cfg(cls, cfg: Mapping[str, Any] | None, where: str) -> SeriesSpec:
         """Spec from a config section; unknown or badly typed keys raise ProblemError naming `where`."""
         cfg = dict(cfg or {})
         known = {f.name: f.type for f in fields(cls)}
