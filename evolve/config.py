@@ -136,7 +136,7 @@ def _expand(cfg: DictConfig, key: str) -> list[str]:
     if not key.endswith(".*"):
         return [key]
     node = OmegaConf.select(cfg, key[:-2], default=None)
-    return [f"{key[:-2]}.{k}" for k in node.keys()] if isinstance(node, DictConfig) else []
+    return [f"{key[:-2]}.{k}" for k in node] if isinstance(node, DictConfig) else []
 
 
 def _check(key: str, value: Any, rule: Rule) -> None:

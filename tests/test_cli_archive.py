@@ -7,6 +7,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -93,7 +94,7 @@ def test_lineage_chain_deltas_and_diffs(run, capsys):
     chain = d["chain"]
     assert [s["id"] for s in chain] == [ids["seed"], ids["mut"], ids["diff"], ids["dup"]]
     assert chain[0]["delta"] is None and chain[0]["diff"] is None
-    for prev, step in zip(chain, chain[1:]):
+    for prev, step in pairwise(chain):
         assert step["delta"] == pytest.approx(step["score"] - prev["score"])
     assert "+        key[i] = x[i]" in chain[2]["diff"]
     assert "-        key[i] = 1.0 * x[i] + 0.1 * (i / n)" in chain[2]["diff"]

@@ -117,7 +117,7 @@ def _render(target: Target, res: EvalResult, base: dict[str, EvalResult], where:
             key: tuple[str, ...] = ()) -> None:
     con = console()
     entries = [(target.label, res)] + list(base.items())
-    for i, s in enumerate(res.sets):
+    for s in res.sets:
         rows = []
         for label, r in entries:
             match = next((x for x in r.sets if x["name"] == s["name"]), None) if r.ok else None

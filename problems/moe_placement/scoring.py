@@ -36,7 +36,7 @@ def references(series: Series, shapes: Shapes, planner: Callable) -> list[dict[s
     out = []
     for _, j in series.pairs:
         load = series.loads[j]
-        phy2log, log2phy, logcnt = validate(*planner(load, *args), load, shapes)
+        phy2log, _log2phy, logcnt = validate(*planner(load, *args), load, shapes)
         out.append({**bounds(load, shapes), "oracle_gpu": balance(phy2log, logcnt, load, shapes).gpu})
     return out
 
