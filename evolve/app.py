@@ -71,7 +71,8 @@ def _resume_config(folder: Path, overrides: list[str]) -> DictConfig:
     try:
         cfg = OmegaConf.load(saved)
     except Exception as e:  # noqa: BLE001 - YAML and OmegaConf errors of a damaged file
-        raise ConfigError(f"resume={folder}: config.yaml unreadable: {' '.join(str(e).split())[:200]}") from None
+        raise ConfigError(f"resume={folder}: config.yaml unreadable: "
+                          f"{' '.join(str(e).split())[:200]}") from None
     OmegaConf.set_struct(cfg, False)
     _add_new_defaults(cfg)
     for ov in overrides:

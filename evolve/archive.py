@@ -190,7 +190,8 @@ class Archive:
         if now is None:
             raise ArchiveError(f"the archive {self.path} was deleted during the run")
         if now != self._identity:
-            raise ArchiveError(f"the archive {self.path} was replaced by another file during the run")
+            raise ArchiveError(f"the archive {self.path} was replaced by another file during the "
+                               "run")
 
     @contextmanager
     def _writing(self):
@@ -284,7 +285,8 @@ class Archive:
         with self.Session() as s:
             q = (
                 select(Program)
-                .where(Program.run_id == run_id, Program.code_hash == h, Program.duplicate_of.is_(None))
+                .where(Program.run_id == run_id, Program.code_hash == h,
+                       Program.duplicate_of.is_(None))
                 .order_by(Program.id)
                 .limit(1)
             )

@@ -237,7 +237,8 @@ class Controller:
                     generation=sel.parent.generation + 1, parent_id=sel.parent.id,
                     proposer=prop.proposer, operator=prop.operator, model=prop.model,
                     diff=prop.diff, propose_seconds=propose_s)
-        edges = [(m, "mate") for m in prop.mates] + [(p.id, "inspiration") for p in sel.inspirations]
+        edges = ([(m, "mate") for m in prop.mates]
+                 + [(p.id, "inspiration") for p in sel.inspirations])
         self.stats.cost += prop.cost_usd
         for c in prop.calls:
             self.stats.model_cost[c.model] = self.stats.model_cost.get(c.model, 0.0) + c.cost_usd
@@ -252,8 +253,10 @@ class Controller:
         known = self.hashes.get(h)
         if known is not None:
             original = await known
-            row = Program(code=prop.code, code_hash=h, duplicate_of=original.id, status=original.status,
-                          score=original.score, metrics=original.metrics, feedback=original.feedback,
+            row = Program(code=prop.code, code_hash=h, duplicate_of=original.id,
+                          status=original.status,
+                          score=original.score, metrics=original.metrics,
+                          feedback=original.feedback,
                           error=original.error, behaviour=original.behaviour, stage=original.stage,
                           compile_fallback=original.compile_fallback, **base)
             row.improved = self._improved(row.score, sel.parent)

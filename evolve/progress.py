@@ -51,7 +51,8 @@ class ProgressLine:
 
     def update(self, stats: Stats, total: int) -> None:
         if self._progress is not None:
-            self._progress.update(self._task, completed=stats.done, total=total, info=describe(stats))
+            self._progress.update(self._task, completed=stats.done, total=total,
+                                  info=describe(stats))
             return
         step = max(1, total // 20)
         if stats.done // step != self._last_logged:

@@ -21,7 +21,8 @@ def order_key(p: ProgramView) -> tuple:
 
 
 def _ranked(pool: Sequence[ProgramView]) -> list[ProgramView]:
-    return sorted(pool, key=lambda p: (-(p.score if p.score is not None else -np.inf), order_key(p)))
+    return sorted(pool, key=lambda p: (-(p.score if p.score is not None else -np.inf),
+                                       order_key(p)))
 
 
 class ParentSelector:
@@ -209,7 +210,8 @@ class IslandSelector:
         return self.islands > 1 and bool(self.migration_interval) and \
             iteration % self.migration_interval == 0
 
-    def migrants(self, iteration: int, history: Sequence[ProgramView]) -> list[tuple[ProgramView, int]]:
+    def migrants(self, iteration: int,
+                 history: Sequence[ProgramView]) -> list[tuple[ProgramView, int]]:
         """(program, target island) pairs to copy at this iteration (ring: k -> k+1)."""
         if not self.migration_due(iteration):
             return []

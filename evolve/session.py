@@ -138,7 +138,8 @@ async def run_session(cfg: DictConfig, resuming: bool, new_run_dir: Callable, li
             folder.mkdir(parents=True, exist_ok=True)
             lock = RunLock(folder).acquire()
             if any(p.name != LOCK_FILE for p in folder.iterdir()):  # another run got there first
-                raise ConfigError(f"run_dir={folder}: not empty (use resume={folder} to continue it)")
+                raise ConfigError(f"run_dir={folder}: not empty (use resume={folder} to continue "
+                                  "it)")
         setup_logging(folder, cfg.log_level)
         archive = _open_archive(cfg, folder)
         try:
@@ -173,7 +174,8 @@ def _open_run(cfg: DictConfig, archive: Archive, folder: Path, problem: str, res
     return archive.create_run(problem, str(folder), to_dict(cfg), int(cfg.search.seed))
 
 
-def _announce(cfg: DictConfig, archive: Archive, run: Run, folder: Path, link_latest: Callable) -> None:
+def _announce(cfg: DictConfig, archive: Archive, run: Run, folder: Path,
+              link_latest: Callable) -> None:
     """A new run: run.json (so a killed run can resume), `latest`, and the opening log line."""
     write_run_json(folder, {"run_id": run.id, "url": archive.url})
     link_latest(folder)
@@ -310,7 +312,8 @@ class _Signals:
             self._main.cancel()
 
 
-def _print_summary(archive: Archive, run_id: int, folder: Path, ctl: Controller, reason: str) -> None:
+def _print_summary(archive: Archive, run_id: int, folder: Path, ctl: Controller,
+                   reason: str) -> None:
     best = archive.best(run_id, 1)
     log.info("%s | %s", reason, describe(ctl.stats))
     if best:
@@ -318,5 +321,5 @@ def _print_summary(archive: Archive, run_id: int, folder: Path, ctl: Controller,
         metrics = ", ".join(f"{k}={v:.4g}" for k, v in list((b.metrics or {}).items())[:6])
         print(f"best program {b.id} (iteration {b.iteration}, {b.proposer}): score {b.score:.6g}"
               f" {metrics}")
-    print(f"run folder: {folder}  ({ctl.stats.done} iterations, {ctl.stats.evaluations} evaluations,"
-          f" {ctl.stats.failures} failed, {ctl.elapsed():.1f} s, ${ctl.stats.cost:.4f})")
+    print(f"run folder: {folder}  ({ctl.stats.done} iterations, {ctl.stats.evaluations} "
+          f"evaluations, {ctl.stats.failures} failed, {ctl.elapsed():.1f} s, ${ctl.stats.cost:.4f})")

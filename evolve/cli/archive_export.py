@@ -78,7 +78,8 @@ def header(h: RunHandle, p: Program, contract: tuple[str, str, bool] | None) -> 
         f"{p.stage or 'full'} evaluation during the run).",
     ]
     if p.metrics:
-        lines.append("Metrics: " + ", ".join(f"{k}={fmt_num(v, 6)}" for k, v in sorted(p.metrics.items())))
+        lines.append("Metrics: "
+                     + ", ".join(f"{k}={fmt_num(v, 6)}" for k, v in sorted(p.metrics.items())))
     if p.code_hash:
         lines.append(f"Normalized-code sha256: {p.code_hash}")
     if contract:

@@ -65,13 +65,15 @@ def _parser() -> argparse.ArgumentParser:
                                      "overrides the run's problem config")
     p.add_argument("--config-dir", action="append", default=[], metavar="DIR",
                    help="extra config tree with problem/<name>.yaml (as for `evolve`)")
-    p.add_argument("--split", default="test", choices=SPLITS, help="split to evaluate (default test)")
+    p.add_argument("--split", default="test", choices=SPLITS,
+                   help="split to evaluate (default test)")
     p.add_argument("--instances", nargs="+", metavar="PATH",
                    help="instance file(s) instead of a split, in the problem's format")
     p.add_argument("--baselines", metavar="all|none|a,b",
                    help="baselines to compare with (default: the problem's defaults)")
     p.add_argument("--timeout", type=positive_number(float), default=None, metavar="S",
-                   help=f"wall-clock limit of the program's evaluation (default {DEFAULT_TIMEOUT_S:g})")
+                   help="wall-clock limit of the program's evaluation (default "
+                        f"{DEFAULT_TIMEOUT_S:g})")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     return p
 
@@ -92,7 +94,8 @@ def _problem_cfg(args, target: Target) -> tuple[dict, dict]:
 
 
 def _sets(res: EvalResult) -> list[dict[str, Any]]:
-    return [{k: s.get(k) for k in ("name", "n_instances", "metrics", "runtime_s")} for s in res.sets]
+    return [{k: s.get(k) for k in ("name", "n_instances", "metrics", "runtime_s")}
+            for s in res.sets]
 
 
 def _result_dict(res: EvalResult) -> dict[str, Any]:

@@ -80,7 +80,8 @@ def choose_mode(settings: LLMSettings, parent: ProgramView, history: list[Progra
     return names[int(rng.choice(len(names), p=w / w.sum()))]
 
 
-def choose_model(settings: LLMSettings, history: list[ProgramView], rng: np.random.Generator) -> ModelSpec:
+def choose_model(settings: LLMSettings, history: list[ProgramView],
+                 rng: np.random.Generator) -> ModelSpec:
     """A model by static weights, or by UCB on improvements per dollar (selection.strategy)."""
     models = settings.models
     if len(models) == 1:

@@ -79,7 +79,8 @@ class _Sites(Inference):
             self._decisive = compared(self.bodies[f.name]) - f.tainted
             if outer is not None:
                 self._decisive |= outer.decisive
-            self._body(self.bodies[f.name], frozenset(f.args), outer is not None and outer.depth > 0)
+            self._body(self.bodies[f.name], frozenset(f.args),
+                       outer is not None and outer.depth > 0)
 
     def facts(self) -> BlockFacts:
         return BlockFacts(self.funcs, self.values, self.literals, self.compares, self.loop_stmts,
