@@ -141,7 +141,8 @@ def validate(phy2log, log2phy, logcnt, load: np.ndarray, shapes: Shapes) -> tupl
     logcnt = _int_array("logcnt", logcnt, 2)
     log2phy = _int_array("log2phy", log2phy, 3)
     if phy2log.shape != (L, R):
-        raise InvalidOutput(f"phy2log: shape {phy2log.shape}, expected (layers, num_replicas) = {(L, R)}")
+        raise InvalidOutput(f"phy2log: shape {phy2log.shape}, expected (layers, num_replicas) = "
+                            f"{(L, R)}")
     if logcnt.shape != (L, E):
         raise InvalidOutput(f"logcnt: shape {logcnt.shape}, expected (layers, experts) = {(L, E)}")
     if log2phy.shape[:2] != (L, E) or log2phy.shape[2] < 1:
@@ -161,13 +162,18 @@ def _message(code, l, a, b, shapes: Shapes, m: int, load, logcnt) -> str:
                 "(every physical slot must hold an expert)",
         _COUNT: f"layer {l}: logcnt[{a}] = {logcnt[l, a]} but phy2log gives expert {a} {b} slot(s)",
         _L2P_SHORT: f"layer {l}: expert {a} has {b} replicas but log2phy has only {m} columns",
-        _L2P_RANGE: f"layer {l}: log2phy of expert {a} lists slot {b}, outside [0, {shapes.num_replicas})",
-        _L2P_WRONG: f"layer {l}: log2phy of expert {a} lists slot {b}, which phy2log gives to another expert",
+        _L2P_RANGE: f"layer {l}: log2phy of expert {a} lists slot {b}, outside [0, "
+                    f"{shapes.num_replicas})",
+        _L2P_WRONG: f"layer {l}: log2phy of expert {a} lists slot {b}, which phy2log gives to "
+                    "another expert",
         _L2P_DUP: f"layer {l}: log2phy lists slot {b} twice (expert {a})",
-        _L2P_PAD: f"layer {l}: log2phy of expert {a} has {b} past its logcnt entries (padding must be -1)",
-        _DROPPED: f"layer {l}: expert {a} has load {load[l, a]:g} in the scored window but no replica",
-        _SPLIT_GROUP: f"layer {l}: hierarchical mode ({shapes.num_groups} groups, {shapes.num_nodes} nodes) "
-                      f"but group {a} has replicas on two nodes (slot {b} is on node {b // spn})",
+        _L2P_PAD: f"layer {l}: log2phy of expert {a} has {b} past its logcnt entries (padding must "
+                  "be -1)",
+        _DROPPED: f"layer {l}: expert {a} has load {load[l, a]:g} in the scored window but no "
+                  "replica",
+        _SPLIT_GROUP: f"layer {l}: hierarchical mode ({shapes.num_groups} groups, "
+                      f"{shapes.num_nodes} nodes) but group {a} has replicas on two nodes (slot "
+                      f"{b} is on node {b // spn})",
     }[code]
 
 
@@ -222,6 +228,7 @@ def describe_layer(phy2log: np.ndarray, logcnt: np.ndarray, load: np.ndarray, b:
     e = int(slots[int(np.argmax(share))])
     mean_e = load[l].mean() or 1.0
     name = l if layer_id is None else layer_id
-    return (f"layer {name}: {b.layer_gpu[l]:.3f} (GPU {g} carries {b.gpu_load[l, g] / (b.mean_gpu[l] or 1):.2f}x "
-            f"the mean GPU load; its heaviest expert {e} has {load[l, e] / mean_e:.1f}x the mean expert "
-            f"load and {int(logcnt[l, e])} replica(s))")
+    return (f"layer {name}: {b.layer_gpu[l]:.3f} (GPU {g} carries "
+            f"{b.gpu_load[l, g] / (b.mean_gpu[l] or 1):.2f}x the mean GPU load; its heaviest "
+            f"expert {e} has {load[l, e] / mean_e:.1f}x the mean expert load and "
+            f"{int(logcnt[l, e])} replica(s))")

@@ -92,7 +92,8 @@ class MoePlacementProblem(Problem):
     name = "moe_placement"
     entry = "rebalance_experts"
     signature = ("def rebalance_experts(weight, num_replicas, num_groups, num_nodes, num_gpus) "
-                 "-> tuple[np.ndarray, np.ndarray, np.ndarray]  # phy2log[L,R], log2phy[L,E,X], logcnt[L,E]")
+                 "-> tuple[np.ndarray, np.ndarray, np.ndarray]  # phy2log[L,R], log2phy[L,E,X], "
+                 "logcnt[L,E]")
     description = DESCRIPTION
     jit_entry = False  # the entry returns a tuple of arrays and may call its own numba kernels
     deterministic = False  # the score includes a measured runtime
@@ -101,11 +102,13 @@ class MoePlacementProblem(Problem):
         super().__init__(cfg)
         sh = _section(self.cfg, "shapes")
         self.shapes = Shapes(*(_number(sh, k, d, int, "problem.shapes", 1) for k, d in
-                               (("num_replicas", 288), ("num_groups", 8), ("num_nodes", 4), ("num_gpus", 32))))
+                               (("num_replicas", 288), ("num_groups", 8), ("num_nodes", 4),
+                                ("num_gpus", 32))))
         sc = _section(self.cfg, "score")
-        self.weights = scoring.Weights(_number(sc, "balancedness", 1.0, float, "problem.score", 0.0),
-                                       _number(sc, "runtime", 0.05, float, "problem.score", 0.0),
-                                       _number(sc, "runtime_ref_ms", 5.0, float, "problem.score", 1e-6))
+        self.weights = scoring.Weights(
+            _number(sc, "balancedness", 1.0, float, "problem.score", 0.0),
+            _number(sc, "runtime", 0.05, float, "problem.score", 0.0),
+            _number(sc, "runtime_ref_ms", 5.0, float, "problem.score", 1e-6))
         tm = _section(self.cfg, "timing")
         self.repeats = _number(tm, "repeats", 5, int, "problem.timing", 1)
         self.timed_calls = self.repeats + 1  # the first call is a warm-up (never timed)
@@ -119,7 +122,8 @@ class MoePlacementProblem(Problem):
     def _check_shapes(self, experts: int, where: str) -> None:
         bad = self.shapes.problems(experts)
         if bad:
-            raise ProblemError(f"problem.shapes do not fit {experts} experts ({where}): {'; '.join(bad)}")
+            raise ProblemError(f"problem.shapes do not fit {experts} experts ({where}): "
+                               f"{'; '.join(bad)}")
 
     # ---- data -----------------------------------------------------------------------------
     def _split_cfg(self, split: str) -> dict:
@@ -129,7 +133,8 @@ class MoePlacementProblem(Problem):
         try:
             seeds = [int(s) for s in seeds]
         except (TypeError, ValueError):
-            raise ProblemError(f"problem.splits.{split}.seeds={seeds!r}: expected a list of integers") from None
+            raise ProblemError(f"problem.splits.{split}.seeds={seeds!r}: expected a list of "
+                               "integers") from None
         return [self._iset(generated_series(f"{split}/series_{s}", s, spec)) for s in seeds]
 
     @staticmethod
@@ -144,11 +149,13 @@ class MoePlacementProblem(Problem):
             sets = self._generated(split, self._split_cfg(split).get("seeds", default), self.spec)
         elif split == "test":
             pairs = self._split_cfg("test").get("pairs") or TEST_PAIRS
-            self._check_shapes(next(iter(real_statistics().values())).shape[1], "the SGLang statistics")
+            self._check_shapes(next(iter(real_statistics().values())).shape[1],
+                               "the SGLang statistics")
             sets = []
             for p in pairs:
                 if isinstance(p, str) or not hasattr(p, "__len__") or len(p) != 2:
-                    raise ProblemError(f"problem.splits.test.pairs: {p!r} is not a [plan, score] pair")
+                    raise ProblemError(f"problem.splits.test.pairs: {p!r} is not a [plan, score] "
+                                       "pair")
                 sets.append(self._iset(real_pair(str(p[0]), str(p[1]))))
         else:
             raise ProblemError(f"split {split!r}: expected one of train, validation, test")
@@ -248,7 +255,8 @@ class MoePlacementProblem(Problem):
 def _outputs(result, k: int, num_replicas: int) -> dict[str, np.ndarray]:
     """The candidate's (phy2log, log2phy, logcnt) as plain numeric arrays keyed by instance `k`."""
     if not isinstance(result, (tuple, list)) or len(result) != 3:
-        raise InvalidOutput(f"rebalance_experts must return (phy2log, log2phy, logcnt), got {type(result).__name__}")
+        raise InvalidOutput("rebalance_experts must return (phy2log, log2phy, logcnt), got "
+                            f"{type(result).__name__}")
     out = {}
     for name, value in zip(("phy2log", "log2phy", "logcnt"), result):
         try:
@@ -259,5 +267,6 @@ def _outputs(result, k: int, num_replicas: int) -> dict[str, np.ndarray]:
             raise InvalidOutput(f"{name}: dtype {a.dtype}, expected integers")
         out[f"{name}_{k}"] = a
     if out[f"log2phy_{k}"].ndim == 3 and out[f"log2phy_{k}"].shape[2] > num_replicas:
-        raise InvalidOutput(f"log2phy: {out[f'log2phy_{k}'].shape[2]} columns, more than num_replicas")
+        raise InvalidOutput(f"log2phy: {out[f'log2phy_{k}'].shape[2]} columns, more than "
+                            "num_replicas")
     return out

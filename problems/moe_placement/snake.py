@@ -26,7 +26,8 @@ def replica_counts(w: np.ndarray, slots: int) -> np.ndarray:
     spare = slots - c.sum(axis=1)  # >= 0; hand it to the experts with the heaviest replicas
     order = np.argsort(-(w / c), axis=1, kind="stable")
     bonus = np.zeros_like(c)
-    np.put_along_axis(bonus, order, (np.arange(n)[None, :] < spare[:, None]).astype(np.int64), axis=1)
+    np.put_along_axis(bonus, order, (np.arange(n)[None, :] < spare[:, None]).astype(np.int64),
+                      axis=1)
     return c + bonus
 
 
@@ -88,5 +89,6 @@ def rebalance_experts(weight, num_replicas, num_groups, num_nodes, num_gpus):
     local = _place(wm, num_replicas // num_nodes, num_gpus // num_nodes)
     mlog = local.reshape(L, num_nodes, -1) + (np.arange(num_nodes) * per_node)[None, :, None]
     phy2log = np.take_along_axis(mlog2log, mlog.reshape(L, num_replicas), axis=1)
-    logcnt = np.bincount((phy2log + E * np.arange(L)[:, None]).ravel(), minlength=L * E).reshape(L, E)
+    logcnt = np.bincount((phy2log + E * np.arange(L)[:, None]).ravel(),
+                         minlength=L * E).reshape(L, E)
     return phy2log, log2phy_of(phy2log, logcnt), logcnt

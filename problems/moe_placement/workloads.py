@@ -85,7 +85,8 @@ class SeriesSpec:
     top_k: int = 8
     skew_min: float = 0.5  # per-layer std of the experts' log-popularity, uniform in [min, max]
     skew_max: float = 0.75
-    tail_dof: float = 15.0  # Student-t log-popularity: a few experts far hotter than a log-normal gives
+    # Student-t log-popularity: a few experts far hotter than a log-normal gives
+    tail_dof: float = 15.0
     group_skew: float = 0.35  # std of each group's log-popularity offset
     mix_corr: float = 0.7  # correlation of the prefill and the decode popularity
     drift: float = 0.2  # random-walk step of log-popularity per window
@@ -106,7 +107,8 @@ class SeriesSpec:
         kw = {}
         for key, value in cfg.items():
             if key not in known:
-                raise ProblemError(f"{where}.{key}: unknown generator key (known: {', '.join(known)})")
+                raise ProblemError(f"{where}.{key}: unknown generator key (known: "
+                                   f"{', '.join(known)})")
             want = int if known[key] == "int" else float
             try:
                 kw[key] = want(value)
@@ -238,17 +240,20 @@ def _read_window(path: Path) -> np.ndarray:
     except json.JSONDecodeError as e:
         raise ProblemError(f"{path}: line {e.lineno}: invalid JSON ({e.msg})") from None
     if not isinstance(obj, dict) or "logical_count" not in obj:
-        raise ProblemError(f"{path}: field 'logical_count' missing (expected {{\"logical_count\": [[...]]}})")
+        raise ProblemError(f"{path}: field 'logical_count' missing (expected "
+                           f"{{\"logical_count\": [[...]]}})")
     try:
         a = np.asarray(obj["logical_count"], dtype=np.float64)
     except (TypeError, ValueError):
         raise ProblemError(f"{path}: field 'logical_count' is not a table of numbers") from None
     if a.ndim != 2 or a.size == 0:
-        raise ProblemError(f"{path}: field 'logical_count' has shape {a.shape}, expected [layers][experts]")
+        raise ProblemError(f"{path}: field 'logical_count' has shape {a.shape}, expected "
+                           "[layers][experts]")
     bad = np.argwhere(~np.isfinite(a) | (a < 0))
     if bad.size:
         l, e = bad[0]
-        raise ProblemError(f"{path}: logical_count[{l}][{e}] = {float(a[l, e])!r}, expected a finite count >= 0")
+        raise ProblemError(f"{path}: logical_count[{l}][{e}] = {float(a[l, e])!r}, expected a "
+                           "finite count >= 0")
     return a
 
 
@@ -260,11 +265,13 @@ def read_windows(paths: list[str]) -> Series:
     """
     files = _window_files(paths)
     if len(files) < 2:
-        raise ProblemError(f"{', '.join(paths)}: need at least 2 window files (plan on one, score on the next)")
+        raise ProblemError(f"{', '.join(paths)}: need at least 2 window files (plan on one, score "
+                           "on the next)")
     tables = [_read_window(f) for f in files]
     for f, a in zip(files, tables):
         if a.shape != tables[0].shape:
-            raise ProblemError(f"{f}: logical_count has shape {a.shape}, but {files[0].name} has {tables[0].shape}")
+            raise ProblemError(f"{f}: logical_count has shape {a.shape}, but {files[0].name} has "
+                               f"{tables[0].shape}")
     loads = np.stack(tables)
     rows = moe_rows(loads)
     if rows.size == 0:

@@ -162,7 +162,8 @@ class SmttProblem(Problem):
             raise ProblemError(f"split {split!r}: no instance sets were scored")
         get = lambda k: [s.metrics[k] for s in scores]  # noqa: E731
         metrics = {k: float(np.mean(get(k))) for k in
-                   ("score", "mean_gap_pct", "ratio_gap_pct", "edd_similarity", "exact_ref_fraction")}
+                   ("score", "mean_gap_pct", "ratio_gap_pct", "edd_similarity",
+                    "exact_ref_fraction")}
         metrics.update({k: float(np.nanmax(get(k))) if not np.all(np.isnan(get(k))) else float("nan")
                         for k in ("max_gap_pct", "worst_class_gap_pct")})
         metrics.update({k: float(np.sum(get(k))) for k in

@@ -55,7 +55,8 @@ def _array(outputs: Mapping[str, np.ndarray], key: str, size: int | None) -> np.
     return a
 
 
-def score_orders(inst: Instances, outputs: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def score_orders(inst: Instances,
+                 outputs: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Validate -> (objective per instance (m,), orders (N,) int64); raises InvalidOutput."""
     kinds = _array(outputs, "kinds", inst.m)
     lengths = _array(outputs, "lengths", inst.m).astype(np.int64)
