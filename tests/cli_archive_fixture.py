@@ -37,10 +37,13 @@ def code(expr: str) -> str:
 # (label, proposer, operator, model, parent label, mate label, code, llm mode)
 STEPS = [
     ("seed", "seed", None, None, None, None, code("0.1 * x[i] + 1.0 * (i / n)"), None),
-    ("mut", "mutation", "scale_const", None, "seed", None, code("1.0 * x[i] + 0.1 * (i / n)"), None),
+    ("mut", "mutation", "scale_const", None, "seed", None, code("1.0 * x[i] + 0.1 * (i / n)"),
+     None),
     ("diff", "llm_diff", None, "tiny-model", "mut", None, code("x[i]"), "diff"),
-    ("crash", "llm_rewrite", None, "tiny-model", "diff", None, code("float(x[i]) / (i - i)"), "rewrite"),
-    ("cross", "crossover", "block_swap", None, "seed", "diff", code("0.5 * x[i] + 0.5 * (i / n)"), None),
+    ("crash", "llm_rewrite", None, "tiny-model", "diff", None, code("float(x[i]) / (i - i)"),
+     "rewrite"),
+    ("cross", "crossover", "block_swap", None, "seed", "diff", code("0.5 * x[i] + 0.5 * (i / n)"),
+     None),
     ("dup", "mutation", "swap_args", None, "diff", None, code("x[i]") + "# same program\n", None),
     ("broken", "llm_fix", None, "tiny-model", "crash", None, code("x[i] +"), "fix"),
     ("short", "tune", "constants", None, "cross", None,

@@ -61,7 +61,8 @@ def _encoder():
 class LLMServer:
     """Threaded OpenAI-compatible HTTP server on 127.0.0.1 with a scripted reply queue."""
 
-    def __init__(self, replies: list[Item] = (), default: Item | None = None, model: str = "test-model"):
+    def __init__(self, replies: list[Item] = (), default: Item | None = None,
+                 model: str = "test-model"):
         self.queue: deque[Item] = deque(replies)
         self.default = default
         self.model = model
@@ -190,7 +191,8 @@ def _make_handler(server: LLMServer):
             if reply.body is not None:
                 self._send(reply.status, reply.body, reply.headers)
             elif reply.status != 200:
-                err = {"error": {"message": f"scripted status {reply.status}", "type": "server_error"}}
+                err = {"error": {"message": f"scripted status {reply.status}",
+                                 "type": "server_error"}}
                 self._send(reply.status, json.dumps(err), reply.headers)
             else:
                 self._send(200, json.dumps(server.completion_body(body, reply)), reply.headers)
@@ -238,7 +240,9 @@ def edit_generator(seed: int = 0) -> Callable[[dict], str]:
             start, end = 0, len(lines)
         editable = [
             i for i in range(start, end)
-            if _FLOAT.search(lines[i].split("#")[0]) and not lines[i].lstrip().startswith(("def ", "#", "@"))
+            if _FLOAT.search(lines[i].split("#")[0]) and not lines[i].lstrip().startswith(("def ",
+                                                                                           "#",
+                                                                                           "@"))
         ]
         factor = 1.0 + 0.1 * (1 + k % 7) * (1 if k % 2 else -0.5)
         if editable:

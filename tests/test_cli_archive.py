@@ -77,7 +77,8 @@ def test_show_gives_failure_prompt_and_reply(run, capsys):
     _, folder, ids = run
     d = as_json(capsys, "show", folder, ids["crash"])
     assert d["status"] == "runtime_error" and "ZeroDivisionError" in d["error"]
-    assert d["parent_id"] == ids["diff"] and d["edges"] == [{"parent_id": ids["diff"], "role": "parent"}]
+    assert d["parent_id"] == ids["diff"] and d["edges"] == [{"parent_id": ids["diff"],
+                                                             "role": "parent"}]
     assert len(d["calls"]) == 1 and d["calls"][0]["mode"] == "rewrite"
     assert d["calls"][0]["prompt"][1]["role"] == "user" and d["code"] in d["calls"][0]["reply"]
     rc, out, _ = call(capsys, "show", folder, ids["crash"])

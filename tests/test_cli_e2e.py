@@ -49,7 +49,8 @@ def test_every_subcommand_on_a_real_run(run_dir, capsys, tmp_path, monkeypatch):
     shown = json.loads(cli(capsys, archive_cli.main, "show", run_dir, best.id, "--json"))
     assert shown["code"] == best.code and shown["metrics"] == best.metrics
 
-    chain = json.loads(cli(capsys, archive_cli.main, "lineage", run_dir, best.id, "--json"))["chain"]
+    chain = json.loads(cli(capsys, archive_cli.main, "lineage", run_dir, best.id,
+                           "--json"))["chain"]
     assert chain[0]["proposer"] == "seed" and chain[-1]["id"] == best.id
     assert all(step["parent_id"] == prev["id"] for prev, step in pairwise(chain))
 

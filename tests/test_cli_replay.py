@@ -93,7 +93,8 @@ def test_failing_program_prints_kind_and_exits_2(run, capsys):
 @pytest.mark.parametrize("argv, needle", [
     (["{tmp}/prog.py"], "--problem is required"),
     (["{tmp}/prog.py", "--problem", "nope"], "valid: "),
-    (["{tmp}/prog.py", "--problem", "sorting", "--config-dir", "tests/conf", "--baselines", "x,argsort"],
+    (["{tmp}/prog.py", "--problem", "sorting", "--config-dir", "tests/conf", "--baselines",
+      "x,argsort"],
      "unknown x for problem 'sorting' (valid: argsort, identity, all, none)"),
     (["{tmp}/prog.py", "--problem", "sorting", "--config-dir", "tests/conf", "--instances",
       "{tmp}/missing.txt"], "--instances {tmp}/missing.txt: no such file"),

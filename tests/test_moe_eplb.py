@@ -97,4 +97,5 @@ def test_loads_are_compared_in_float32(deepseek):
     assert logcnt.tolist() == [[2, 1]] and phy2log.tolist() == [[1, 0, 0]]
     phy2log, log2phy, logcnt = deepseek(np.array([[2.0**24, 2.0**24 + 1, 5, 7]]), 6, 1, 1, 2)
     assert logcnt.tolist() == [[2, 2, 1, 1]] and phy2log.tolist() == [[0, 0, 3, 1, 1, 2]]
-    assert log2phy.tolist() == [[[0, 1], [3, 4], [5, -1], [2, -1]]]  # eplb.py's output, torch 2.13 CPU
+    # eplb.py's output, torch 2.13 CPU
+    assert log2phy.tolist() == [[[0, 1], [3, 4], [5, -1], [2, -1]]]

@@ -72,7 +72,8 @@ def test_dropped_load_and_split_groups_are_rejected(deepseek):
     # Give expert 0's slots to expert 1: expert 0 has load but no replica.
     dropped = np.where(p == 0, 1, p)
     with pytest.raises(InvalidOutput, match=r"expert 0 has load .* but no replica"):
-        validate(*recount(dropped), load, Shapes(16, 1, 1, 8))  # global mode: only the drop is wrong
+        # global mode: only the drop is wrong
+        validate(*recount(dropped), load, Shapes(16, 1, 1, 8))
     zero = load.copy()
     zero[:, 0] = 0
     validate(*recount(dropped), zero, Shapes(16, 1, 1, 8))  # no load, no replica needed
@@ -81,7 +82,8 @@ def test_dropped_load_and_split_groups_are_rejected(deepseek):
     a = int(np.flatnonzero(node0 // 3 != node1[0] // 3)[0])
     split = p.copy()
     split[0, a], split[0, 8] = p[0, 8], p[0, a]
-    with pytest.raises(InvalidOutput, match=r"layer 0: hierarchical mode .* group \d+ has replicas on two nodes"):
+    with pytest.raises(InvalidOutput,
+                       match=r"layer 0: hierarchical mode .* group \d+ has replicas on two nodes"):
         validate(*recount(split), load, HIER)
 
 
@@ -128,7 +130,8 @@ def test_config_errors_name_the_field():
     with pytest.raises(ProblemError, match=r"problem.generator.tokens: unknown generator key"):
         MoePlacementProblem({**CFG, "generator": {"tokens": 5}})
     with pytest.raises(ProblemError, match="unknown statistics 'prefill_in9999'"):
-        MoePlacementProblem({**CFG, "splits": {"test": {"pairs": [["prefill_in9999", "prefill_in512"]]}}}
+        MoePlacementProblem({**CFG,
+                             "splits": {"test": {"pairs": [["prefill_in9999", "prefill_in512"]]}}}
                             ).instance_sets("test")
 
 
@@ -151,7 +154,8 @@ def test_replay_window_files(tmp_path, problem):
     res = evaluate_in_process(problem, problem.baselines()["snake"], sets=[sset])
     assert res.ok, res.error
     for key in ("balancedness_gpu", "balancedness_gpu_in_sample", "runtime_ms_median", "oracle_gpu",
-                "bound_replication", "bound_hierarchical", "balancedness_node", "balancedness_slot"):
+                "bound_replication", "bound_hierarchical", "balancedness_node",
+                "balancedness_slot"):
         assert 0 < res.metrics[key], key
     assert res.metrics["balancedness_gpu"] <= res.metrics["bound_hierarchical"]
 
@@ -171,7 +175,8 @@ def test_replay_file_errors_name_file_and_field(tmp_path, problem):
     with pytest.raises(ProblemError, match=r"logical_count\[1\]\[7\] = -2.0"):
         problem.load_instances([str(tmp_path / "c")])
     write_windows(tmp_path / "d", [np.ones((3, 250)), np.ones((3, 250))])
-    with pytest.raises(ProblemError, match=r"do not fit 250 experts.*do not split into num_groups=8"):
+    with pytest.raises(ProblemError,
+                       match=r"do not fit 250 experts.*do not split into num_groups=8"):
         problem.load_instances([str(tmp_path / "d")])
 
 
@@ -181,9 +186,11 @@ def test_seed_program_on_the_test_split(problem):
     assert res.ok, res.error
     by_set = {s["name"]: s["metrics"] for s in res.sets}
     m = by_set["prefill_in1024->prefill_in4096"]
-    assert round(m["balancedness_gpu"], 4) == 0.6678 and round(m["balancedness_gpu_in_sample"], 4) == 0.8573
+    assert round(m["balancedness_gpu"], 4) == 0.6678 and round(m["balancedness_gpu_in_sample"],
+                                                               4) == 0.8573
     assert round(m["oracle_gpu"], 4) == 0.7592  # DeepSeek planned on prefill_in4096 itself
-    assert round(by_set["decode_in1000out1000->decode_in2000out100"]["balancedness_gpu"], 4) == 0.6813
+    assert round(by_set["decode_in1000out1000->decode_in2000out100"]["balancedness_gpu"],
+                 4) == 0.6813
     w = problem.weights
     assert res.score == pytest.approx(w.balancedness * res.metrics["balancedness_gpu"]
                                       + w.runtime * w.runtime_score(res.metrics["runtime_ms_median"]))
@@ -198,7 +205,8 @@ def test_oracle_is_the_next_pairs_in_sample_figure(problem, deepseek):
     series = iset.data
     sh = problem.shapes
     for k, (_i, j) in enumerate(series.pairs[:-1]):
-        p, _, c = deepseek(series.loads[j], sh.num_replicas, sh.num_groups, sh.num_nodes, sh.num_gpus)
+        p, _, c = deepseek(series.loads[j], sh.num_replicas, sh.num_groups, sh.num_nodes,
+                           sh.num_gpus)
         assert refs[k]["oracle_gpu"] == balance(p, c, series.loads[j], sh).gpu
 
 
