@@ -67,7 +67,8 @@ def _resume_config(folder: Path, overrides: list[str]) -> DictConfig:
         if not isinstance(run_id, int):
             raise TypeError
     except (OSError, ValueError, KeyError, TypeError):
-        raise ConfigError(f"resume={folder}: run.json missing or unreadable (not a run folder)") from None
+        raise ConfigError(f"resume={folder}: run.json missing or unreadable "
+                          "(not a run folder)") from None
     try:
         cfg = OmegaConf.load(saved)
     except Exception as e:  # noqa: BLE001 - YAML and OmegaConf errors of a damaged file
@@ -118,7 +119,8 @@ def _trust_folder(cfg: DictConfig, folder: Path, dirs: list[str], overrides: lis
 
 
 def _add_new_defaults(cfg: DictConfig) -> None:
-    """Keys added to the shipped config since a run was saved get their default (YAML is the source)."""
+    """Keys added to the shipped config since a run was saved get their default (YAML is the
+    source)."""
     base = compose([])
     for section in ("search", "evaluator", "archive"):
         saved = cfg.get(section)

@@ -154,7 +154,8 @@ def make_engine(url: str, readonly: bool = False) -> Engine:
 
 
 class ArchiveError(Exception):
-    """The archive can no longer be written (deleted, replaced, read-only, disk full): stop the run."""
+    """The archive can no longer be written (deleted, replaced, read-only, disk full): stop the
+    run."""
 
 
 def _sqlite_file(url: str) -> Path | None:
@@ -274,7 +275,8 @@ class Archive:
 
     def programs(self, run_id: int) -> list[Program]:
         with self.Session() as s:
-            return list(s.scalars(select(Program).where(Program.run_id == run_id).order_by(Program.id)))
+            return list(s.scalars(select(Program).where(Program.run_id == run_id)
+                                  .order_by(Program.id)))
 
     def program(self, program_id: int) -> Program | None:
         with self.Session() as s:
@@ -305,7 +307,8 @@ class Archive:
 
     def edges(self, program_id: int) -> list[ProgramParent]:
         with self.Session() as s:
-            return list(s.scalars(select(ProgramParent).where(ProgramParent.program_id == program_id)))
+            return list(s.scalars(select(ProgramParent)
+                                  .where(ProgramParent.program_id == program_id)))
 
     def calls(self, run_id: int, program_id: int | None = None) -> list[LLMCall]:
         with self.Session() as s:

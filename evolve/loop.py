@@ -139,7 +139,8 @@ class Controller:
                 self.stop_reason = self._budget_spent()
             frontier = min(pending) if pending else (todo[nxt] if nxt < len(todo) else None)
             while (self.stop_reason is None and nxt < len(todo) and len(pending) < self.concurrency
-                   and todo[nxt] < (frontier if frontier is not None else todo[nxt]) + self.concurrency):
+                   and todo[nxt] < ((frontier if frontier is not None else todo[nxt])
+                                    + self.concurrency)):
                 i = todo[nxt]
                 self._migrate(i)
                 pending[i] = asyncio.create_task(self._iteration(i), name=f"iteration-{i}")

@@ -1,4 +1,5 @@
-"""The in-memory population: archived programs as ProgramViews, and the deterministic lagged view."""
+"""The in-memory population: archived programs as ProgramViews, and the deterministic lagged
+view."""
 
 from __future__ import annotations
 

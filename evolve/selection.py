@@ -126,7 +126,8 @@ class MapElites:
             return {}
         values = []
         for f in self.features:
-            v = np.array([np.nan if FEATURES[f](p) is None else float(FEATURES[f](p)) for p in pool])
+            v = np.array([np.nan if FEATURES[f](p) is None else float(FEATURES[f](p))
+                          for p in pool])
             values.append(v)
         keys = []
         for v in values:

@@ -166,7 +166,8 @@ def _open_run(cfg: DictConfig, archive: Archive, folder: Path, problem: str, res
         run_id = json.loads((folder / "run.json").read_text())["run_id"]
         run = archive.get_run(run_id)
         if run is None:
-            raise ConfigError(f"resume={folder}: run {run_id} is not in its archive ({archive.url})")
+            raise ConfigError(f"resume={folder}: run {run_id} is not in its archive "
+                              f"({archive.url})")
         archive.update_run(run.id, status="running", config=to_dict(cfg), stop_reason=None)
         log.info("resuming run %d in %s", run.id, folder)
         return run
@@ -259,7 +260,8 @@ def _note_isolation(folder: Path, run: Run, archive: Archive, evaluator: Evaluat
 
 
 def _fail(archive: Archive, run_id: int, reason: str, line: str | None = None) -> int:
-    """Status `failed` with `reason`; one plain line on stderr (the log wraps), the same in run.log."""
+    """Status `failed` with `reason`; one plain line on stderr (the log wraps), the same in
+    run.log."""
     line = " ".join((line or reason).split())
     log.error("%s", line, extra={"file_only": True})
     print(f"evolve: error: {line}", file=sys.stderr, flush=True)
@@ -276,7 +278,8 @@ def _final(archive: Archive, run_id: int, status: str, reason: str) -> None:
 
 
 class _Signals:
-    """Ctrl-C and SIGTERM: the first stops proposing (in-flight work finishes), the second aborts."""
+    """Ctrl-C and SIGTERM: the first stops proposing (in-flight work finishes), the second
+    aborts."""
 
     def __init__(self) -> None:
         self.hits = 0
@@ -322,4 +325,5 @@ def _print_summary(archive: Archive, run_id: int, folder: Path, ctl: Controller,
         print(f"best program {b.id} (iteration {b.iteration}, {b.proposer}): score {b.score:.6g}"
               f" {metrics}")
     print(f"run folder: {folder}  ({ctl.stats.done} iterations, {ctl.stats.evaluations} "
-          f"evaluations, {ctl.stats.failures} failed, {ctl.elapsed():.1f} s, ${ctl.stats.cost:.4f})")
+          f"evaluations, {ctl.stats.failures} failed, {ctl.elapsed():.1f} s, "
+          f"${ctl.stats.cost:.4f})")

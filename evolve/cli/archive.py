@@ -113,7 +113,8 @@ def _with_run(args) -> int:
             for w in data["warnings"]:
                 sys.stderr.write(f"warning: {w}\n")
             if not args.json:
-                print(f"wrote {data['path']} (program #{data['program_id']}, score {data['score']})")
+                print(f"wrote {data['path']} (program #{data['program_id']}, "
+                      f"score {data['score']})")
     if args.json:
         emit_json(data)
     return 0

@@ -81,7 +81,8 @@ def run_summary(folder: Path) -> dict[str, Any]:
 def top(h: RunHandle, k: int, include_all: bool = False) -> list[dict[str, Any]]:
     """The k best successful programs (duplicates and migration copies only with include_all)."""
     if include_all:
-        progs = [p for p in h.archive.programs(h.run.id) if p.status == "ok" and p.score is not None]
+        progs = [p for p in h.archive.programs(h.run.id)
+                 if p.status == "ok" and p.score is not None]
         progs.sort(key=lambda p: (-p.score, p.id))
         progs = progs[:k]
     else:

@@ -170,7 +170,8 @@ def replay(args) -> int:
         sys.stderr.write(f"{line}\n")
         return 2
     base = evaluate_baselines(problem, names, args.split, args.instances)
-    where = f"{len(args.instances)} instance file(s)" if args.instances else f"the {args.split} split"
+    where = (f"{len(args.instances)} instance file(s)" if args.instances
+             else f"the {args.split} split")
     if args.json:
         emit_json({
             "problem": problem.name or problem_cfg.get("name"),

@@ -217,6 +217,7 @@ class LLMClient:
         if not text or not text.strip():
             out.error = f"empty reply (finish_reason={finish})"
         elif len(text) > self.max_reply_chars:
-            out.error = f"reply of {len(text)} chars exceeds llm.max_reply_chars={self.max_reply_chars}"
+            out.error = (f"reply of {len(text)} chars exceeds "
+                         f"llm.max_reply_chars={self.max_reply_chars}")
             out.text = text[: self.max_reply_chars]
         return out

@@ -88,7 +88,8 @@ def _indent(line: str) -> str:
 
 
 def _find(hay: list[str], needle: list[str], key: Callable[[str], str]) -> list[tuple[int, int]]:
-    """(first, last) hay line indices of each match of needle's non-blank lines, blank lines ignored."""
+    """(first, last) hay line indices of each match of needle's non-blank lines, blank lines
+    ignored."""
     want = [key(x) for x in needle if x.strip()]
     rows = [(i, key(x)) for i, x in enumerate(hay) if x.strip()]
     out = []
@@ -152,7 +153,8 @@ def _check_markers(code: str, parent: Blocks, n: int) -> None:
     except CandidateError as e:
         raise DiffError(f"edit {n} breaks the program: {e.message}") from None
     if blocks.prefix != parent.prefix or blocks.suffix != parent.suffix:
-        raise DiffError(f"edit {n} changes code outside the EVOLVE-BLOCK; only the block may change")
+        raise DiffError(f"edit {n} changes code outside the EVOLVE-BLOCK; "
+                        "only the block may change")
 
 
 def apply_edits(parent: str, edits: list[Edit]) -> EditResult:

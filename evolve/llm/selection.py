@@ -62,7 +62,8 @@ def model_stats(history: list[ProgramView], models: list[str]) -> dict[str, ArmS
 
 def choose_mode(settings: LLMSettings, parent: ProgramView, history: list[ProgramView],
                 rng: np.random.Generator) -> str:
-    """`fix` (with probability modes.fix) for a parent whose evaluation failed, else diff or rewrite.
+    """`fix` (with probability modes.fix) for a parent whose evaluation failed, else diff or
+    rewrite.
 
     With modes.adapt the configured probabilities are scaled by each mode's smoothed rate of
     valid children, (ok + 1) / (calls + 2): a mode whose replies keep failing is used less.

@@ -99,7 +99,8 @@ def _model_spec(where: str, entry: Mapping, base: Mapping) -> ModelSpec:
     entry = _plain(entry)
     unknown = sorted(set(entry) - set(_MODEL_KEYS))
     if unknown:
-        raise ConfigError(f"llm.{where}.{unknown[0]}: unknown key (known: {', '.join(_MODEL_KEYS)})")
+        raise ConfigError(f"llm.{where}.{unknown[0]}: unknown key "
+                          f"(known: {', '.join(_MODEL_KEYS)})")
     merged = {k: base[k] for k in _MODEL_KEYS if k in base and k != "weight"}
     merged.update(entry)
     model = merged.get("model")

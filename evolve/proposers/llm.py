@@ -53,7 +53,8 @@ def synthetic_program(chars: int, entry: str) -> str:
 
 
 class LLMProposer(Proposer):
-    """Asks a model, or one model of an ensemble, for a child: SEARCH/REPLACE diff, rewrite or fix."""
+    """Asks a model, or one model of an ensemble, for a child: SEARCH/REPLACE diff, rewrite or
+    fix."""
 
     def __init__(self, llm_cfg: dict, proposer_cfg: dict, problem_info: ProblemInfo):
         self.settings: LLMSettings = parse_settings(llm_cfg)
@@ -65,7 +66,8 @@ class LLMProposer(Proposer):
             self.clients.setdefault(spec.model, LLMClient(spec, s.timeout_s, s.retries, s.backoff_s,
                                                           s.max_backoff_s, s.max_reply_chars))
         self.prompts = PromptBuilder(problem_info, s.prompt)
-        self.novelty = NoveltyFilter(float(s.novelty["threshold"])) if s.novelty["enabled"] else None
+        self.novelty = (NoveltyFilter(float(s.novelty["threshold"])) if s.novelty["enabled"]
+                        else None)
         self.local = LocalServer(s.local_server) if s.local_server else None
         self._state: dict = {}
 
