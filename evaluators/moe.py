@@ -1,4 +1,5 @@
-"""MoE expert-placement simulator: validity of an EPLB placement and its balancedness on a load window.
+"""MoE expert-placement simulator: validity of an EPLB placement and its balancedness on a load
+window.
 
 Layout convention (DeepSeek EPLB, vLLM, SGLang): physical slot r of R lives on GPU r // (R / G), and
 GPU g on node g // (G / N). Expert e belongs to group e // (E / num_groups). A token routed to
@@ -65,7 +66,8 @@ class Balance:
 
 # ---- validity ---------------------------------------------------------------------------------
 # Error codes of the numba check; the message is built in Python from (code, layer, a, b).
-_OK, _RANGE, _COUNT, _L2P_SHORT, _L2P_RANGE, _L2P_WRONG, _L2P_DUP, _L2P_PAD, _DROPPED, _SPLIT_GROUP = range(10)
+(_OK, _RANGE, _COUNT, _L2P_SHORT, _L2P_RANGE, _L2P_WRONG, _L2P_DUP, _L2P_PAD, _DROPPED,
+ _SPLIT_GROUP) = range(10)
 
 
 @njit(cache=True)
@@ -121,7 +123,8 @@ def _int_array(name: str, x, ndim: int) -> np.ndarray:
     try:
         a = np.asarray(x)
     except Exception as e:  # noqa: BLE001 - any conversion failure is the candidate's fault
-        raise InvalidOutput(f"{name}: not convertible to a numpy array ({type(e).__name__})") from None
+        raise InvalidOutput(f"{name}: not convertible to a numpy array "
+                            f"({type(e).__name__})") from None
     if not np.issubdtype(a.dtype, np.integer):
         raise InvalidOutput(f"{name}: dtype {a.dtype}, expected an integer array")
     if a.ndim != ndim:
@@ -180,7 +183,8 @@ def _message(code, l, a, b, shapes: Shapes, m: int, load, logcnt) -> str:
 # ---- simulation -------------------------------------------------------------------------------
 @njit(cache=True)
 def slot_loads(phy2log, logcnt, load):
-    """Load carried by each physical slot [L, R]: load[l, e] / logcnt[l, e] for e = phy2log[l, r]."""
+    """Load carried by each physical slot [L, R]: load[l, e] / logcnt[l, e] for e =
+    phy2log[l, r]."""
     L, R = phy2log.shape
     out = np.empty((L, R), np.float64)
     for l in range(L):
@@ -220,7 +224,8 @@ def balance(phy2log: np.ndarray, logcnt: np.ndarray, load: np.ndarray, shapes: S
 
 def describe_layer(phy2log: np.ndarray, logcnt: np.ndarray, load: np.ndarray, b: Balance, l: int,
                    shapes: Shapes, layer_id: int | None = None) -> str:
-    """One line on why row `l` (model layer `layer_id`) is unbalanced: its hottest GPU and expert."""
+    """One line on why row `l` (model layer `layer_id`) is unbalanced: its hottest GPU and
+    expert."""
     R, G = shapes.num_replicas, shapes.num_gpus
     g = int(np.argmax(b.gpu_load[l]))
     slots = phy2log[l, g * (R // G):(g + 1) * (R // G)]

@@ -60,7 +60,8 @@ prefill- and decode-heavy traffic.
 
 @cache
 def seed_function(name: str) -> Callable:
-    """`rebalance_experts` of seeds/moe_placement/<name>.py (trusted; numba compiles on first call)."""
+    """`rebalance_experts` of seeds/moe_placement/<name>.py (trusted; numba compiles on first
+    call)."""
     path = resources.files("evolve.seeds") / "moe_placement" / f"{name}.py"
     spec = importlib.util.spec_from_file_location(f"_moe_seed_{name}", str(path))
     module = importlib.util.module_from_spec(spec)
@@ -179,7 +180,8 @@ class MoePlacementProblem(Problem):
         return [self._iset(series)]
 
     def warm_up(self) -> None:
-        """Build train and gate data and their references (compiles the simulators and the oracle)."""
+        """Build train and gate data and their references (compiles the simulators and the
+        oracle)."""
         for iset in self.instance_sets("train") + self.gate_sets():
             self._references(iset)
 

@@ -21,7 +21,8 @@ PAIR_METRICS = ("balancedness_gpu", "balancedness_gpu_in_sample", "balancedness_
 
 @dataclass(frozen=True)
 class Weights:
-    """Score = balancedness * out-of-sample GPU balancedness + runtime * ref / (ref + runtime_ms)."""
+    """Score = balancedness * out-of-sample GPU balancedness + runtime * ref / (ref +
+    runtime_ms)."""
 
     balancedness: float = 1.0
     runtime: float = 0.05
@@ -47,7 +48,8 @@ def _arrays(outputs: Mapping[str, np.ndarray], k: int):
     try:
         return tuple(outputs[f"{name}_{k}"] for name in ("phy2log", "log2phy", "logcnt"))
     except KeyError as e:
-        raise InvalidOutput(f"no output {e.args[0]!r} (rebalance_experts must return 3 arrays)") from None
+        raise InvalidOutput(f"no output {e.args[0]!r} "
+                            "(rebalance_experts must return 3 arrays)") from None
 
 
 def score_series(series: Series, outputs: Mapping[str, np.ndarray], shapes: Shapes,

@@ -32,7 +32,8 @@ def replica_counts(w: np.ndarray, slots: int) -> np.ndarray:
 
 
 def snake_deal(load: np.ndarray, packs: int) -> tuple[np.ndarray, np.ndarray]:
-    """Items [B, m] dealt by descending load in serpentine order: (pack [B, m], rank in pack [B, m])."""
+    """Items [B, m] dealt by descending load in serpentine order: (pack [B, m], rank in pack
+    [B, m])."""
     B, m = load.shape
     order = np.argsort(-load, axis=1, kind="stable")
     k = np.arange(m)
@@ -72,7 +73,8 @@ def _place(w: np.ndarray, slots: int, packs: int) -> np.ndarray:
 
 
 def rebalance_experts(weight, num_replicas, num_groups, num_nodes, num_gpus):
-    """Snake placement for loads weight [L, E]: (phy2log [L, R], log2phy [L, E, X], logcnt [L, E])."""
+    """Snake placement for loads weight [L, E]: (phy2log [L, R], log2phy [L, E, X], logcnt
+    [L, E])."""
     w = np.asarray(weight, dtype=np.float64)
     L, E = w.shape
     if num_groups % num_nodes:  # global policy: one node, experts in their own order

@@ -1,4 +1,5 @@
-"""Expert-load workloads: the shipped SGLang statistics, a seeded time-series generator, window files.
+"""Expert-load workloads: the shipped SGLang statistics, a seeded time-series generator, window
+files.
 
 Every workload is a `Series`: load windows [T, L, E] (token-to-expert counts of L MoE layers and E
 routed experts) and the (plan, score) pairs to evaluate: plan on window i, score on window j.
@@ -34,7 +35,8 @@ TEST_PAIRS = (
 
 @dataclass(frozen=True)
 class Series:
-    """Load windows [T, L, E] float64 with window labels [T], model layer ids [L], (plan, score) pairs."""
+    """Load windows [T, L, E] float64 with window labels [T], model layer ids [L], (plan, score)
+    pairs."""
 
     name: str
     loads: np.ndarray
@@ -49,7 +51,8 @@ class Series:
 
 @lru_cache(maxsize=1)
 def real_statistics() -> dict[str, np.ndarray]:
-    """The 12 DeepSeek-V3/R1 statistics tables by name, each [61 layers, 256 experts] int32 counts."""
+    """The 12 DeepSeek-V3/R1 statistics tables by name, each [61 layers, 256 experts] int32
+    counts."""
     with np.load(DATA) as z:
         return {k: z[k] for k in sorted(z.files)}
 
@@ -74,7 +77,8 @@ def real_pair(plan: str, score: str) -> Series:
 # ---- synthetic time series ---------------------------------------------------------------------
 @dataclass(frozen=True)
 class SeriesSpec:
-    """Knobs of the synthetic load time series (calibrated against the shipped SGLang statistics)."""
+    """Knobs of the synthetic load time series (calibrated against the shipped SGLang
+    statistics)."""
 
     layers: int = 58
     experts: int = 256
@@ -101,7 +105,8 @@ class SeriesSpec:
 
     @classmethod
     def from_cfg(cls, cfg: Mapping[str, Any] | None, where: str) -> SeriesSpec:
-        """Spec from a config section; unknown or badly typed keys raise ProblemError naming `where`."""
+        """Spec from a config section; unknown or badly typed keys raise ProblemError naming
+        `where`."""
         cfg = dict(cfg or {})
         known = {f.name: f.type for f in fields(cls)}
         kw = {}
@@ -122,7 +127,8 @@ class SeriesSpec:
 
     def _problem(self) -> str:
         if self.layers < 1 or self.experts < 1 or self.windows < 2:
-            return f"need layers >= 1, experts >= 1, windows >= 2 (got {self.layers}, {self.experts}, {self.windows})"
+            return (f"need layers >= 1, experts >= 1, windows >= 2 "
+                    f"(got {self.layers}, {self.experts}, {self.windows})")
         if self.groups < 1 or self.experts % self.groups:
             return f"experts={self.experts} must split into groups={self.groups}"
         if not 1 <= self.tokens_min <= self.tokens_max:
@@ -130,7 +136,8 @@ class SeriesSpec:
         if not 0 <= self.skew_min <= self.skew_max or self.tail_dof <= 2:
             return "need 0 <= skew_min <= skew_max and tail_dof > 2"
         if not 1 <= self.ratio_min <= self.ratio_max <= self.experts:
-            return f"need 1 <= ratio_min <= ratio_max <= experts (got {self.ratio_min}, {self.ratio_max})"
+            return (f"need 1 <= ratio_min <= ratio_max <= experts "
+                    f"(got {self.ratio_min}, {self.ratio_max})")
         for name in ("mix_corr", "reversion", "switch_prob", "burst_prob"):
             if not 0 <= getattr(self, name) <= 1:
                 return f"{name}={getattr(self, name)} must lie in [0, 1]"
@@ -173,7 +180,8 @@ def generate(seed: int, spec: SeriesSpec) -> np.ndarray:
     Prefill and decode traffic have correlated but different popularity; the served mix switches
     between prefill-heavy, decode-heavy and mixed; popularity drifts as a mean-reverting random
     walk; now and then one expert bursts for a few windows. Each layer's skew is tempered into
-    [ratio_min, ratio_max] (max/mean expert load). Counts are Poisson draws of tokens * top_k * share.
+    [ratio_min, ratio_max] (max/mean expert load). Counts are Poisson draws of tokens * top_k *
+    share.
     """
     rng = np.random.default_rng(seed)
     L, E, T = spec.layers, spec.experts, spec.windows

@@ -120,7 +120,8 @@ def _num_list(a: np.ndarray) -> list:
 def from_arrays(
     rows: Sequence[Mapping], weighted: bool, source: str = ""
 ) -> Instances:
-    """Build from dicts with arrays p, d and optional w, ref, ref_exact, rdd, tf (already checked)."""
+    """Build from dicts with arrays p, d and optional w, ref, ref_exact, rdd, tf (already
+    checked)."""
     m = len(rows)
     sizes = np.array([len(r["p"]) for r in rows], dtype=np.int64)
     offsets = np.zeros(m + 1, dtype=np.int64)

@@ -30,7 +30,8 @@ ZERO_TOL = 1e-9
 
 
 def collect(fn: Callable, inst: Instances, weighted: bool) -> dict[str, np.ndarray]:
-    """Call fn on every instance -> {"values" (sum of lengths,) f64, "lengths" (m,), "kinds" (m,)}."""
+    """Call fn on every instance -> {"values" (sum of lengths,) f64, "lengths" (m,), "kinds"
+    (m,)}."""
     values, lengths, kinds = [], np.zeros(inst.m, np.int64), np.zeros(inst.m, np.int64)
     for i, args in enumerate(inst.inputs(weighted)):
         a = np.asarray(fn(*args))
