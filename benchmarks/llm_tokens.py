@@ -93,15 +93,16 @@ def problem_and_seed() -> tuple[ProblemInfo, str, str]:
 def view(id, code, score=None, status="ok", error="", proposer="llm_diff"):
     return ProgramView(id=id, iteration=id, island=0, generation=1, parent_id=None, code=code,
                        status=status, score=score,
-                       metrics={"gap_pct": 4.82, "zero_opt_solved": 38.0,
-                                                            "runtime_s": 0.41} if status == "ok" else {},
+                       metrics={"gap_pct": 4.82, "zero_opt_solved": 38.0, "runtime_s": 0.41}
+                       if status == "ok" else {},
                        feedback=FEEDBACK if status == "ok" else "", error=error, proposer=proposer,
                        operator=proposer[4:], model="openai/test-model", behaviour=None,
                        improved=False)
 
 
 def tweak(code: str, k: int) -> str:
-    """A variant of the program (an inspiration); a comment only when there is no constant to change."""
+    """A variant of the program (an inspiration); a comment only when there is no constant to
+    change."""
     if "0.0 * p[j]" in code:
         return code.replace("0.0 * p[j]", f"{0.1 * k:.1f} * p[j]")
     return code + f"\n# v{k}\n"

@@ -1,4 +1,5 @@
-"""moe_placement benchmark: planner runtime at DeepSeek-V3 shapes and balancedness next to the bounds.
+"""moe_placement benchmark: planner runtime at DeepSeek-V3 shapes and balancedness next to the
+bounds.
 
 Shapes: 58 MoE layers, 256 experts, 288 replicas, 8 groups, 4 nodes, 32 GPUs (hierarchical), and
 the same with 1 group / 1 node (global). Runtime: median of --repeats calls after one warm-up call
@@ -27,7 +28,8 @@ from evolve.problems.moe_placement.workloads import real_statistics
 from evolve.program import load_candidate
 from evolve.result import evaluate_in_process
 
-CFG = yaml.safe_load((resources.files("evolve.conf") / "problem" / "moe_placement.yaml").read_text())
+CFG = yaml.safe_load(
+    (resources.files("evolve.conf") / "problem" / "moe_placement.yaml").read_text())
 MODES = {"hierarchical": (288, 8, 4, 32), "global": (288, 1, 1, 32)}
 
 

@@ -48,7 +48,8 @@ def _encoder():
     spec = importlib.util.find_spec("litellm")
     if spec is None or not spec.submodule_search_locations:
         return None
-    bundled = Path(next(iter(spec.submodule_search_locations))) / "litellm_core_utils" / "tokenizers"
+    bundled = (Path(next(iter(spec.submodule_search_locations)))
+               / "litellm_core_utils" / "tokenizers")
     os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(bundled))
     try:
         import tiktoken
@@ -127,7 +128,8 @@ class LLMServer:
 
     def completion_body(self, body: dict, reply: Reply) -> dict:
         # Chat formats add ~4 tokens per message around the content (OpenAI's accounting).
-        prompt = sum(4 + self.count_tokens(str(m.get("content") or "")) for m in body.get("messages", []))
+        prompt = sum(4 + self.count_tokens(str(m.get("content") or ""))
+                     for m in body.get("messages", []))
         usage = reply.usage or {
             "prompt_tokens": prompt,
             "completion_tokens": self.count_tokens(reply.content or ""),
@@ -284,7 +286,8 @@ def main(argv: list[str] | None = None) -> None:
     import argparse
     import signal
 
-    ap = argparse.ArgumentParser(description="Loopback OpenAI-compatible server with scripted edits")
+    ap = argparse.ArgumentParser(
+        description="Loopback OpenAI-compatible server with scripted edits")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--model-alias", default="test-model")

@@ -1,4 +1,5 @@
-"""kill -9 during a run, then `evolve resume=...`: nothing completed is lost, no iteration reused."""
+"""kill -9 during a run, then `evolve resume=...`: nothing completed is lost, no iteration
+reused."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The llm/ presets compose, validate and build an LLMProposer; bad keys and missing keys are one line."""
+"""The llm/ presets compose, validate and build an LLMProposer; bad keys and missing keys are one
+line."""
 
 import asyncio
 

@@ -1,4 +1,5 @@
-"""The local model server: started and stopped by the proposer; the real SmolLM2 run needs `.[local]`."""
+"""The local model server: started and stopped by the proposer; the real SmolLM2 run needs
+`.[local]`."""
 
 import asyncio
 import importlib.util

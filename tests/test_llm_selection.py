@@ -1,4 +1,5 @@
-"""Mode and model selection (weights, UCB bandit from the archive's history) and the novelty filter."""
+"""Mode and model selection (weights, UCB bandit from the archive's history) and the novelty
+filter."""
 
 import asyncio
 import math

@@ -1,4 +1,5 @@
-"""moe_placement runtime: timed by the trusted side on fresh inputs, never read from candidate outputs."""
+"""moe_placement runtime: timed by the trusted side on fresh inputs, never read from candidate
+outputs."""
 
 from __future__ import annotations
 
@@ -44,7 +45,8 @@ def test_run_returns_placements_only(problem, seed):
 
 
 def test_a_runtime_s_output_has_no_effect(problem, seed):
-    """Whatever runtime a candidate reports (a 0 s claim, garbage) changes no metric and no score."""
+    """Whatever runtime a candidate reports (a 0 s claim, garbage) changes no metric and no
+    score."""
     (gate,) = problem.gate_sets()
     out = problem.run(seed, gate)
     honest = problem.score_set(gate, out)
