@@ -34,7 +34,9 @@ resume=<run folder> run_dir=<folder> llm.model=<litellm model> llm.max_cost_usd=
 
 
 def _split_args(argv: list[str]) -> tuple[list[str], list[str], bool]:
-    overrides, dirs, show = [], [], False
+    overrides: list[str] = []
+    dirs: list[str] = []
+    show = False
     it = iter(argv)
     for a in it:
         if a in ("-h", "--help"):

@@ -7,7 +7,14 @@ import sys
 import time
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from evolve.loop import Stats
 
@@ -32,7 +39,7 @@ class ProgressLine:
         self.console = console or Console(stderr=True)
         self.live = enabled and sys.stderr.isatty()
         self._progress: Progress | None = None
-        self._task = None
+        self._task: TaskID | None = None
         self._last_logged = -1
 
     def __enter__(self) -> ProgressLine:
@@ -51,6 +58,7 @@ class ProgressLine:
 
     def update(self, stats: Stats, total: int) -> None:
         if self._progress is not None:
+            assert self._task is not None  # set together with _progress in __enter__
             self._progress.update(self._task, completed=stats.done, total=total,
                                   info=describe(stats))
             return

@@ -78,7 +78,8 @@ def registered_targets(config_dirs: Iterable[str] = ()) -> dict[str, tuple[str, 
     """target_key -> (target as configured, where it is registered), built-ins first."""
     dirs = [str(d) for d in config_dirs]
     found: dict[str, tuple[str, str]] = {}
-    roots = [(builtin_config_dir(), "built-in", [])] + [(Path(d), d, dirs) for d in dirs]
+    roots: list[tuple[Path, str, list[str]]] = ([(builtin_config_dir(), "built-in", [])]
+                                                + [(Path(d), d, dirs) for d in dirs])
     for root, label, search in roots:
         for yml in sorted((root / "problem").glob("*.yaml")):
             if yml.stem.startswith("_"):
