@@ -64,6 +64,8 @@ def seed_function(name: str) -> Callable:
     call)."""
     path = resources.files("evolve.seeds") / "moe_placement" / f"{name}.py"
     spec = importlib.util.spec_from_file_location(f"_moe_seed_{name}", str(path))
+    if spec is None or spec.loader is None:
+        raise ProblemError(f"seed {path}: cannot be loaded as a Python module")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.rebalance_experts

@@ -38,15 +38,20 @@ def references(series: Series, shapes: Shapes, planner: Callable) -> list[dict[s
     out = []
     for _, j in series.pairs:
         load = series.loads[j]
-        phy2log, _log2phy, logcnt = validate(*planner(load, *args), load, shapes)
+        planned_phy2log, planned_log2phy, planned_logcnt = planner(load, *args)
+        phy2log, _log2phy, logcnt = validate(planned_phy2log, planned_log2phy, planned_logcnt,
+                                             load, shapes)
         out.append({**bounds(load, shapes),
                     "oracle_gpu": balance(phy2log, logcnt, load, shapes).gpu})
     return out
 
 
-def _arrays(outputs: Mapping[str, np.ndarray], k: int):
+def _arrays(outputs: Mapping[str, np.ndarray],
+            k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    # A fixed-length tuple, so that validate(*_arrays(...), load, shapes) type-checks: mypy maps a
+    # star argument of unknown length onto all of validate's parameters.
     try:
-        return tuple(outputs[f"{name}_{k}"] for name in ("phy2log", "log2phy", "logcnt"))
+        return outputs[f"phy2log_{k}"], outputs[f"log2phy_{k}"], outputs[f"logcnt_{k}"]
     except KeyError as e:
         raise InvalidOutput(f"no output {e.args[0]!r} "
                             "(rebalance_experts must return 3 arrays)") from None

@@ -109,7 +109,7 @@ class SeriesSpec:
         `where`."""
         cfg = dict(cfg or {})
         known = {f.name: f.type for f in fields(cls)}
-        kw = {}
+        kw: dict[str, Any] = {}  # keys checked against fields(cls) below, values cast to int/float
         for key, value in cfg.items():
             if key not in known:
                 raise ProblemError(f"{where}.{key}: unknown generator key (known: "
@@ -259,8 +259,8 @@ def _read_window(path: Path) -> np.ndarray:
                            "[layers][experts]")
     bad = np.argwhere(~np.isfinite(a) | (a < 0))
     if bad.size:
-        l, e = bad[0]
-        raise ProblemError(f"{path}: logical_count[{l}][{e}] = {float(a[l, e])!r}, expected a "
+        l, x = bad[0]
+        raise ProblemError(f"{path}: logical_count[{l}][{x}] = {float(a[l, x])!r}, expected a "
                            "finite count >= 0")
     return a
 
