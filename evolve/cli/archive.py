@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -83,11 +84,13 @@ def _runs(args) -> int:
 def _with_run(args) -> int:
     """Subcommands that work on one run."""
     check_config_dirs(getattr(args, "config_dir", []))
+    rows: list[dict[str, Any]] = []  # `top`
+    data: dict[str, Any] = {}  # every other subcommand
     with open_run(args.run) as h:
         if args.cmd == "top":
-            data = q.top(h, args.k, include_all=args.all)
+            rows = q.top(h, args.k, include_all=args.all)
             if not args.json:
-                render.top(console(), data, f"top {args.k} of {h.folder} ({h.run.problem})")
+                render.top(console(), rows, f"top {args.k} of {h.folder} ({h.run.problem})")
         elif args.cmd == "show":
             data = q.show(h, args.id)
             if not args.json:
@@ -116,7 +119,7 @@ def _with_run(args) -> int:
                 print(f"wrote {data['path']} (program #{data['program_id']}, "
                       f"score {data['score']})")
     if args.json:
-        emit_json(data)
+        emit_json(rows if args.cmd == "top" else data)
     return 0
 
 
