@@ -9,6 +9,7 @@ import re
 import tokenize
 import types
 from dataclasses import dataclass
+from typing import Any, cast
 
 from evolve.problem import Candidate
 
@@ -89,7 +90,8 @@ def _normalize_ast(code: str) -> str:
         body = getattr(node, "body", None)
         if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
             if isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
-                node.body = body[1:] or [ast.Pass()]
+                # any node with a statement-list `body` (module, def, class, for, if, ...)
+                cast(Any, node).body = body[1:] or [ast.Pass()]
     return ast.unparse(tree)
 
 

@@ -49,11 +49,12 @@ def module_checks(code: str, entry: str | None) -> list[str]:
         return [f"the code does not parse (line {e.lineno}: {e.msg})"]
     problems = []
     for node in ast.walk(tree):
-        names = []
         if isinstance(node, ast.Import):
             names = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names = [node.module]
+        else:
+            continue
         if any(n == "evolve" or n.startswith("evolve.") for n in names):
             problems.append(f"line {node.lineno} imports the engine ({', '.join(names)})")
     if entry:
