@@ -152,8 +152,8 @@ class Controller:
             for task in done:
                 i = next(k for k, t in pending.items() if t is task)
                 del pending[i]
-                if not task.cancelled() and task.exception() is not None:
-                    raise task.exception()  # only fatal errors (ArchiveError) get here
+                if not task.cancelled() and (exc := task.exception()) is not None:
+                    raise exc  # only fatal errors (ArchiveError) get here
             if self.on_progress:
                 self.on_progress(self.stats, self.budget.iterations)
 
@@ -324,8 +324,9 @@ class Controller:
         if row.proposer not in ("seed", "migration"):
             self.stats.done += 1
             self.stats.failures += row.status != "ok"
-        if view.ok and row.proposer != "migration" and (self.stats.best is None or
-                                                       view.score > self.stats.best):
+        # view.ok implies view.score is not None; the explicit test is for the type checker
+        if view.ok and view.score is not None and row.proposer != "migration" and (
+                self.stats.best is None or view.score > self.stats.best):
             self.stats.best = view.score
             self._write_best(view)
             log.info("iteration %d: new best %.6g (program %d, %s/%s)", row.iteration, view.score,

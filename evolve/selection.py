@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -141,10 +142,16 @@ class MapElites:
         for i, p in enumerate(pool):
             key = tuple(int(k[i]) for k in keys)
             best = grid.get(key)
-            if best is None or p.score > best.score or (
-                    p.score == best.score and order_key(p) < order_key(best)):
+            if best is None or _beats(p, best):
                 grid[key] = p
         return grid
+
+
+def _beats(p: ProgramView, q: ProgramView) -> bool:
+    """p scores higher than q, ties broken by order_key."""
+    # MapElites.cells gets scored programs only (IslandSelector.scored: ProgramView.ok)
+    ps, qs = cast(float, p.score), cast(float, q.score)
+    return ps > qs or (ps == qs and order_key(p) < order_key(q))
 
 
 @dataclass

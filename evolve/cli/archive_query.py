@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import case, func, select
 
@@ -83,7 +83,7 @@ def top(h: RunHandle, k: int, include_all: bool = False) -> list[dict[str, Any]]
     if include_all:
         progs = [p for p in h.archive.programs(h.run.id)
                  if p.status == "ok" and p.score is not None]
-        progs.sort(key=lambda p: (-p.score, p.id))
+        progs.sort(key=lambda p: (-cast(float, p.score), p.id))  # scored: filtered just above
         progs = progs[:k]
     else:
         progs = h.archive.best(h.run.id, k)
