@@ -62,16 +62,16 @@ def schedule(p, d):
 
 DESCRIPTION = (
     "Single-machine total tardiness (1||sum T_j). n jobs with integer processing times p_j and due "
-    "dates d_j must be sequenced on one machine without idle time or preemption. The tardiness of a "
-    "job is max(0, C_j - d_j) where C_j is its completion time; minimise the sum over all jobs. The "
-    "candidate returns a permutation of the job indices. Instances have n = 20 to 500 jobs with "
-    "due-date tightness TF in 0.2..0.8 and range RDD in 0.2..1.0. The score is minus the mean "
+    "dates d_j must be sequenced on one machine without idle time or preemption. The tardiness of "
+    "a job is max(0, C_j - d_j) where C_j is its completion time; minimise the sum over all jobs. "
+    "The candidate returns a permutation of the job indices. Instances have n = 20 to 500 jobs "
+    "with due-date tightness TF in 0.2..0.8 and range RDD in 0.2..1.0. The score is minus the mean "
     "relative gap to the optimal total tardiness (0 is optimal); the feedback lists the classes of "
     "instances with the largest gaps. The code runs under numba.njit when it can."
 )
-FEEDBACK = ("train: mean gap 4.82% over 400 instances. Worst classes: n=100 TF=0.8 RDD=0.2 gap 11.3%; "
-            "n=200 TF=0.6 RDD=0.2 gap 9.7%; n=500 TF=0.8 RDD=0.4 gap 8.9%. Zero-tardiness instances "
-            "solved: 38/40. Runtime 0.41 s per 100 instances (numba).")
+FEEDBACK = ("train: mean gap 4.82% over 400 instances. Worst classes: n=100 TF=0.8 RDD=0.2 gap "
+            "11.3%; n=200 TF=0.6 RDD=0.2 gap 9.7%; n=500 TF=0.8 RDD=0.4 gap 8.9%. Zero-tardiness "
+            "instances solved: 38/40. Runtime 0.41 s per 100 instances (numba).")
 PRICED = ["gpt-4.1-mini", "gpt-4.1", "claude-sonnet-4-5", "gemini/gemini-2.5-flash"]
 
 
@@ -84,21 +84,25 @@ def problem_and_seed() -> tuple[ProblemInfo, str, str]:
         info = ProblemInfo(prob.name, prob.entry, prob.signature, prob.description)
         return info, code, "smtt problem, edd seed"
     except Exception:  # noqa: BLE001 - the smtt package may not be there yet
-        info = ProblemInfo("smtt", "schedule", "def schedule(p: np.ndarray, d: np.ndarray) -> np.ndarray",
+        info = ProblemInfo("smtt", "schedule",
+                           "def schedule(p: np.ndarray, d: np.ndarray) -> np.ndarray",
                            DESCRIPTION)
         return info, MDD, "benchmark MDD program"
 
 
 def view(id, code, score=None, status="ok", error="", proposer="llm_diff"):
     return ProgramView(id=id, iteration=id, island=0, generation=1, parent_id=None, code=code,
-                       status=status, score=score, metrics={"gap_pct": 4.82, "zero_opt_solved": 38.0,
-                                                            "runtime_s": 0.41} if status == "ok" else {},
+                       status=status, score=score,
+                       metrics={"gap_pct": 4.82, "zero_opt_solved": 38.0, "runtime_s": 0.41}
+                       if status == "ok" else {},
                        feedback=FEEDBACK if status == "ok" else "", error=error, proposer=proposer,
-                       operator=proposer[4:], model="openai/test-model", behaviour=None, improved=False)
+                       operator=proposer[4:], model="openai/test-model", behaviour=None,
+                       improved=False)
 
 
 def tweak(code: str, k: int) -> str:
-    """A variant of the program (an inspiration); a comment only when there is no constant to change."""
+    """A variant of the program (an inspiration); a comment only when there is no constant to
+    change."""
     if "0.0 * p[j]" in code:
         return code.replace("0.0 * p[j]", f"{0.1 * k:.1f} * p[j]")
     return code + f"\n# v{k}\n"
@@ -107,11 +111,14 @@ def tweak(code: str, k: int) -> str:
 async def measure(n_iter: int) -> dict:
     info, code, source = problem_and_seed()
     parent = view(1, code, score=-4.82)
-    insp = [view(2, tweak(code, 1), -4.9), view(3, tweak(code, 2), -5.1), view(4, tweak(code, 3), -7.5)]
-    fails = [view(5, code, status="diff_failed", error="edit 1: SEARCH matches 3 line(s) from program "
+    insp = [view(2, tweak(code, 1), -4.9), view(3, tweak(code, 2), -5.1),
+            view(4, tweak(code, 3), -7.5)]
+    fails = [view(5, code, status="diff_failed",
+                  error="edit 1: SEARCH matches 3 line(s) from program "
                   "line 14, then differs: SEARCH has 'key = d[j] - t' but the program has "
                   "'key = max(t + p[j], d[j])'"),
-             view(6, code, status="runtime_error", error="IndexError: index 20 is out of bounds for axis 0 "
+             view(6, code, status="runtime_error",
+                  error="IndexError: index 20 is out of bounds for axis 0 "
                   "with size 20 (in schedule, line 19)", proposer="llm_rewrite")]
     broken = view(7, code.replace("done[best] = True", "done[best] = True\n        t += p[best"),
                   status="syntax_error", error="line 27: '[' was never closed")
@@ -147,7 +154,8 @@ async def measure(n_iter: int) -> dict:
         "context": "parent + 3 inspirations + 2 failures (fix: failed parent)",
         "modes": {k: {"n": len(v),
                       "prompt_tokens": round(statistics.mean(r[0] for r in v), 1) if v else None,
-                      "completion_tokens": round(statistics.mean(r[1] for r in v), 1) if v else None}
+                      "completion_tokens":
+                          round(statistics.mean(r[1] for r in v), 1) if v else None}
                   for k, v in per_mode.items()},
         "prompt_tokens_per_iteration": round(prompt, 1),
         "scripted_completion_tokens_per_iteration": round(completion, 1),

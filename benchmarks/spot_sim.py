@@ -50,7 +50,8 @@ def main() -> None:
     for name, pol in (("greedy", B.greedy), ("uniform_progress", B.uniform_progress)):
         fast, _ = _rate(batch, spot.compile_policy(pol), single.sim, True)
         slow, _ = _rate(slow_batch, pol, single.sim, False, min_s=2.0)
-        out[f"single_{name}"] = {"numba_sims_per_s": round(fast), "python_sims_per_s": round(slow, 1),
+        out[f"single_{name}"] = {"numba_sims_per_s": round(fast),
+                                 "python_sims_per_s": round(slow, 1),
                                  "speedup": round(fast / slow, 1), "jobs_numba": batch.n,
                                  "jobs_python": slow_batch.n}
 
@@ -68,7 +69,8 @@ def main() -> None:
     for b in mb:
         spot.run_policy(b, B.uniform_progress_global, multi.sim, False)
     py_rate = jobs / (time.perf_counter() - t0)
-    out["multi_uniform_progress"] = {"numba_sims_per_s": round(nb_rate), "python_sims_per_s": round(py_rate, 1),
+    out["multi_uniform_progress"] = {"numba_sims_per_s": round(nb_rate),
+                                     "python_sims_per_s": round(py_rate, 1),
                                      "speedup": round(nb_rate / py_rate, 1), "jobs": jobs}
 
     # full multi-region test evaluation: run in the "sandbox" half, trusted replay, summary

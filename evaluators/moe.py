@@ -1,4 +1,5 @@
-"""MoE expert-placement simulator: validity of an EPLB placement and its balancedness on a load window.
+"""MoE expert-placement simulator: validity of an EPLB placement and its balancedness on a load
+window.
 
 Layout convention (DeepSeek EPLB, vLLM, SGLang): physical slot r of R lives on GPU r // (R / G), and
 GPU g on node g // (G / N). Expert e belongs to group e // (E / num_groups). A token routed to
@@ -65,7 +66,8 @@ class Balance:
 
 # ---- validity ---------------------------------------------------------------------------------
 # Error codes of the numba check; the message is built in Python from (code, layer, a, b).
-_OK, _RANGE, _COUNT, _L2P_SHORT, _L2P_RANGE, _L2P_WRONG, _L2P_DUP, _L2P_PAD, _DROPPED, _SPLIT_GROUP = range(10)
+(_OK, _RANGE, _COUNT, _L2P_SHORT, _L2P_RANGE, _L2P_WRONG, _L2P_DUP, _L2P_PAD, _DROPPED,
+ _SPLIT_GROUP) = range(10)
 
 
 @njit(cache=True)
@@ -121,7 +123,8 @@ def _int_array(name: str, x, ndim: int) -> np.ndarray:
     try:
         a = np.asarray(x)
     except Exception as e:  # noqa: BLE001 - any conversion failure is the candidate's fault
-        raise InvalidOutput(f"{name}: not convertible to a numpy array ({type(e).__name__})") from None
+        raise InvalidOutput(f"{name}: not convertible to a numpy array "
+                            f"({type(e).__name__})") from None
     if not np.issubdtype(a.dtype, np.integer):
         raise InvalidOutput(f"{name}: dtype {a.dtype}, expected an integer array")
     if a.ndim != ndim:
@@ -141,7 +144,8 @@ def validate(phy2log, log2phy, logcnt, load: np.ndarray, shapes: Shapes) -> tupl
     logcnt = _int_array("logcnt", logcnt, 2)
     log2phy = _int_array("log2phy", log2phy, 3)
     if phy2log.shape != (L, R):
-        raise InvalidOutput(f"phy2log: shape {phy2log.shape}, expected (layers, num_replicas) = {(L, R)}")
+        raise InvalidOutput(f"phy2log: shape {phy2log.shape}, expected (layers, num_replicas) = "
+                            f"{(L, R)}")
     if logcnt.shape != (L, E):
         raise InvalidOutput(f"logcnt: shape {logcnt.shape}, expected (layers, experts) = {(L, E)}")
     if log2phy.shape[:2] != (L, E) or log2phy.shape[2] < 1:
@@ -161,20 +165,26 @@ def _message(code, l, a, b, shapes: Shapes, m: int, load, logcnt) -> str:
                 "(every physical slot must hold an expert)",
         _COUNT: f"layer {l}: logcnt[{a}] = {logcnt[l, a]} but phy2log gives expert {a} {b} slot(s)",
         _L2P_SHORT: f"layer {l}: expert {a} has {b} replicas but log2phy has only {m} columns",
-        _L2P_RANGE: f"layer {l}: log2phy of expert {a} lists slot {b}, outside [0, {shapes.num_replicas})",
-        _L2P_WRONG: f"layer {l}: log2phy of expert {a} lists slot {b}, which phy2log gives to another expert",
+        _L2P_RANGE: f"layer {l}: log2phy of expert {a} lists slot {b}, outside [0, "
+                    f"{shapes.num_replicas})",
+        _L2P_WRONG: f"layer {l}: log2phy of expert {a} lists slot {b}, which phy2log gives to "
+                    "another expert",
         _L2P_DUP: f"layer {l}: log2phy lists slot {b} twice (expert {a})",
-        _L2P_PAD: f"layer {l}: log2phy of expert {a} has {b} past its logcnt entries (padding must be -1)",
-        _DROPPED: f"layer {l}: expert {a} has load {load[l, a]:g} in the scored window but no replica",
-        _SPLIT_GROUP: f"layer {l}: hierarchical mode ({shapes.num_groups} groups, {shapes.num_nodes} nodes) "
-                      f"but group {a} has replicas on two nodes (slot {b} is on node {b // spn})",
+        _L2P_PAD: f"layer {l}: log2phy of expert {a} has {b} past its logcnt entries (padding must "
+                  "be -1)",
+        _DROPPED: f"layer {l}: expert {a} has load {load[l, a]:g} in the scored window but no "
+                  "replica",
+        _SPLIT_GROUP: f"layer {l}: hierarchical mode ({shapes.num_groups} groups, "
+                      f"{shapes.num_nodes} nodes) but group {a} has replicas on two nodes (slot "
+                      f"{b} is on node {b // spn})",
     }[code]
 
 
 # ---- simulation -------------------------------------------------------------------------------
 @njit(cache=True)
 def slot_loads(phy2log, logcnt, load):
-    """Load carried by each physical slot [L, R]: load[l, e] / logcnt[l, e] for e = phy2log[l, r]."""
+    """Load carried by each physical slot [L, R]: load[l, e] / logcnt[l, e] for e =
+    phy2log[l, r]."""
     L, R = phy2log.shape
     out = np.empty((L, R), np.float64)
     for l in range(L):
@@ -214,7 +224,8 @@ def balance(phy2log: np.ndarray, logcnt: np.ndarray, load: np.ndarray, shapes: S
 
 def describe_layer(phy2log: np.ndarray, logcnt: np.ndarray, load: np.ndarray, b: Balance, l: int,
                    shapes: Shapes, layer_id: int | None = None) -> str:
-    """One line on why row `l` (model layer `layer_id`) is unbalanced: its hottest GPU and expert."""
+    """One line on why row `l` (model layer `layer_id`) is unbalanced: its hottest GPU and
+    expert."""
     R, G = shapes.num_replicas, shapes.num_gpus
     g = int(np.argmax(b.gpu_load[l]))
     slots = phy2log[l, g * (R // G):(g + 1) * (R // G)]
@@ -222,6 +233,7 @@ def describe_layer(phy2log: np.ndarray, logcnt: np.ndarray, load: np.ndarray, b:
     e = int(slots[int(np.argmax(share))])
     mean_e = load[l].mean() or 1.0
     name = l if layer_id is None else layer_id
-    return (f"layer {name}: {b.layer_gpu[l]:.3f} (GPU {g} carries {b.gpu_load[l, g] / (b.mean_gpu[l] or 1):.2f}x "
-            f"the mean GPU load; its heaviest expert {e} has {load[l, e] / mean_e:.1f}x the mean expert "
-            f"load and {int(logcnt[l, e])} replica(s))")
+    return (f"layer {name}: {b.layer_gpu[l]:.3f} (GPU {g} carries "
+            f"{b.gpu_load[l, g] / (b.mean_gpu[l] or 1):.2f}x the mean GPU load; its heaviest "
+            f"expert {e} has {load[l, e] / mean_e:.1f}x the mean expert load and "
+            f"{int(logcnt[l, e])} replica(s))")

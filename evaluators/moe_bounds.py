@@ -63,7 +63,8 @@ def replication_floor(load: np.ndarray, shapes: Shapes) -> np.ndarray:
 
 
 def hierarchical_floor(load: np.ndarray, shapes: Shapes) -> np.ndarray:
-    """[L] lower bound on the max GPU load when every group stays on one node (hierarchical mode)."""
+    """[L] lower bound on the max GPU load when every group stays on one node (hierarchical
+    mode)."""
     load = np.ascontiguousarray(load, dtype=np.float64)
     floor = replication_floor(load, shapes)
     if not shapes.hierarchical:

@@ -106,7 +106,8 @@ class SpotBatch:
         return SpotBatch(self.avail, self.prices, self.win_ticks, self.win_regions, self.win_gap,
                          self.inst_win[idx], self.work[idx], self.deadline[idx],
                          self.overhead[idx], self.switch_overhead[idx], self.scenario[idx],
-                         self.scenario_names, tuple(self.labels[i] for i in idx) if self.labels else ())
+                         self.scenario_names,
+                         tuple(self.labels[i] for i in idx) if self.labels else ())
 
 
 def _args(batch: SpotBatch, cfg: SimConfig):
@@ -148,7 +149,8 @@ def run_policy(batch: SpotBatch, policy, cfg: SimConfig, jitted: bool = True):
     return actions, regions, stats
 
 
-def replay(batch: SpotBatch, actions: np.ndarray, regions: np.ndarray, cfg: SimConfig) -> np.ndarray:
+def replay(batch: SpotBatch, actions: np.ndarray, regions: np.ndarray,
+           cfg: SimConfig) -> np.ndarray:
     """Trusted re-run of recorded proposals (n, L) through the simulator: stats (n, N_STATS)."""
     stats = np.zeros((batch.n, N_STATS), np.float64)
     sim: Callable[..., Any] = spot_sim.simulate_nb

@@ -54,7 +54,8 @@ SIM_SIG = types.void(
     POLICY_TYPE, types.boolean,
     types.int8[:, :, ::1], types.float64[:, :, ::1],
     types.int64[::1], types.int64[::1], types.float64[::1],
-    types.int64[::1], types.float64[::1], types.float64[::1], types.float64[::1], types.float64[::1],
+    types.int64[::1], types.float64[::1], types.float64[::1], types.float64[::1],
+    types.float64[::1],
     types.float64, types.int64,
     types.int16[:, ::1], types.int16[:, ::1], types.float64[:, ::1],
 )
@@ -201,7 +202,8 @@ def _simulate(policy, use_policy, avail, prices, win_ticks, win_regions, win_gap
         if pub_price:
             cost = n_spot * (prices[w, 0, region] * tick_h) + n_od * (od_price * tick_h)
         if status == EXHAUSTED:
-            cost += left / 3600.0 * od_price  # unfinished work at on-demand price, flagged as a miss
+            # unfinished work at on-demand price, flagged as a miss
+            cost += left / 3600.0 * od_price
         if status == INVALID or status == MISSING:
             cost = np.inf
         row = stats[i]

@@ -34,7 +34,9 @@ resume=<run folder> run_dir=<folder> llm.model=<litellm model> llm.max_cost_usd=
 
 
 def _split_args(argv: list[str]) -> tuple[list[str], list[str], bool]:
-    overrides, dirs, show = [], [], False
+    overrides: list[str] = []
+    dirs: list[str] = []
+    show = False
     it = iter(argv)
     for a in it:
         if a in ("-h", "--help"):
@@ -67,11 +69,13 @@ def _resume_config(folder: Path, overrides: list[str]) -> DictConfig:
         if not isinstance(run_id, int):
             raise TypeError
     except (OSError, ValueError, KeyError, TypeError):
-        raise ConfigError(f"resume={folder}: run.json missing or unreadable (not a run folder)") from None
+        raise ConfigError(f"resume={folder}: run.json missing or unreadable "
+                          "(not a run folder)") from None
     try:
         cfg = OmegaConf.load(saved)
     except Exception as e:  # noqa: BLE001 - YAML and OmegaConf errors of a damaged file
-        raise ConfigError(f"resume={folder}: config.yaml unreadable: {' '.join(str(e).split())[:200]}") from None
+        raise ConfigError(f"resume={folder}: config.yaml unreadable: "
+                          f"{' '.join(str(e).split())[:200]}") from None
     OmegaConf.set_struct(cfg, False)
     _add_new_defaults(cfg)
     for ov in overrides:
@@ -117,7 +121,8 @@ def _trust_folder(cfg: DictConfig, folder: Path, dirs: list[str], overrides: lis
 
 
 def _add_new_defaults(cfg: DictConfig) -> None:
-    """Keys added to the shipped config since a run was saved get their default (YAML is the source)."""
+    """Keys added to the shipped config since a run was saved get their default (YAML is the
+    source)."""
     base = compose([])
     for section in ("search", "evaluator", "archive"):
         saved = cfg.get(section)

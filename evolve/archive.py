@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterable
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -36,7 +37,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Base(DeclarativeBase):
@@ -153,7 +154,8 @@ def make_engine(url: str, readonly: bool = False) -> Engine:
 
 
 class ArchiveError(Exception):
-    """The archive can no longer be written (deleted, replaced, read-only, disk full): stop the run."""
+    """The archive can no longer be written (deleted, replaced, read-only, disk full): stop the
+    run."""
 
 
 def _sqlite_file(url: str) -> Path | None:
@@ -189,7 +191,8 @@ class Archive:
         if now is None:
             raise ArchiveError(f"the archive {self.path} was deleted during the run")
         if now != self._identity:
-            raise ArchiveError(f"the archive {self.path} was replaced by another file during the run")
+            raise ArchiveError(f"the archive {self.path} was replaced by another file during the "
+                               "run")
 
     @contextmanager
     def _writing(self):
@@ -203,7 +206,7 @@ class Archive:
             raise ArchiveError(f"the archive refused a write: {msg}") from None
 
     @classmethod
-    def open_folder(cls, folder: str | Path, readonly: bool = True) -> "Archive":
+    def open_folder(cls, folder: str | Path, readonly: bool = True) -> Archive:
         """Open `<folder>/archive.sqlite`, or the URL stored in `<folder>/archive_url`."""
         folder = Path(folder)
         from evolve.trust import folder_archive_url, masked_url
@@ -272,7 +275,8 @@ class Archive:
 
     def programs(self, run_id: int) -> list[Program]:
         with self.Session() as s:
-            return list(s.scalars(select(Program).where(Program.run_id == run_id).order_by(Program.id)))
+            return list(s.scalars(select(Program).where(Program.run_id == run_id)
+                                  .order_by(Program.id)))
 
     def program(self, program_id: int) -> Program | None:
         with self.Session() as s:
@@ -283,7 +287,8 @@ class Archive:
         with self.Session() as s:
             q = (
                 select(Program)
-                .where(Program.run_id == run_id, Program.code_hash == h, Program.duplicate_of.is_(None))
+                .where(Program.run_id == run_id, Program.code_hash == h,
+                       Program.duplicate_of.is_(None))
                 .order_by(Program.id)
                 .limit(1)
             )
@@ -302,7 +307,8 @@ class Archive:
 
     def edges(self, program_id: int) -> list[ProgramParent]:
         with self.Session() as s:
-            return list(s.scalars(select(ProgramParent).where(ProgramParent.program_id == program_id)))
+            return list(s.scalars(select(ProgramParent)
+                                  .where(ProgramParent.program_id == program_id)))
 
     def calls(self, run_id: int, program_id: int | None = None) -> list[LLMCall]:
         with self.Session() as s:

@@ -36,7 +36,8 @@ def compose(overrides: list[str], config_dirs: list[str] = ()) -> DictConfig:
             return hydra_compose("config", overrides=extra + list(overrides))
     except MissingConfigException as e:
         text = str(e)
-        group = text.split("Could not find '")[-1].split("/")[0] if "Could not find" in text else "?"
+        group = (text.split("Could not find '")[-1].split("/")[0] if "Could not find" in text
+                 else "?")
         bad = text.split("Could not find '")[-1].split("'")[0] if "Could not find" in text else "?"
         choices = ", ".join(sorted(o for o in (e.options or []) if not o.startswith("_"))) or "none"
         raise ConfigError(f"unknown {group} '{bad.split('/')[-1]}' (valid {group} choices: "
@@ -45,7 +46,8 @@ def compose(overrides: list[str], config_dirs: list[str] = ()) -> DictConfig:
         text = str(e)
         if "Could not override" in text:
             key = text.split("'")[1]
-            raise ConfigError(f"unknown config key '{key}' ({_valid_keys_hint(key, config_dirs)})") from None
+            raise ConfigError(f"unknown config key '{key}' "
+                              f"({_valid_keys_hint(key, config_dirs)})") from None
         raise ConfigError(_one_line(text).split(" See https")[0]) from None
 
 
@@ -55,7 +57,8 @@ def _valid_keys_hint(key: str, config_dirs) -> str:
         base = compose([], config_dirs)
         node = OmegaConf.select(base, parent) if parent else base
         if isinstance(node, DictConfig):
-            return f"valid keys under {parent or 'the root'}: {', '.join(sorted(map(str, node.keys())))}"
+            return (f"valid keys under {parent or 'the root'}: "
+                    f"{', '.join(sorted(map(str, node.keys())))}")
     except ConfigError:
         pass
     return "see `evolve --show`"
@@ -136,7 +139,7 @@ def _expand(cfg: DictConfig, key: str) -> list[str]:
     if not key.endswith(".*"):
         return [key]
     node = OmegaConf.select(cfg, key[:-2], default=None)
-    return [f"{key[:-2]}.{k}" for k in node.keys()] if isinstance(node, DictConfig) else []
+    return [f"{key[:-2]}.{k}" for k in node] if isinstance(node, DictConfig) else []
 
 
 def _check(key: str, value: Any, rule: Rule) -> None:
@@ -161,7 +164,8 @@ def _check(key: str, value: Any, rule: Rule) -> None:
             raise ConfigError(f"{shown}: expected a list")
         bad = [v for v in value if rule.choices and v not in rule.choices]
         if bad:
-            raise ConfigError(f"{shown}: unknown {bad[0]!r} (choose from {', '.join(rule.choices)})")
+            raise ConfigError(f"{shown}: unknown {bad[0]!r} "
+                              f"(choose from {', '.join(rule.choices)})")
         if rule.choices and not len(value):
             raise ConfigError(f"{key}=[]: name at least one of {', '.join(rule.choices)}")
         return

@@ -6,9 +6,10 @@ import asyncio
 import logging
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -138,7 +139,8 @@ class Controller:
                 self.stop_reason = self._budget_spent()
             frontier = min(pending) if pending else (todo[nxt] if nxt < len(todo) else None)
             while (self.stop_reason is None and nxt < len(todo) and len(pending) < self.concurrency
-                   and todo[nxt] < (frontier if frontier is not None else todo[nxt]) + self.concurrency):
+                   and todo[nxt] < ((frontier if frontier is not None else todo[nxt])
+                                    + self.concurrency)):
                 i = todo[nxt]
                 self._migrate(i)
                 pending[i] = asyncio.create_task(self._iteration(i), name=f"iteration-{i}")
@@ -150,8 +152,8 @@ class Controller:
             for task in done:
                 i = next(k for k, t in pending.items() if t is task)
                 del pending[i]
-                if not task.cancelled() and task.exception() is not None:
-                    raise task.exception()  # only fatal errors (ArchiveError) get here
+                if not task.cancelled() and (exc := task.exception()) is not None:
+                    raise exc  # only fatal errors (ArchiveError) get here
             if self.on_progress:
                 self.on_progress(self.stats, self.budget.iterations)
 
@@ -236,7 +238,8 @@ class Controller:
                     generation=sel.parent.generation + 1, parent_id=sel.parent.id,
                     proposer=prop.proposer, operator=prop.operator, model=prop.model,
                     diff=prop.diff, propose_seconds=propose_s)
-        edges = [(m, "mate") for m in prop.mates] + [(p.id, "inspiration") for p in sel.inspirations]
+        edges = ([(m, "mate") for m in prop.mates]
+                 + [(p.id, "inspiration") for p in sel.inspirations])
         self.stats.cost += prop.cost_usd
         for c in prop.calls:
             self.stats.model_cost[c.model] = self.stats.model_cost.get(c.model, 0.0) + c.cost_usd
@@ -251,8 +254,10 @@ class Controller:
         known = self.hashes.get(h)
         if known is not None:
             original = await known
-            row = Program(code=prop.code, code_hash=h, duplicate_of=original.id, status=original.status,
-                          score=original.score, metrics=original.metrics, feedback=original.feedback,
+            row = Program(code=prop.code, code_hash=h, duplicate_of=original.id,
+                          status=original.status,
+                          score=original.score, metrics=original.metrics,
+                          feedback=original.feedback,
                           error=original.error, behaviour=original.behaviour, stage=original.stage,
                           compile_fallback=original.compile_fallback, **base)
             row.improved = self._improved(row.score, sel.parent)
@@ -319,8 +324,9 @@ class Controller:
         if row.proposer not in ("seed", "migration"):
             self.stats.done += 1
             self.stats.failures += row.status != "ok"
-        if view.ok and row.proposer != "migration" and (self.stats.best is None or
-                                                       view.score > self.stats.best):
+        # view.ok implies view.score is not None; the explicit test is for the type checker
+        if view.ok and view.score is not None and row.proposer != "migration" and (
+                self.stats.best is None or view.score > self.stats.best):
             self.stats.best = view.score
             self._write_best(view)
             log.info("iteration %d: new best %.6g (program %d, %s/%s)", row.iteration, view.score,

@@ -1,8 +1,9 @@
-"""The in-memory population: archived programs as ProgramViews, and the deterministic lagged view."""
+"""The in-memory population: archived programs as ProgramViews, and the deterministic lagged
+view."""
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from evolve.archive import Program
 from evolve.proposers.base import ProgramView

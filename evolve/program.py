@@ -9,6 +9,7 @@ import re
 import tokenize
 import types
 from dataclasses import dataclass
+from typing import Any, cast
 
 from evolve.problem import Candidate
 
@@ -89,7 +90,8 @@ def _normalize_ast(code: str) -> str:
         body = getattr(node, "body", None)
         if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
             if isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
-                node.body = body[1:] or [ast.Pass()]
+                # any node with a statement-list `body` (module, def, class, for, if, ...)
+                cast(Any, node).body = body[1:] or [ast.Pass()]
     return ast.unparse(tree)
 
 
@@ -161,7 +163,7 @@ class _LazyJit:
     def __call__(self, *args):
         try:
             return self.dispatcher(*args)
-        except Exception as e:  # noqa: BLE001 - numba raises several unrelated error types
+        except Exception as e:  # numba raises several unrelated error types
             if self.dispatcher.signatures:  # it compiled: a real runtime error of the candidate
                 raise
             first = str(e).strip().splitlines()

@@ -7,7 +7,14 @@ import sys
 import time
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from evolve.loop import Stats
 
@@ -32,10 +39,10 @@ class ProgressLine:
         self.console = console or Console(stderr=True)
         self.live = enabled and sys.stderr.isatty()
         self._progress: Progress | None = None
-        self._task = None
+        self._task: TaskID | None = None
         self._last_logged = -1
 
-    def __enter__(self) -> "ProgressLine":
+    def __enter__(self) -> ProgressLine:
         if self.live:
             self._progress = Progress(
                 TextColumn("[bold]evolve"), BarColumn(), MofNCompleteColumn(),
@@ -51,7 +58,9 @@ class ProgressLine:
 
     def update(self, stats: Stats, total: int) -> None:
         if self._progress is not None:
-            self._progress.update(self._task, completed=stats.done, total=total, info=describe(stats))
+            assert self._task is not None  # set together with _progress in __enter__
+            self._progress.update(self._task, completed=stats.done, total=total,
+                                  info=describe(stats))
             return
         step = max(1, total // 20)
         if stats.done // step != self._last_logged:

@@ -6,8 +6,9 @@ shown and the iteration's RNG, so that a run is reproducible and resumes without
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
+from typing import cast
 
 import numpy as np
 
@@ -21,7 +22,8 @@ def order_key(p: ProgramView) -> tuple:
 
 
 def _ranked(pool: Sequence[ProgramView]) -> list[ProgramView]:
-    return sorted(pool, key=lambda p: (-(p.score if p.score is not None else -np.inf), order_key(p)))
+    return sorted(pool, key=lambda p: (-(p.score if p.score is not None else -np.inf),
+                                       order_key(p)))
 
 
 class ParentSelector:
@@ -125,7 +127,8 @@ class MapElites:
             return {}
         values = []
         for f in self.features:
-            v = np.array([np.nan if FEATURES[f](p) is None else float(FEATURES[f](p)) for p in pool])
+            v = np.array([np.nan if FEATURES[f](p) is None else float(FEATURES[f](p))
+                          for p in pool])
             values.append(v)
         keys = []
         for v in values:
@@ -139,10 +142,16 @@ class MapElites:
         for i, p in enumerate(pool):
             key = tuple(int(k[i]) for k in keys)
             best = grid.get(key)
-            if best is None or p.score > best.score or (
-                    p.score == best.score and order_key(p) < order_key(best)):
+            if best is None or _beats(p, best):
                 grid[key] = p
         return grid
+
+
+def _beats(p: ProgramView, q: ProgramView) -> bool:
+    """p scores higher than q, ties broken by order_key."""
+    # MapElites.cells gets scored programs only (IslandSelector.scored: ProgramView.ok)
+    ps, qs = cast(float, p.score), cast(float, q.score)
+    return ps > qs or (ps == qs and order_key(p) < order_key(q))
 
 
 @dataclass
@@ -209,7 +218,8 @@ class IslandSelector:
         return self.islands > 1 and bool(self.migration_interval) and \
             iteration % self.migration_interval == 0
 
-    def migrants(self, iteration: int, history: Sequence[ProgramView]) -> list[tuple[ProgramView, int]]:
+    def migrants(self, iteration: int,
+                 history: Sequence[ProgramView]) -> list[tuple[ProgramView, int]]:
         """(program, target island) pairs to copy at this iteration (ring: k -> k+1)."""
         if not self.migration_due(iteration):
             return []

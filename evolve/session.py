@@ -15,8 +15,9 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -73,7 +74,7 @@ class RunLock:
         self.path = folder / LOCK_FILE
         self.fd: int | None = None
 
-    def acquire(self) -> "RunLock":
+    def acquire(self) -> RunLock:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -137,7 +138,8 @@ async def run_session(cfg: DictConfig, resuming: bool, new_run_dir: Callable, li
             folder.mkdir(parents=True, exist_ok=True)
             lock = RunLock(folder).acquire()
             if any(p.name != LOCK_FILE for p in folder.iterdir()):  # another run got there first
-                raise ConfigError(f"run_dir={folder}: not empty (use resume={folder} to continue it)")
+                raise ConfigError(f"run_dir={folder}: not empty (use resume={folder} to continue "
+                                  "it)")
         setup_logging(folder, cfg.log_level)
         archive = _open_archive(cfg, folder)
         try:
@@ -164,7 +166,8 @@ def _open_run(cfg: DictConfig, archive: Archive, folder: Path, problem: str, res
         run_id = json.loads((folder / "run.json").read_text())["run_id"]
         run = archive.get_run(run_id)
         if run is None:
-            raise ConfigError(f"resume={folder}: run {run_id} is not in its archive ({archive.url})")
+            raise ConfigError(f"resume={folder}: run {run_id} is not in its archive "
+                              f"({archive.url})")
         archive.update_run(run.id, status="running", config=to_dict(cfg), stop_reason=None)
         log.info("resuming run %d in %s", run.id, folder)
         return run
@@ -172,7 +175,8 @@ def _open_run(cfg: DictConfig, archive: Archive, folder: Path, problem: str, res
     return archive.create_run(problem, str(folder), to_dict(cfg), int(cfg.search.seed))
 
 
-def _announce(cfg: DictConfig, archive: Archive, run: Run, folder: Path, link_latest: Callable) -> None:
+def _announce(cfg: DictConfig, archive: Archive, run: Run, folder: Path,
+              link_latest: Callable) -> None:
     """A new run: run.json (so a killed run can resume), `latest`, and the opening log line."""
     write_run_json(folder, {"run_id": run.id, "url": archive.url})
     link_latest(folder)
@@ -219,7 +223,7 @@ async def _session(cfg: DictConfig, archive: Archive, run: Run, folder: Path, pr
 
 async def _evolve(cfg: DictConfig, archive: Archive, run: Run, folder: Path, evaluator: Evaluator,
                   proposers: list, info: ProblemInfo, seed_code: str | None,
-                  signals: "_Signals") -> int:
+                  signals: _Signals) -> int:
     search = to_dict(cfg.search)
     kind = proposer_kind(to_dict(cfg.proposer), to_dict(cfg.llm))
     selector = IslandSelector(search, fix_probability=float(search["fix_probability"])
@@ -256,7 +260,8 @@ def _note_isolation(folder: Path, run: Run, archive: Archive, evaluator: Evaluat
 
 
 def _fail(archive: Archive, run_id: int, reason: str, line: str | None = None) -> int:
-    """Status `failed` with `reason`; one plain line on stderr (the log wraps), the same in run.log."""
+    """Status `failed` with `reason`; one plain line on stderr (the log wraps), the same in
+    run.log."""
     line = " ".join((line or reason).split())
     log.error("%s", line, extra={"file_only": True})
     print(f"evolve: error: {line}", file=sys.stderr, flush=True)
@@ -273,7 +278,8 @@ def _final(archive: Archive, run_id: int, status: str, reason: str) -> None:
 
 
 class _Signals:
-    """Ctrl-C and SIGTERM: the first stops proposing (in-flight work finishes), the second aborts."""
+    """Ctrl-C and SIGTERM: the first stops proposing (in-flight work finishes), the second
+    aborts."""
 
     def __init__(self) -> None:
         self.hits = 0
@@ -283,7 +289,7 @@ class _Signals:
         self._loop = asyncio.get_running_loop()
         self._installed: list[int] = []
 
-    def install(self) -> "_Signals":
+    def install(self) -> _Signals:
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
                 self._loop.add_signal_handler(sig, self._on_signal, sig)
@@ -309,7 +315,8 @@ class _Signals:
             self._main.cancel()
 
 
-def _print_summary(archive: Archive, run_id: int, folder: Path, ctl: Controller, reason: str) -> None:
+def _print_summary(archive: Archive, run_id: int, folder: Path, ctl: Controller,
+                   reason: str) -> None:
     best = archive.best(run_id, 1)
     log.info("%s | %s", reason, describe(ctl.stats))
     if best:
@@ -317,5 +324,6 @@ def _print_summary(archive: Archive, run_id: int, folder: Path, ctl: Controller,
         metrics = ", ".join(f"{k}={v:.4g}" for k, v in list((b.metrics or {}).items())[:6])
         print(f"best program {b.id} (iteration {b.iteration}, {b.proposer}): score {b.score:.6g}"
               f" {metrics}")
-    print(f"run folder: {folder}  ({ctl.stats.done} iterations, {ctl.stats.evaluations} evaluations,"
-          f" {ctl.stats.failures} failed, {ctl.elapsed():.1f} s, ${ctl.stats.cost:.4f})")
+    print(f"run folder: {folder}  ({ctl.stats.done} iterations, {ctl.stats.evaluations} "
+          f"evaluations, {ctl.stats.failures} failed, {ctl.elapsed():.1f} s, "
+          f"${ctl.stats.cost:.4f})")

@@ -18,9 +18,10 @@ connection to a database the user did not see.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from evolve.config import ConfigError
 
@@ -77,7 +78,8 @@ def registered_targets(config_dirs: Iterable[str] = ()) -> dict[str, tuple[str, 
     """target_key -> (target as configured, where it is registered), built-ins first."""
     dirs = [str(d) for d in config_dirs]
     found: dict[str, tuple[str, str]] = {}
-    roots = [(builtin_config_dir(), "built-in", [])] + [(Path(d), d, dirs) for d in dirs]
+    roots: list[tuple[Path, str, list[str]]] = ([(builtin_config_dir(), "built-in", [])]
+                                                + [(Path(d), d, dirs) for d in dirs])
     for root, label, search in roots:
         for yml in sorted((root / "problem").glob("*.yaml")):
             if yml.stem.startswith("_"):

@@ -37,10 +37,13 @@ def code(expr: str) -> str:
 # (label, proposer, operator, model, parent label, mate label, code, llm mode)
 STEPS = [
     ("seed", "seed", None, None, None, None, code("0.1 * x[i] + 1.0 * (i / n)"), None),
-    ("mut", "mutation", "scale_const", None, "seed", None, code("1.0 * x[i] + 0.1 * (i / n)"), None),
+    ("mut", "mutation", "scale_const", None, "seed", None, code("1.0 * x[i] + 0.1 * (i / n)"),
+     None),
     ("diff", "llm_diff", None, "tiny-model", "mut", None, code("x[i]"), "diff"),
-    ("crash", "llm_rewrite", None, "tiny-model", "diff", None, code("float(x[i]) / (i - i)"), "rewrite"),
-    ("cross", "crossover", "block_swap", None, "seed", "diff", code("0.5 * x[i] + 0.5 * (i / n)"), None),
+    ("crash", "llm_rewrite", None, "tiny-model", "diff", None, code("float(x[i]) / (i - i)"),
+     "rewrite"),
+    ("cross", "crossover", "block_swap", None, "seed", "diff", code("0.5 * x[i] + 0.5 * (i / n)"),
+     None),
     ("dup", "mutation", "swap_args", None, "diff", None, code("x[i]") + "# same program\n", None),
     ("broken", "llm_fix", None, "tiny-model", "crash", None, code("x[i] +"), "fix"),
     ("short", "tune", "constants", None, "cross", None,
@@ -65,11 +68,13 @@ def build_run(root: Path, stamp: str = "2026-01-01_00-00-00") -> tuple[Path, dic
         h = code_hash(text)
         same = next((p for p in progs.values() if p.code_hash == h), None)
         if same is not None:  # the engine answers an identical program from the archive
-            res_status, score, metrics, error, secs = same.status, same.score, same.metrics, None, 0.0
+            res_status, score, metrics, error, secs = (same.status, same.score, same.metrics,
+                                                       None, 0.0)
             feedback = same.feedback
         else:
             res = evaluate_in_process(problem, text, "train", jit=False)
-            res_status, score, metrics, error = res.status, res.score, res.metrics, res.error or None
+            res_status, score, metrics, error = (res.status, res.score, res.metrics,
+                                                 res.error or None)
             feedback, secs = res.feedback, res.seconds
         wall += secs + 0.5
         par = progs.get(parent) if parent else None
@@ -79,7 +84,8 @@ def build_run(root: Path, stamp: str = "2026-01-01_00-00-00") -> tuple[Path, dic
             operator=op, model=model, diff=None, status=res_status, error=error, score=score,
             metrics=metrics, feedback=feedback, stage="full",
             duplicate_of=same.id if same is not None else None,
-            improved=bool(par and score is not None and par.score is not None and score > par.score),
+            improved=bool(par and score is not None and par.score is not None
+                          and score > par.score),
             propose_seconds=0.25, eval_seconds=secs, wall_offset=wall,
         )
         edges = [(par.id, "parent")] if par else []

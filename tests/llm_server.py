@@ -48,7 +48,8 @@ def _encoder():
     spec = importlib.util.find_spec("litellm")
     if spec is None or not spec.submodule_search_locations:
         return None
-    bundled = Path(next(iter(spec.submodule_search_locations))) / "litellm_core_utils" / "tokenizers"
+    bundled = (Path(next(iter(spec.submodule_search_locations)))
+               / "litellm_core_utils" / "tokenizers")
     os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(bundled))
     try:
         import tiktoken
@@ -61,7 +62,8 @@ def _encoder():
 class LLMServer:
     """Threaded OpenAI-compatible HTTP server on 127.0.0.1 with a scripted reply queue."""
 
-    def __init__(self, replies: list[Item] = (), default: Item | None = None, model: str = "test-model"):
+    def __init__(self, replies: list[Item] = (), default: Item | None = None,
+                 model: str = "test-model"):
         self.queue: deque[Item] = deque(replies)
         self.default = default
         self.model = model
@@ -126,7 +128,8 @@ class LLMServer:
 
     def completion_body(self, body: dict, reply: Reply) -> dict:
         # Chat formats add ~4 tokens per message around the content (OpenAI's accounting).
-        prompt = sum(4 + self.count_tokens(str(m.get("content") or "")) for m in body.get("messages", []))
+        prompt = sum(4 + self.count_tokens(str(m.get("content") or ""))
+                     for m in body.get("messages", []))
         usage = reply.usage or {
             "prompt_tokens": prompt,
             "completion_tokens": self.count_tokens(reply.content or ""),
@@ -190,7 +193,8 @@ def _make_handler(server: LLMServer):
             if reply.body is not None:
                 self._send(reply.status, reply.body, reply.headers)
             elif reply.status != 200:
-                err = {"error": {"message": f"scripted status {reply.status}", "type": "server_error"}}
+                err = {"error": {"message": f"scripted status {reply.status}",
+                                 "type": "server_error"}}
                 self._send(reply.status, json.dumps(err), reply.headers)
             else:
                 self._send(200, json.dumps(server.completion_body(body, reply)), reply.headers)
@@ -238,7 +242,9 @@ def edit_generator(seed: int = 0) -> Callable[[dict], str]:
             start, end = 0, len(lines)
         editable = [
             i for i in range(start, end)
-            if _FLOAT.search(lines[i].split("#")[0]) and not lines[i].lstrip().startswith(("def ", "#", "@"))
+            if _FLOAT.search(lines[i].split("#")[0]) and not lines[i].lstrip().startswith(("def ",
+                                                                                           "#",
+                                                                                           "@"))
         ]
         factor = 1.0 + 0.1 * (1 + k % 7) * (1 if k % 2 else -0.5)
         if editable:
@@ -280,7 +286,8 @@ def main(argv: list[str] | None = None) -> None:
     import argparse
     import signal
 
-    ap = argparse.ArgumentParser(description="Loopback OpenAI-compatible server with scripted edits")
+    ap = argparse.ArgumentParser(
+        description="Loopback OpenAI-compatible server with scripted edits")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--model-alias", default="test-model")

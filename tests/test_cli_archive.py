@@ -7,6 +7,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -76,7 +77,8 @@ def test_show_gives_failure_prompt_and_reply(run, capsys):
     _, folder, ids = run
     d = as_json(capsys, "show", folder, ids["crash"])
     assert d["status"] == "runtime_error" and "ZeroDivisionError" in d["error"]
-    assert d["parent_id"] == ids["diff"] and d["edges"] == [{"parent_id": ids["diff"], "role": "parent"}]
+    assert d["parent_id"] == ids["diff"] and d["edges"] == [{"parent_id": ids["diff"],
+                                                             "role": "parent"}]
     assert len(d["calls"]) == 1 and d["calls"][0]["mode"] == "rewrite"
     assert d["calls"][0]["prompt"][1]["role"] == "user" and d["code"] in d["calls"][0]["reply"]
     rc, out, _ = call(capsys, "show", folder, ids["crash"])
@@ -93,7 +95,7 @@ def test_lineage_chain_deltas_and_diffs(run, capsys):
     chain = d["chain"]
     assert [s["id"] for s in chain] == [ids["seed"], ids["mut"], ids["diff"], ids["dup"]]
     assert chain[0]["delta"] is None and chain[0]["diff"] is None
-    for prev, step in zip(chain, chain[1:]):
+    for prev, step in pairwise(chain):
         assert step["delta"] == pytest.approx(step["score"] - prev["score"])
     assert "+        key[i] = x[i]" in chain[2]["diff"]
     assert "-        key[i] = 1.0 * x[i] + 0.1 * (i / n)" in chain[2]["diff"]

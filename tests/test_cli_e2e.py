@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 
 import pytest
 
@@ -48,9 +49,10 @@ def test_every_subcommand_on_a_real_run(run_dir, capsys, tmp_path, monkeypatch):
     shown = json.loads(cli(capsys, archive_cli.main, "show", run_dir, best.id, "--json"))
     assert shown["code"] == best.code and shown["metrics"] == best.metrics
 
-    chain = json.loads(cli(capsys, archive_cli.main, "lineage", run_dir, best.id, "--json"))["chain"]
+    chain = json.loads(cli(capsys, archive_cli.main, "lineage", run_dir, best.id,
+                           "--json"))["chain"]
     assert chain[0]["proposer"] == "seed" and chain[-1]["id"] == best.id
-    assert all(step["parent_id"] == prev["id"] for prev, step in zip(chain, chain[1:]))
+    assert all(step["parent_id"] == prev["id"] for prev, step in pairwise(chain))
 
     stats = json.loads(cli(capsys, archive_cli.main, "stats", run_dir, "--json"))
     assert stats["total"]["children"] == ITERATIONS

@@ -56,7 +56,8 @@ def test_program_id_json_matches_an_in_process_evaluation(run, capsys):
     ref = evaluate_in_process(problem, code("1.0 * x[i] + 0.1 * (i / n)"), "validation", jit=False)
     assert [s["name"] for s in d["sets"]] == [s["name"] for s in ref.sets]
     assert d["sets"][0]["n_instances"] == ref.sets[0]["n_instances"]
-    assert d["sets"][0]["metrics"]["inversions"] == pytest.approx(ref.sets[0]["metrics"]["inversions"])
+    assert (d["sets"][0]["metrics"]["inversions"]
+            == pytest.approx(ref.sets[0]["metrics"]["inversions"]))
     assert set(d["baselines"]) == set(problem.default_baselines())
     base = {n: b["sets"][0]["metrics"]["inversions"] for n, b in d["baselines"].items()}
     assert base["argsort"] == 0.0 < d["sets"][0]["metrics"]["inversions"] < base["identity"]
@@ -93,7 +94,8 @@ def test_failing_program_prints_kind_and_exits_2(run, capsys):
 @pytest.mark.parametrize("argv, needle", [
     (["{tmp}/prog.py"], "--problem is required"),
     (["{tmp}/prog.py", "--problem", "nope"], "valid: "),
-    (["{tmp}/prog.py", "--problem", "sorting", "--config-dir", "tests/conf", "--baselines", "x,argsort"],
+    (["{tmp}/prog.py", "--problem", "sorting", "--config-dir", "tests/conf", "--baselines",
+      "x,argsort"],
      "unknown x for problem 'sorting' (valid: argsort, identity, all, none)"),
     (["{tmp}/prog.py", "--problem", "sorting", "--config-dir", "tests/conf", "--instances",
       "{tmp}/missing.txt"], "--instances {tmp}/missing.txt: no such file"),

@@ -12,8 +12,13 @@ from omegaconf import OmegaConf
 from evolve.archive import Archive, Program, sqlite_url
 from evolve.cli import archive as archive_cli
 from evolve.cli import replay as replay_cli
-from evolve.trust import (UntrustedInput, UntrustedTarget, folder_archive_url, trusted_limits,
-                          trusted_problem_cfg)
+from evolve.trust import (
+    UntrustedInput,
+    UntrustedTarget,
+    folder_archive_url,
+    trusted_limits,
+    trusted_problem_cfg,
+)
 from tests.cli_archive_fixture import build_run, code
 
 REPO = Path(__file__).resolve().parents[1]
@@ -148,7 +153,7 @@ def test_replay_refuses_a_folders_bad_limit(tmp_path, capsys):
     OmegaConf.save(cfg, folder / "config.yaml")
     Archive(sqlite_url(folder / "archive.sqlite")).update_run(
         1, config=OmegaConf.to_container(cfg))
-    rc, out, err = call(capsys, replay_cli.main, folder, "--config-dir", "tests/conf")
+    rc, _out, err = call(capsys, replay_cli.main, folder, "--config-dir", "tests/conf")
     assert rc == 2 and err.count("\n") == 1 and "evaluator.memory_mb=-5" in err
 
 
@@ -182,9 +187,9 @@ def test_resuming_a_crafted_folder_imports_nothing(tmp_path, capsys, name):
     cfg = OmegaConf.load(folder / "config.yaml")
     cfg.evaluator.isolate_network = False  # a folder cannot switch isolation off either
     OmegaConf.save(cfg, folder / "config.yaml")
-    rc, out, err = call(capsys, app.main, f"resume={folder}")
+    rc, _out, err = call(capsys, app.main, f"resume={folder}")
     assert rc == 2 and "not a registered problem" in err and err.count("\n") == 1
     assert not (folder / "MARKER").exists()
-    rc, out, err = call(capsys, app.main, "--config-dir", f"{REPO}/tests/conf", f"resume={folder}",
+    rc, _out, err = call(capsys, app.main, "--config-dir", f"{REPO}/tests/conf", f"resume={folder}",
                         "--show")
     assert rc == 2 and not (folder / "MARKER").exists()  # tests/conf does not configure evil.py

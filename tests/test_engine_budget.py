@@ -38,8 +38,10 @@ def test_ctrl_c_finishes_in_flight_work_and_marks_the_run_stopped(tmp_path):
 
     programs = ",".join(map(str, write_variants(tmp_path / "v", 60)))
     run_dir = tmp_path / "run"
-    proc = subprocess.Popen(evolve_cmd(*SORTING, "proposer=scripted", f"proposer.programs=[{programs}]",
-                                       "search.iterations=60", f"run_dir={run_dir}", "progress=false"),
+    proc = subprocess.Popen(evolve_cmd(*SORTING, "proposer=scripted",
+                                       f"proposer.programs=[{programs}]",
+                                       "search.iterations=60", f"run_dir={run_dir}",
+                                       "progress=false"),
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.time() + 120
     while time.time() < deadline:
@@ -55,5 +57,6 @@ def test_ctrl_c_finishes_in_flight_work_and_marks_the_run_stopped(tmp_path):
     (status, reason), = rows(run_dir, "select status, stop_reason from runs")
     assert status == "stopped" and reason == "interrupted (Ctrl-C)"
     assert "run folder:" in out  # the summary of the clean stop
-    its = sorted(r[0] for r in rows(run_dir, "select iteration from programs where proposer='scripted'"))
+    its = sorted(r[0] for r in rows(run_dir,
+                                    "select iteration from programs where proposer='scripted'"))
     assert 3 <= len(its) < 60 and len(set(its)) == len(its)

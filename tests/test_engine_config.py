@@ -55,7 +55,8 @@ def test_bad_config_one_line(args, needle, tmp_path):
     ("search.map_elites.bins=0", "search.map_elites.bins=0: must be > 0"),
     ("llm.max_cost_usd=-1", "llm.max_cost_usd=-1: must be > 0"),
     ("log_level=loud", "log_level='loud': choose one of"),
-    ("proposer.builtin.tune.sets=test", "proposer.builtin.tune.sets='test': choose one of train, gate"),
+    ("proposer.builtin.tune.sets=test",
+     "proposer.builtin.tune.sets='test': choose one of train, gate"),
     ("proposer.builtin.bandit.floor=2", "proposer.builtin.bandit.floor=2: must be <= 1"),
     ("proposer.builtin.operators.cmaes=-1", "proposer.builtin.operators.cmaes=-1: must be >= 0"),
 ])

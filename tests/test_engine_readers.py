@@ -49,7 +49,7 @@ def test_two_readers_while_run_writes(tmp_path):
     readers = [subprocess.Popen([sys.executable, "-c", READER, str(run_dir), "240"], cwd=ROOT,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                for _ in range(2)]
-    out, err = writer.communicate(timeout=300)
+    _out, err = writer.communicate(timeout=300)
     assert writer.returncode == 0, err
     for r in readers:
         rout, rerr = r.communicate(timeout=120)

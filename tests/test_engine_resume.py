@@ -1,4 +1,5 @@
-"""kill -9 during a run, then `evolve resume=...`: nothing completed is lost, no iteration reused."""
+"""kill -9 during a run, then `evolve resume=...`: nothing completed is lost, no iteration
+reused."""
 
 from __future__ import annotations
 
@@ -58,7 +59,8 @@ def test_resume_can_extend_the_budget(tmp_path):
     run_evolve(*SORTING, "proposer=scripted", f"proposer.programs=[{programs}]",
                "search.iterations=3", f"run_dir={run_dir}", "progress=false")
     run_evolve(*SORTING[:2], f"resume={run_dir}", "search.iterations=6", "progress=false")
-    its = sorted(r[0] for r in rows(run_dir, "select iteration from programs where proposer='scripted'"))
+    its = sorted(r[0] for r in rows(run_dir,
+                                    "select iteration from programs where proposer='scripted'"))
     assert its == [1, 2, 3, 4, 5, 6]
     bad = run_evolve(*SORTING[:2], f"resume={run_dir}", "problem.seed_program=x", check=False)
     assert bad.returncode == 2 and "cannot change" in bad.stderr

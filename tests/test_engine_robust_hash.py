@@ -1,4 +1,5 @@
-"""code_hash is total: valid but hostile programs (too deep for the AST) never raise in the controller."""
+"""code_hash is total: valid but hostile programs (too deep for the AST) never raise in the
+controller."""
 
 from __future__ import annotations
 

@@ -24,7 +24,8 @@ from evolve.selection import IslandSelector
 SEARCH = OmegaConf.to_container(OmegaConf.load(
     Path(__file__).resolve().parent.parent / "evolve" / "conf" / "search" / "default.yaml"))
 SEED = "def solve(x):\n    return x\n"
-INFO = ProblemInfo(name="fake", entry="solve", signature="def solve(x)", description="", primitives=())
+INFO = ProblemInfo(name="fake", entry="solve", signature="def solve(x)", description="",
+                   primitives=())
 
 
 class FakeEvaluator:
@@ -50,7 +51,8 @@ class ListProposer(Proposer):
         self.programs = programs
 
     async def propose(self, ctx) -> Proposal:
-        return Proposal(code=self.programs[ctx.iteration - 1], proposer="fake", operator=str(ctx.iteration))
+        return Proposal(code=self.programs[ctx.iteration - 1], proposer="fake",
+                        operator=str(ctx.iteration))
 
 
 def _controller(tmp_path: Path, programs: list[str], hook=None) -> tuple[Controller, Archive]:

@@ -1,4 +1,5 @@
-"""A session always leaves a final status, and never overwrites a run folder or a `latest` that is not a link.
+"""A session always leaves a final status, and never overwrites a run folder or a `latest` that is
+not a link.
 
 In-process through `evolve.app.main`, with a fake evaluator (no worker processes): cheap and exact.
 """

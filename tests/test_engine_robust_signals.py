@@ -64,7 +64,7 @@ def test_deleting_the_archive_mid_run_stops_it_with_one_line(tmp_path):
         _wait_for_programs(proc, run_dir, 2)
         for f in run_dir.glob("archive.sqlite*"):
             f.unlink()
-        out, err = proc.communicate(timeout=120)
+        _out, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -1,4 +1,5 @@
-"""The llm/ presets compose, validate and build an LLMProposer; bad keys and missing keys are one line."""
+"""The llm/ presets compose, validate and build an LLMProposer; bad keys and missing keys are one
+line."""
 
 import asyncio
 
@@ -58,7 +59,8 @@ def test_offline_default_has_no_model():
 
 def test_command_line_overrides_reach_the_settings():
     s = parse_settings(llm_section("llm=openai_compatible", "llm.api_base=http://127.0.0.1:1234/v1",
-                                   "llm.model=openai/qwen", "llm.retries=1", "llm.modes.rewrite=0.5"))
+                                   "llm.model=openai/qwen", "llm.retries=1",
+                                   "llm.modes.rewrite=0.5"))
     (m,) = s.models
     assert (m.model, m.api_base, m.api_key_env) == ("openai/qwen", "http://127.0.0.1:1234/v1", None)
     assert s.retries == 1 and s.modes["rewrite"] == 0.5 and s.modes["diff"] == 0.8

@@ -45,7 +45,8 @@ def sr(search, replace):
 
 
 def test_single_edit_changes_only_the_block():
-    reply = "Weigh p more.\n" + sr("        key[j] = d[j] + 0.5 * p[j]", "        key[j] = d[j] + 0.8 * p[j]")
+    reply = "Weigh p more.\n" + sr("        key[j] = d[j] + 0.5 * p[j]",
+                                   "        key[j] = d[j] + 0.8 * p[j]")
     res = child_from_reply(reply, PARENT)
     assert res.how == "diff" and res.n_edits == 1
     assert "0.8 * p[j]" in res.code and "0.5 * p[j]" not in res.code
@@ -74,13 +75,15 @@ def test_indentation_drift_is_reindented():
     reply = sr("for j in range(n):\n    key[j] = d[j] + 0.5 * p[j]",
                "for j in range(n):\n    key[j] = d[j] - p[j]\n    key[j] += 0.1")
     res = child_from_reply(reply, PARENT)
-    assert "    for j in range(n):\n        key[j] = d[j] - p[j]\n        key[j] += 0.1\n" in res.code
+    assert ("    for j in range(n):\n        key[j] = d[j] - p[j]\n        key[j] += 0.1\n"
+            in res.code)
     assert res.notes and "indentation" in res.notes[0]
     check_syntax(res.code)
 
 
 def test_trailing_spaces_and_blank_line_drift_match():
-    reply = sr("        key[j] = d[j] + 0.5 * p[j]   \n    order = np.argsort(key, kind=\"stable\")",
+    reply = sr("        key[j] = d[j] + 0.5 * p[j]   \n"
+               "    order = np.argsort(key, kind=\"stable\")",
                "        key[j] = d[j]\n    order = np.argsort(key)")
     res = child_from_reply(reply, PARENT)
     assert "    order = np.argsort(key)\n" in res.code
@@ -190,7 +193,8 @@ def test_rewrite_with_broken_markers_is_rejected():
 
 
 def test_block_inside_a_function_is_reindented_on_rewrite():
-    head, tail = "def schedule(p, d):\n    # EVOLVE-BLOCK-START\n", "    # EVOLVE-BLOCK-END\n    return k\n"
+    head = "def schedule(p, d):\n    # EVOLVE-BLOCK-START\n"
+    tail = "    # EVOLVE-BLOCK-END\n    return k\n"
     parent = head + "    k = d\n" + tail
     res = extract_rewrite("```python\nk = d - p\n```", parent)
     assert res.code == head + "    k = d - p\n" + tail

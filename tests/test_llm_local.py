@@ -1,4 +1,5 @@
-"""The local model server: started and stopped by the proposer; the real SmolLM2 run needs `.[local]`."""
+"""The local model server: started and stopped by the proposer; the real SmolLM2 run needs
+`.[local]`."""
 
 import asyncio
 import importlib.util
@@ -54,7 +55,8 @@ def test_a_server_that_dies_at_start_is_a_config_error():
 
 
 def test_missing_model_package_names_the_extra():
-    prop = LLMProposer({"model": "openai/x", "local_server": {"package": "no_such_gguf_package"}}, {}, INFO)
+    prop = LLMProposer({"model": "openai/x", "local_server": {"package": "no_such_gguf_package"}},
+                       {}, INFO)
     with pytest.raises(ConfigError, match=r"pip install -e '\.\[local\]'"):
         asyncio.run(prop.start())
 

@@ -37,7 +37,8 @@ INFO = ProblemInfo(
     name="toy_smtt",
     entry="schedule",
     signature="def schedule(p: np.ndarray[int], d: np.ndarray[int]) -> np.ndarray[int]",
-    description="Order n jobs on one machine to minimise the total tardiness sum(max(0, C_j - d_j)).",
+    description="Order n jobs on one machine to minimise the total tardiness sum(max(0, C_j - "
+                "d_j)).",
 )
 
 
@@ -75,7 +76,8 @@ def srv(server):
 
 
 def make(srv, **over):
-    cfg = {"model": "openai/test-model", "api_base": srv.url, "price": {"input": 2.0, "output": 8.0},
+    cfg = {"model": "openai/test-model", "api_base": srv.url,
+           "price": {"input": 2.0, "output": 8.0},
            "timeout_s": 2.0, "retries": 2, "backoff_s": 0.01, "max_backoff_s": 0.05,
            "modes": {"diff": 1.0, "rewrite": 0.0}}
     cfg.update(over)
@@ -99,14 +101,17 @@ def test_good_diff_makes_a_child_with_tokens_and_cost(srv):
     prop = make(srv)
     out = propose(prop)
     assert out.failure is None and out.error is None
-    assert out.proposer == "llm_diff" and out.operator == "diff" and out.model == "openai/test-model"
+    assert (out.proposer == "llm_diff" and out.operator == "diff"
+            and out.model == "openai/test-model")
     assert "0.9 * p[j]" in out.code
     check_syntax(out.code)
     assert "+        key[j] = d[j] + 0.9 * p[j]" in out.diff
     (rec,) = out.calls
     usage = srv.usages[-1]
-    assert (rec.prompt_tokens, rec.completion_tokens) == (usage["prompt_tokens"], usage["completion_tokens"])
-    assert rec.cost_usd == pytest.approx((2.0 * rec.prompt_tokens + 8.0 * rec.completion_tokens) / 1e6)
+    assert (rec.prompt_tokens, rec.completion_tokens) == (usage["prompt_tokens"],
+                                                          usage["completion_tokens"])
+    assert rec.cost_usd == pytest.approx((2.0 * rec.prompt_tokens
+                                          + 8.0 * rec.completion_tokens) / 1e6)
     assert rec.reply == GOOD and rec.error is None and rec.attempts == 1 and rec.latency_s > 0
     # The prompt sent is the one recorded, and it shows the parent, its score and feedback.
     assert srv.requests[-1]["messages"] == rec.prompt
@@ -327,7 +332,8 @@ def test_prompt_is_trimmed_to_fit_the_window(srv):
 
 
 def test_rule_based_server_edits_any_parent_in_both_modes(srv):
-    """The reply generator the end-to-end run uses: valid, distinct children from diffs and rewrites."""
+    """The reply generator the end-to-end run uses: valid, distinct children from diffs and
+    rewrites."""
     srv.default = edit_generator()
     prop = make(srv, modes={"diff": 0.5, "rewrite": 0.5, "adapt": False})
     outs = [propose(prop, context(seed=i)) for i in range(8)]

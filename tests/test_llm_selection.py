@@ -1,4 +1,5 @@
-"""Mode and model selection (weights, UCB bandit from the archive's history) and the novelty filter."""
+"""Mode and model selection (weights, UCB bandit from the archive's history) and the novelty
+filter."""
 
 import asyncio
 import math
@@ -117,16 +118,19 @@ def test_similarity_ignores_comments_and_layout():
     a = shingles(PARENT)
     b = shingles(PARENT.replace("    n = p.shape[0]", "    n  =  p.shape[0]   # size"))
     assert similarity(a, b) == 1.0
-    other = PARENT.replace("key[j] = d[j] + 0.5 * p[j]", "key[j] = max(d[j], p[j]) - 0.5 * p[j] / (j + 1)")
+    other = PARENT.replace("key[j] = d[j] + 0.5 * p[j]",
+                           "key[j] = max(d[j], p[j]) - 0.5 * p[j] / (j + 1)")
     assert 0.5 < similarity(a, shingles(other)) < 0.95
 
 
 def test_novelty_filter_rejects_near_duplicates_only():
     f = NoveltyFilter(threshold=0.95)
     history = [view(1), view(2, code=PARENT.replace("0.5 * p[j]", "0.9 * p[j]"))]
-    dup = PARENT.replace("0.5 * p[j]", "0.9 * p[j]").replace("n = p.shape[0]", "n = p.shape[0]  # n")
+    dup = PARENT.replace("0.5 * p[j]", "0.9 * p[j]").replace("n = p.shape[0]",
+                                                             "n = p.shape[0]  # n")
     assert "similar to program 2" in f.reject_reason(dup, history)
-    new = PARENT.replace("np.argsort(key, kind=\"stable\")", "np.argsort(key - p, kind=\"stable\")[::-1]")
+    new = PARENT.replace("np.argsort(key, kind=\"stable\")",
+                         "np.argsort(key - p, kind=\"stable\")[::-1]")
     sim, _who = f.nearest(new, history)
     assert sim < 0.95 and f.reject_reason(new, history) is None
 
@@ -135,7 +139,8 @@ def test_proposer_skips_near_duplicate_children():
     twin = PARENT.replace("0.5 * p[j]", "0.9 * p[j]")
     with LLMServer() as srv:
         srv.push(sr("        key[j] = d[j] + 0.5 * p[j]", "        key[j] = d[j] + 0.9 * p[j]"))
-        prop = LLMProposer({"model": "openai/t", "api_base": srv.url, "price": {"input": 1, "output": 1},
+        prop = LLMProposer({"model": "openai/t", "api_base": srv.url,
+                            "price": {"input": 1, "output": 1},
                             "novelty": {"enabled": True, "threshold": 0.95}}, {}, INFO)
         history = [view(1), view(2, code=twin)]
         ctx = ProposalContext(3, 0, np.random.default_rng(0), view(1), [], history, INFO)

@@ -46,13 +46,16 @@ def recount(phy2log, E=12):
 def test_valid_placement_passes_and_each_flaw_is_named(deepseek):
     load, (p, l2p, c) = small_case(deepseek)
     validate(p, l2p, c, load, HIER)
-    bad = p.copy(); bad[1, 5] = -1
+    bad = p.copy()
+    bad[1, 5] = -1
     with pytest.raises(InvalidOutput, match=r"layer 1: phy2log slot 5 holds expert -1"):
         validate(bad, l2p, c, load, HIER)
-    bad = c.copy(); bad[0, 2] += 1
+    bad = c.copy()
+    bad[0, 2] += 1
     with pytest.raises(InvalidOutput, match=r"layer 0: logcnt\[2\]"):
         validate(p, l2p, bad, load, HIER)
-    bad = l2p.copy(); bad[2, 0, 0] = (bad[2, 0, 0] + 1) % 16
+    bad = l2p.copy()
+    bad[2, 0, 0] = (bad[2, 0, 0] + 1) % 16
     with pytest.raises(InvalidOutput, match=r"layer 2: log2phy"):
         validate(p, bad, c, load, HIER)
     with pytest.raises(InvalidOutput, match="phy2log: shape"):
@@ -69,14 +72,18 @@ def test_dropped_load_and_split_groups_are_rejected(deepseek):
     # Give expert 0's slots to expert 1: expert 0 has load but no replica.
     dropped = np.where(p == 0, 1, p)
     with pytest.raises(InvalidOutput, match=r"expert 0 has load .* but no replica"):
-        validate(*recount(dropped), load, Shapes(16, 1, 1, 8))  # global mode: only the drop is wrong
-    zero = load.copy(); zero[:, 0] = 0
+        # global mode: only the drop is wrong
+        validate(*recount(dropped), load, Shapes(16, 1, 1, 8))
+    zero = load.copy()
+    zero[:, 0] = 0
     validate(*recount(dropped), zero, Shapes(16, 1, 1, 8))  # no load, no replica needed
     # Swap a slot of node 0 with one of node 1 that holds a different group.
     node0, node1 = p[0, :8], p[0, 8:]
     a = int(np.flatnonzero(node0 // 3 != node1[0] // 3)[0])
-    split = p.copy(); split[0, a], split[0, 8] = p[0, 8], p[0, a]
-    with pytest.raises(InvalidOutput, match=r"layer 0: hierarchical mode .* group \d+ has replicas on two nodes"):
+    split = p.copy()
+    split[0, a], split[0, 8] = p[0, 8], p[0, a]
+    with pytest.raises(InvalidOutput,
+                       match=r"layer 0: hierarchical mode .* group \d+ has replicas on two nodes"):
         validate(*recount(split), load, HIER)
 
 
@@ -118,12 +125,13 @@ def test_generator_is_seeded_and_skewed():
 
 
 def test_config_errors_name_the_field():
-    with pytest.raises(ProblemError, match="problem.shapes .*num_replicas=100 < 256"):
+    with pytest.raises(ProblemError, match=r"problem.shapes .*num_replicas=100 < 256"):
         MoePlacementProblem({**CFG, "shapes": {**CFG["shapes"], "num_replicas": 100}})
-    with pytest.raises(ProblemError, match="problem.generator.tokens: unknown generator key"):
+    with pytest.raises(ProblemError, match=r"problem.generator.tokens: unknown generator key"):
         MoePlacementProblem({**CFG, "generator": {"tokens": 5}})
     with pytest.raises(ProblemError, match="unknown statistics 'prefill_in9999'"):
-        MoePlacementProblem({**CFG, "splits": {"test": {"pairs": [["prefill_in9999", "prefill_in512"]]}}}
+        MoePlacementProblem({**CFG,
+                             "splits": {"test": {"pairs": [["prefill_in9999", "prefill_in512"]]}}}
                             ).instance_sets("test")
 
 
@@ -146,7 +154,8 @@ def test_replay_window_files(tmp_path, problem):
     res = evaluate_in_process(problem, problem.baselines()["snake"], sets=[sset])
     assert res.ok, res.error
     for key in ("balancedness_gpu", "balancedness_gpu_in_sample", "runtime_ms_median", "oracle_gpu",
-                "bound_replication", "bound_hierarchical", "balancedness_node", "balancedness_slot"):
+                "bound_replication", "bound_hierarchical", "balancedness_node",
+                "balancedness_slot"):
         assert 0 < res.metrics[key], key
     assert res.metrics["balancedness_gpu"] <= res.metrics["bound_hierarchical"]
 
@@ -160,12 +169,14 @@ def test_replay_file_errors_name_file_and_field(tmp_path, problem):
     (tmp_path / "b" / "w1.json").write_text("{")
     with pytest.raises(ProblemError, match=r"w0.json: field 'logical_count' missing"):
         problem.load_instances([str(tmp_path / "b")])
-    bad = np.ones((3, 256)); bad[1, 7] = -2
+    bad = np.ones((3, 256))
+    bad[1, 7] = -2
     write_windows(tmp_path / "c", [np.ones((3, 256)), bad])
     with pytest.raises(ProblemError, match=r"logical_count\[1\]\[7\] = -2.0"):
         problem.load_instances([str(tmp_path / "c")])
     write_windows(tmp_path / "d", [np.ones((3, 250)), np.ones((3, 250))])
-    with pytest.raises(ProblemError, match="do not fit 250 experts.*do not split into num_groups=8"):
+    with pytest.raises(ProblemError,
+                       match=r"do not fit 250 experts.*do not split into num_groups=8"):
         problem.load_instances([str(tmp_path / "d")])
 
 
@@ -175,12 +186,15 @@ def test_seed_program_on_the_test_split(problem):
     assert res.ok, res.error
     by_set = {s["name"]: s["metrics"] for s in res.sets}
     m = by_set["prefill_in1024->prefill_in4096"]
-    assert round(m["balancedness_gpu"], 4) == 0.6678 and round(m["balancedness_gpu_in_sample"], 4) == 0.8573
+    assert round(m["balancedness_gpu"], 4) == 0.6678 and round(m["balancedness_gpu_in_sample"],
+                                                               4) == 0.8573
     assert round(m["oracle_gpu"], 4) == 0.7592  # DeepSeek planned on prefill_in4096 itself
-    assert round(by_set["decode_in1000out1000->decode_in2000out100"]["balancedness_gpu"], 4) == 0.6813
+    assert round(by_set["decode_in1000out1000->decode_in2000out100"]["balancedness_gpu"],
+                 4) == 0.6813
     w = problem.weights
+    runtime = w.runtime_score(res.metrics["runtime_ms_median"])
     assert res.score == pytest.approx(w.balancedness * res.metrics["balancedness_gpu"]
-                                      + w.runtime * w.runtime_score(res.metrics["runtime_ms_median"]))
+                                      + w.runtime * runtime)
     assert "worst layers" in res.feedback and res.metrics["runtime_ms_median"] > 0
 
 
@@ -191,8 +205,9 @@ def test_oracle_is_the_next_pairs_in_sample_figure(problem, deepseek):
     refs = problem._references(iset)
     series = iset.data
     sh = problem.shapes
-    for k, (i, j) in enumerate(series.pairs[:-1]):
-        p, _, c = deepseek(series.loads[j], sh.num_replicas, sh.num_groups, sh.num_nodes, sh.num_gpus)
+    for k, (_i, j) in enumerate(series.pairs[:-1]):
+        p, _, c = deepseek(series.loads[j], sh.num_replicas, sh.num_groups, sh.num_nodes,
+                           sh.num_gpus)
         assert refs[k]["oracle_gpu"] == balance(p, c, series.loads[j], sh).gpu
 
 

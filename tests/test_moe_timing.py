@@ -1,4 +1,5 @@
-"""moe_placement runtime: timed by the trusted side on fresh inputs, never read from candidate outputs."""
+"""moe_placement runtime: timed by the trusted side on fresh inputs, never read from candidate
+outputs."""
 
 from __future__ import annotations
 
@@ -48,14 +49,16 @@ def test_run_returns_placements_only(problem, seed):
 
 
 def test_a_runtime_s_output_has_no_effect(problem, seed):
-    """Whatever runtime a candidate reports (a 0 s claim, garbage) changes no metric and no score."""
+    """Whatever runtime a candidate reports (a 0 s claim, garbage) changes no metric and no
+    score."""
     (gate,) = problem.gate_sets()
     out = problem.run(seed, gate)
     honest = problem.score_set(gate, out)
     for claim in (np.zeros(5), np.array([1e9]), np.array([-1.0, np.nan])):
         claimed = problem.score_set(gate, {**out, "runtime_s": claim})
         assert claimed.metrics == honest.metrics and "runtime_ms_median" not in claimed.metrics
-        assert problem.summarize("gate", [claimed]).score == problem.summarize("gate", [honest]).score
+        assert problem.summarize("gate", [claimed]).score == problem.summarize("gate",
+                                                                               [honest]).score
 
 
 def test_timing_args_are_fresh_realistic_read_only_windows(problem):
@@ -106,7 +109,8 @@ def test_clock_patching_candidate_gets_nothing_from_the_problem(problem, seed, h
     assert time.perf_counter() == 0.0  # the hack is live in this process
     assert patched.score == honest.score and patched.metrics == honest.metrics
     seconds = np.array([0.004, 0.005, 0.006])
-    assert problem.apply_timing(patched, seconds).score == problem.apply_timing(honest, seconds).score
+    assert problem.apply_timing(patched, seconds).score == problem.apply_timing(honest,
+                                                                                seconds).score
 
 
 def test_clock_patching_candidate_scores_like_the_seed_in_process(problem, hostile):

@@ -119,7 +119,8 @@ def test_valid_output_forms(problem, ret):
 
 def test_malformed_outputs_are_rejected(problem):
     iset = two_of_a_size()
-    good = {"values": np.arange(16.0) % 8, "lengths": np.array([8, 8]), "kinds": np.zeros(2, np.int64)}
+    good = {"values": np.arange(16.0) % 8, "lengths": np.array([8, 8]),
+            "kinds": np.zeros(2, np.int64)}
     assert problem.score_set(iset, good).metrics["mean_gap_pct"] >= 0
     for bad in ({k: v for k, v in good.items() if k != "kinds"},
                 {**good, "lengths": np.array([8, 9])},
@@ -134,7 +135,8 @@ def test_zero_reference_misses_cost_score(problem):
     inst = from_arrays([{"p": p, "d": d, "ref": 0.0, "ref_exact": True},
                         {"p": p, "d": d - 5, "ref": 5.0, "ref_exact": True}], False, "z")
     iset = InstanceSet("z", inst, 2)
-    res = evaluate(problem, "import numpy as np\ndef schedule(p, d):\n    return np.array([1, 0])\n",
+    res = evaluate(problem,
+                   "import numpy as np\ndef schedule(p, d):\n    return np.array([1, 0])\n",
                    [iset], jit=False)
     assert res.metrics["zero_ref_misses"] == 1 and res.metrics["zero_ref_instances"] == 1
     assert res.metrics["mean_gap_pct"] == pytest.approx(100.0)  # (10 - 5) / 5 on the other one

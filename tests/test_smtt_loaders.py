@@ -24,7 +24,8 @@ def error_of(path, weighted=False) -> str:
 
 
 def test_jsonl_accepts_negative_due_dates(tmp_path):
-    f = write_jsonl(tmp_path / "a.jsonl", [{"p": [3, 2], "d": [-4, 5], "opt": 9, "rdd": 0.2, "tf": 0.4},
+    f = write_jsonl(tmp_path / "a.jsonl",
+                    [{"p": [3, 2], "d": [-4, 5], "opt": 9, "rdd": 0.2, "tf": 0.4},
                                            {"p": [1.5], "d": [0]}])
     inst = load_file(f, False)
     assert inst.m == 2 and inst.source == "a"

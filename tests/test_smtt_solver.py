@@ -119,7 +119,8 @@ def test_shipped_splits_are_reproducible():
         inst = generator.generate(prm["sizes"], prm["per_class"], prm["seed"], prm["weighted"],
                                   prm["rdd"], prm["tf"])
         assert inst.fingerprint() == entry["fingerprint"], entry["file"]
-    assert split_params("train", {"sizes": [20, 30, 40, 50, 60, 80, 100], "per_class": 3, "seed": 1},
+    assert split_params("train",
+                        {"sizes": [20, 30, 40, 50, 60, 80, 100], "per_class": 3, "seed": 1},
                         False, generator.RDD_GRID, generator.TF_GRID) == manifest[0]["params"]
 
 

@@ -33,7 +33,8 @@ def _mean_cost(problem, policy) -> float:
         assert (stats[:, spot.ST_STATUS] == 0).all()
         costs.append(stats[:, spot.ST_COST])
         per_scenario.append(stats[:, spot.ST_COST].mean())
-    return float(np.mean(per_scenario) if problem.weighting == "scenario" else np.concatenate(costs).mean())
+    return float(np.mean(per_scenario) if problem.weighting == "scenario"
+                 else np.concatenate(costs).mean())
 
 
 @pytest.mark.parametrize("suite,policy", sorted(PUBLISHED))

@@ -105,7 +105,8 @@ def test_python_fallback_matches_numba(single, multi):
     """A candidate numba cannot type runs in the plain-Python twin, with identical results."""
     for p in (single, multi):
         seed = p.seed_path("greedy").read_text()
-        code = (seed.replace("# EVOLVE-BLOCK-START", "# EVOLVE-BLOCK-START\ndef plain(x):\n    return x\n")
+        code = (seed.replace("# EVOLVE-BLOCK-START",
+                             "# EVOLVE-BLOCK-START\ndef plain(x):\n    return x\n")
                 .replace("    if work_left <= 1e-9:", "    if plain(work_left) <= 1e-9:"))
         sets = p.instance_sets("validation")[:1]
         fast = evaluate_in_process(p, seed, sets=sets)
@@ -231,11 +232,14 @@ def test_load_errors_folder_level(tmp_path, multi, single):
     (tmp_path / "named" / "us-east-1a_v100_1" / "first.json").write_text("{}")
     with pytest.raises(ProblemError, match=r"<index>\.json"):
         multi.load_instances([str(tmp_path / "named")])
-    _write(tmp_path / "short" / "r1" / "0.json", {"metadata": {"gap_seconds": 195}, "data": [0] * 50})
+    _write(tmp_path / "short" / "r1" / "0.json",
+           {"metadata": {"gap_seconds": 195}, "data": [0] * 50})
     with pytest.raises(ProblemError, match="shorter than the deadline"):
         multi.load_instances([str(tmp_path / "short")])
-    _write(tmp_path / "gaps" / "r1" / "0.json", {"metadata": {"gap_seconds": 195}, "data": [0] * 1000})
-    _write(tmp_path / "gaps" / "r2" / "0.json", {"metadata": {"gap_seconds": 600}, "data": [0] * 1000})
+    _write(tmp_path / "gaps" / "r1" / "0.json",
+           {"metadata": {"gap_seconds": 195}, "data": [0] * 1000})
+    _write(tmp_path / "gaps" / "r2" / "0.json",
+           {"metadata": {"gap_seconds": 600}, "data": [0] * 1000})
     with pytest.raises(ProblemError, match="differs"):
         multi.load_instances([str(tmp_path / "gaps")])
     (tmp_path / "broken").mkdir()

@@ -9,14 +9,22 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from evolve.cli import archive_query as q
 from evolve.cli import archive_render as render
 from evolve.cli.archive_stats import stats as run_stats
-from evolve.cli.common import (CliError, OneLineParser, check_config_dirs, console, emit_json, fail_line,
-                               positive_number)
+from evolve.cli.common import (
+    CliError,
+    OneLineParser,
+    check_config_dirs,
+    console,
+    emit_json,
+    fail_line,
+    positive_number,
+)
 from evolve.cli.runref import find_run_folders, open_run
 
 
@@ -76,11 +84,13 @@ def _runs(args) -> int:
 def _with_run(args) -> int:
     """Subcommands that work on one run."""
     check_config_dirs(getattr(args, "config_dir", []))
+    rows: list[dict[str, Any]] = []  # `top`
+    data: dict[str, Any] = {}  # every other subcommand
     with open_run(args.run) as h:
         if args.cmd == "top":
-            data = q.top(h, args.k, include_all=args.all)
+            rows = q.top(h, args.k, include_all=args.all)
             if not args.json:
-                render.top(console(), data, f"top {args.k} of {h.folder} ({h.run.problem})")
+                render.top(console(), rows, f"top {args.k} of {h.folder} ({h.run.problem})")
         elif args.cmd == "show":
             data = q.show(h, args.id)
             if not args.json:
@@ -106,9 +116,10 @@ def _with_run(args) -> int:
             for w in data["warnings"]:
                 sys.stderr.write(f"warning: {w}\n")
             if not args.json:
-                print(f"wrote {data['path']} (program #{data['program_id']}, score {data['score']})")
+                print(f"wrote {data['path']} (program #{data['program_id']}, "
+                      f"score {data['score']})")
     if args.json:
-        emit_json(data)
+        emit_json(rows if args.cmd == "top" else data)
     return 0
 
 

@@ -8,7 +8,7 @@ instances, which only the engine knows how to build, and a generic demo would ha
 from __future__ import annotations
 
 import ast
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,11 +49,12 @@ def module_checks(code: str, entry: str | None) -> list[str]:
         return [f"the code does not parse (line {e.lineno}: {e.msg})"]
     problems = []
     for node in ast.walk(tree):
-        names = []
         if isinstance(node, ast.Import):
             names = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names = [node.module]
+        else:
+            continue
         if any(n == "evolve" or n.startswith("evolve.") for n in names):
             problems.append(f"line {node.lineno} imports the engine ({', '.join(names)})")
     if entry:
@@ -67,7 +68,7 @@ def module_checks(code: str, entry: str | None) -> list[str]:
 
 
 def header(h: RunHandle, p: Program, contract: tuple[str, str, bool] | None) -> str:
-    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     made = " / ".join(x for x in (p.proposer, p.operator, p.model) if x)
     lines = [
         f"Exported by evolve-archive on {when}; runs without the engine.",
@@ -78,7 +79,8 @@ def header(h: RunHandle, p: Program, contract: tuple[str, str, bool] | None) -> 
         f"{p.stage or 'full'} evaluation during the run).",
     ]
     if p.metrics:
-        lines.append("Metrics: " + ", ".join(f"{k}={fmt_num(v, 6)}" for k, v in sorted(p.metrics.items())))
+        lines.append("Metrics: "
+                     + ", ".join(f"{k}={fmt_num(v, 6)}" for k, v in sorted(p.metrics.items())))
     if p.code_hash:
         lines.append(f"Normalized-code sha256: {p.code_hash}")
     if contract:
@@ -98,7 +100,7 @@ def _insert_header(code: str, head: str) -> str:
     lines = code.splitlines(keepends=True)
     keep = 0
     while keep < min(2, len(lines)) and (
-        lines[keep].startswith("#!") or "coding" in lines[keep] and lines[keep].startswith("#")
+        lines[keep].startswith("#!") or ("coding" in lines[keep] and lines[keep].startswith("#"))
     ):
         keep += 1
     return "".join(lines[:keep]) + head + "".join(lines[keep:])

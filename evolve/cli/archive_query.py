@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import case, func, select
 
@@ -81,8 +81,9 @@ def run_summary(folder: Path) -> dict[str, Any]:
 def top(h: RunHandle, k: int, include_all: bool = False) -> list[dict[str, Any]]:
     """The k best successful programs (duplicates and migration copies only with include_all)."""
     if include_all:
-        progs = [p for p in h.archive.programs(h.run.id) if p.status == "ok" and p.score is not None]
-        progs.sort(key=lambda p: (-p.score, p.id))
+        progs = [p for p in h.archive.programs(h.run.id)
+                 if p.status == "ok" and p.score is not None]
+        progs.sort(key=lambda p: (-cast(float, p.score), p.id))  # scored: filtered just above
         progs = progs[:k]
     else:
         progs = h.archive.best(h.run.id, k)

@@ -69,7 +69,8 @@ def top(con: Console, rows: list[dict[str, Any]], title: str) -> None:
     for r in rows:
         t.add_row(str(r["rank"]), str(r["id"]), fmt_num(r["score"]),
                   *(fmt_num(r["metrics"].get(m)) for m in metrics),
-                  Text(r["proposer"]), Text(r["operator"] or "-"), str(r["iteration"]), str(r["island"]),
+                  Text(r["proposer"]), Text(r["operator"] or "-"), str(r["iteration"]),
+                  str(r["island"]),
                   fmt_num(r["parent_id"]))
     con.print(t)
 
@@ -124,14 +125,17 @@ def show(con: Console, d: dict[str, Any]) -> None:
     con.print(Panel(_kv_table(info), title=f"program #{d['id']}", expand=False))
     if d["feedback"]:
         con.print(Panel(Text(d["feedback"]), title="feedback", expand=False))
-    con.print(Panel(Syntax(d["code"].rstrip("\n"), "python", line_numbers=True, word_wrap=True), title="code"))
+    con.print(Panel(Syntax(d["code"].rstrip("\n"), "python", line_numbers=True, word_wrap=True),
+                    title="code"))
     if d["diff"]:
-        con.print(Panel(Syntax(d["diff"].rstrip("\n"), "diff", word_wrap=True), title="diff from parent"))
+        con.print(Panel(Syntax(d["diff"].rstrip("\n"), "diff", word_wrap=True),
+                        title="diff from parent"))
     for c in d["calls"]:
         head = (f"LLM call #{c['id']}: {c['model']} {c['mode'] or ''}  tokens "
                 f"{c['prompt_tokens']}+{c['completion_tokens']}  ${c['cost_usd']:.5f}  "
                 f"{c['latency_s']:.1f}s  attempts {c['attempts']}")
-        body: list[RenderableType] = [_messages(c["prompt"]), Text("[reply]", style="bold magenta"), Text(c["reply"] or "")]
+        body: list[RenderableType] = [_messages(c["prompt"]), Text("[reply]", style="bold magenta"),
+                                      Text(c["reply"] or "")]
         if c["error"]:
             body.append(Text(f"error: {c['error']}", style="red"))
         con.print(Panel(Group(*body), title=Text(head)))
@@ -142,14 +146,17 @@ def lineage(con: Console, d: dict[str, Any]) -> None:
     for col in ("id", "iter", "proposer", "operator", "model", "status", "score", "delta", "mates"):
         t.add_column(col, justify="right" if col in ("id", "iter", "score", "delta") else "left")
     for s in d["chain"]:
-        t.add_row(str(s["id"]), str(s["iteration"]), Text(s["proposer"]), Text(s["operator"] or "-"),
-                  Text(s["model"] or "-"), _status(s["status"]), fmt_num(s["score"]), _delta(s["delta"]),
+        t.add_row(str(s["id"]), str(s["iteration"]), Text(s["proposer"]),
+                  Text(s["operator"] or "-"),
+                  Text(s["model"] or "-"), _status(s["status"]), fmt_num(s["score"]),
+                  _delta(s["delta"]),
                   ", ".join(f"#{m}" for m in s["mates"]) or "-")
     con.print(t)
     for s in d["chain"][1:]:
         title = f"#{s['parent_id']} -> #{s['id']} ({s['proposer']}" + (
             f"/{s['operator']})" if s["operator"] else ")")
-        con.print(Panel(Syntax((s["diff"] or "(no change)").rstrip("\n"), "diff", word_wrap=True), title=Text(title)))
+        con.print(Panel(Syntax((s["diff"] or "(no change)").rstrip("\n"), "diff", word_wrap=True),
+                        title=Text(title)))
 
 
 def _failures(f: dict[str, int]) -> str:

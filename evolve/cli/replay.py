@@ -14,18 +14,35 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-from pathlib import Path
 from typing import Any
 
 from rich.table import Table
 from rich.text import Text
 
-from evolve.cli.common import (CliError, OneLineParser, check_config_dirs, console, emit_json,
-                               fail_line, fmt_num, fmt_secs, positive_number)
-from evolve.cli.replay_eval import (check_instance_files, choose_baselines, evaluate_baselines,
-                                    evaluate_target)
-from evolve.cli.replay_target import (Target, compose_config, parse_target, problem_names,
-                                      trusted_sections)
+from evolve.cli.common import (
+    CliError,
+    OneLineParser,
+    check_config_dirs,
+    console,
+    emit_json,
+    fail_line,
+    fmt_num,
+    fmt_secs,
+    positive_number,
+)
+from evolve.cli.replay_eval import (
+    check_instance_files,
+    choose_baselines,
+    evaluate_baselines,
+    evaluate_target,
+)
+from evolve.cli.replay_target import (
+    Target,
+    compose_config,
+    parse_target,
+    problem_names,
+    trusted_sections,
+)
 from evolve.problem import SPLITS, ProblemError, make_problem
 from evolve.result import EvalResult
 
@@ -48,13 +65,15 @@ def _parser() -> argparse.ArgumentParser:
                                      "overrides the run's problem config")
     p.add_argument("--config-dir", action="append", default=[], metavar="DIR",
                    help="extra config tree with problem/<name>.yaml (as for `evolve`)")
-    p.add_argument("--split", default="test", choices=SPLITS, help="split to evaluate (default test)")
+    p.add_argument("--split", default="test", choices=SPLITS,
+                   help="split to evaluate (default test)")
     p.add_argument("--instances", nargs="+", metavar="PATH",
                    help="instance file(s) instead of a split, in the problem's format")
     p.add_argument("--baselines", metavar="all|none|a,b",
                    help="baselines to compare with (default: the problem's defaults)")
     p.add_argument("--timeout", type=positive_number(float), default=None, metavar="S",
-                   help=f"wall-clock limit of the program's evaluation (default {DEFAULT_TIMEOUT_S:g})")
+                   help="wall-clock limit of the program's evaluation (default "
+                        f"{DEFAULT_TIMEOUT_S:g})")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     return p
 
@@ -75,7 +94,8 @@ def _problem_cfg(args, target: Target) -> tuple[dict, dict]:
 
 
 def _sets(res: EvalResult) -> list[dict[str, Any]]:
-    return [{k: s.get(k) for k in ("name", "n_instances", "metrics", "runtime_s")} for s in res.sets]
+    return [{k: s.get(k) for k in ("name", "n_instances", "metrics", "runtime_s")}
+            for s in res.sets]
 
 
 def _result_dict(res: EvalResult) -> dict[str, Any]:
@@ -100,7 +120,7 @@ def _render(target: Target, res: EvalResult, base: dict[str, EvalResult], where:
             key: tuple[str, ...] = ()) -> None:
     con = console()
     entries = [(target.label, res)] + list(base.items())
-    for i, s in enumerate(res.sets):
+    for s in res.sets:
         rows = []
         for label, r in entries:
             match = next((x for x in r.sets if x["name"] == s["name"]), None) if r.ok else None
@@ -150,7 +170,8 @@ def replay(args) -> int:
         sys.stderr.write(f"{line}\n")
         return 2
     base = evaluate_baselines(problem, names, args.split, args.instances)
-    where = f"{len(args.instances)} instance file(s)" if args.instances else f"the {args.split} split"
+    where = (f"{len(args.instances)} instance file(s)" if args.instances
+             else f"the {args.split} split")
     if args.json:
         emit_json({
             "problem": problem.name or problem_cfg.get("name"),

@@ -82,7 +82,8 @@ def _from_run(spec: str, program_id: str | None) -> Target:
         prog = h.program_or_best(program_id)
         cfg = _saved_config(h.folder, h.run.config)
         return Target(
-            label=f"program #{prog.id}", code=prog.code, kind="run" if program_id is None else "program",
+            label=f"program #{prog.id}", code=prog.code,
+            kind="run" if program_id is None else "program",
             run=str(h.folder), program_id=prog.id,
             problem_cfg=_section(cfg, "problem", h.folder) or {"name": h.run.problem},
             evaluator_cfg=_section(cfg, "evaluator", h.folder),

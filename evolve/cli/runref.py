@@ -50,7 +50,7 @@ class RunHandle:
     def close(self) -> None:
         self.archive.close()
 
-    def __enter__(self) -> "RunHandle":
+    def __enter__(self) -> RunHandle:
         return self
 
     def __exit__(self, *exc) -> None:

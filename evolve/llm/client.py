@@ -33,10 +33,12 @@ def litellm():
         # not depend on the network for anything but the model calls themselves.
         os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
         # litellm's types make pydantic warn (lazily, at the first call) about ReadOnly items.
-        warnings.filterwarnings("ignore", message=r".*using the `ReadOnly` qualifier", category=UserWarning)
+        warnings.filterwarnings("ignore", message=r".*using the `ReadOnly` qualifier",
+                                category=UserWarning)
         import litellm as _mod
 
-        for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):  # one INFO line per call otherwise
+        # one INFO line per call otherwise
+        for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):
             logging.getLogger(name).setLevel(logging.WARNING)
         _mod.suppress_debug_info = True
         _mod.telemetry = False
@@ -141,7 +143,8 @@ class LLMClient:
             return (prompt_tokens * self.spec.price["input"]
                     + completion_tokens * self.spec.price["output"]) / 1e6
         try:
-            return float(litellm().completion_cost(completion_response=response, model=self.spec.model))
+            return float(litellm().completion_cost(completion_response=response,
+                                                   model=self.spec.model))
         except Exception as e:  # noqa: BLE001 - unknown model: litellm raises its own errors
             if not self._warned_price:
                 self._warned_price = True
@@ -186,7 +189,8 @@ class LLMClient:
                 resp = await asyncio.wait_for(mod.acompletion(**self._kwargs(messages)),
                                               timeout=self.timeout_s * 1.5 + 1.0)
             except ConfigError as e:
-                return Completion(None, latency_s=time.monotonic() - t0, attempts=attempt, error=str(e))
+                return Completion(None, latency_s=time.monotonic() - t0, attempts=attempt,
+                                  error=str(e))
             except Exception as e:  # noqa: BLE001 - litellm maps provider errors to many classes
                 if attempt <= self.retries and _retryable(e):
                     delay = self._delay(attempt, e)
@@ -213,6 +217,7 @@ class LLMClient:
         if not text or not text.strip():
             out.error = f"empty reply (finish_reason={finish})"
         elif len(text) > self.max_reply_chars:
-            out.error = f"reply of {len(text)} chars exceeds llm.max_reply_chars={self.max_reply_chars}"
+            out.error = (f"reply of {len(text)} chars exceeds "
+                         f"llm.max_reply_chars={self.max_reply_chars}")
             out.text = text[: self.max_reply_chars]
         return out

@@ -68,8 +68,8 @@ def parse_edits(reply: str) -> list[Edit]:
                 raise DiffError(f"SEARCH/REPLACE block {len(edits) + 1} has no ======= line "
                                 "between its SEARCH and REPLACE parts")
             elif _SEARCH.match(line):
-                raise DiffError(f"SEARCH/REPLACE block {len(edits) + 1} is not closed before the next "
-                                "<<<<<<< SEARCH")
+                raise DiffError(f"SEARCH/REPLACE block {len(edits) + 1} is not closed before the "
+                                "next <<<<<<< SEARCH")
             else:
                 search.append(line)
         elif _REPLACE.match(line):
@@ -78,8 +78,8 @@ def parse_edits(reply: str) -> list[Edit]:
         else:
             replace.append(line)
     if state != "out":
-        raise DiffError(f"SEARCH/REPLACE block {len(edits) + 1} is incomplete: no >>>>>>> REPLACE line "
-                        "(the reply was cut off?)")
+        raise DiffError(f"SEARCH/REPLACE block {len(edits) + 1} is incomplete: no >>>>>>> REPLACE "
+                        "line (the reply was cut off?)")
     return edits
 
 
@@ -88,7 +88,8 @@ def _indent(line: str) -> str:
 
 
 def _find(hay: list[str], needle: list[str], key: Callable[[str], str]) -> list[tuple[int, int]]:
-    """(first, last) hay line indices of each match of needle's non-blank lines, blank lines ignored."""
+    """(first, last) hay line indices of each match of needle's non-blank lines, blank lines
+    ignored."""
     want = [key(x) for x in needle if x.strip()]
     rows = [(i, key(x)) for i, x in enumerate(hay) if x.strip()]
     out = []
@@ -152,7 +153,8 @@ def _check_markers(code: str, parent: Blocks, n: int) -> None:
     except CandidateError as e:
         raise DiffError(f"edit {n} breaks the program: {e.message}") from None
     if blocks.prefix != parent.prefix or blocks.suffix != parent.suffix:
-        raise DiffError(f"edit {n} changes code outside the EVOLVE-BLOCK; only the block may change")
+        raise DiffError(f"edit {n} changes code outside the EVOLVE-BLOCK; "
+                        "only the block may change")
 
 
 def apply_edits(parent: str, edits: list[Edit]) -> EditResult:
@@ -164,14 +166,16 @@ def apply_edits(parent: str, edits: list[Edit]) -> EditResult:
     notes = []
     for n, e in enumerate(edits, 1):
         if any(BLOCK_START in x or BLOCK_END in x for x in e.search + e.replace):
-            raise DiffError(f"edit {n} touches the EVOLVE-BLOCK markers; edit only the code between them")
+            raise DiffError(f"edit {n} touches the EVOLVE-BLOCK markers; edit only the code "
+                            "between them")
         if not e.search:
-            raise DiffError(f"edit {n} has an empty SEARCH part: copy the exact lines to be replaced")
+            raise DiffError(f"edit {n} has an empty SEARCH part: copy the exact lines to be "
+                            "replaced")
         where = _locate(lines, e.search)
         if where is None:
             if (blocks.prefix or blocks.suffix) and _locate(fixed, e.search) is not None:
-                raise DiffError(f"edit {n}: SEARCH matches code outside the EVOLVE-BLOCK, which is fixed; "
-                                "only the code between the markers may change")
+                raise DiffError(f"edit {n}: SEARCH matches code outside the EVOLVE-BLOCK, which is "
+                                "fixed; only the code between the markers may change")
             raise DiffError(_miss_reason(lines, e.search, n, offset))
         first, last, shift, how = where
         if how != "exact":
@@ -249,8 +253,9 @@ def _check_complete(code: str, old_block: str) -> None:
     new_base = min((len(_indent(x)) for x in code.splitlines() if x.strip()), default=0)
     new = {m.group(1) for m in _DEF.finditer("\n".join(x[new_base:] for x in code.splitlines()))}
     if old and not old & new:
-        raise DiffError(f"the fenced code defines none of {', '.join(sorted(old))}: it looks like a "
-                        "fragment; give SEARCH/REPLACE edits or the whole program with its markers")
+        raise DiffError(f"the fenced code defines none of {', '.join(sorted(old))}: it looks like "
+                        "a fragment; give SEARCH/REPLACE edits or the whole program with its "
+                        "markers")
 
 
 def _match_indent(body: str, old: str) -> str:

@@ -69,7 +69,8 @@ class LocalServer:
     def __init__(self, cfg: dict):
         unknown = sorted(set(cfg) - set(DEFAULTS))
         if unknown:
-            raise ConfigError(f"llm.local_server.{unknown[0]}: unknown key (known: {', '.join(DEFAULTS)})")
+            raise ConfigError(f"llm.local_server.{unknown[0]}: unknown key (known: "
+                              f"{', '.join(DEFAULTS)})")
         self.cfg = {**DEFAULTS, **cfg}
         self.proc: subprocess.Popen | None = None
         self.url: str | None = None
@@ -98,7 +99,8 @@ class LocalServer:
             if self.proc.poll() is not None:
                 tail = self._tail()
                 await self.close()
-                raise ConfigError(f"the local model server exited with code {self.proc.returncode}: {tail}")
+                raise ConfigError("the local model server exited with code "
+                                  f"{self.proc.returncode}: {tail}")
             if await asyncio.to_thread(_ready, url):
                 self.url = url
                 return url

@@ -71,7 +71,8 @@ class PromptBuilder:
     def messages(self, mode: str, parent: ProgramView, inspirations: list[ProgramView],
                  failures: list[ProgramView]) -> list[dict]:
         """[system, user] chat messages for `mode` (diff | rewrite | fix)."""
-        system = self.env.get_template("system.j2").render(problem=self.problem, context=self.context)
+        system = self.env.get_template("system.j2").render(problem=self.problem,
+                                                           context=self.context)
         user = self.env.get_template("user.j2").render(
             problem=self.problem,
             mode=mode,

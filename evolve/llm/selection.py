@@ -62,7 +62,8 @@ def model_stats(history: list[ProgramView], models: list[str]) -> dict[str, ArmS
 
 def choose_mode(settings: LLMSettings, parent: ProgramView, history: list[ProgramView],
                 rng: np.random.Generator) -> str:
-    """`fix` (with probability modes.fix) for a parent whose evaluation failed, else diff or rewrite.
+    """`fix` (with probability modes.fix) for a parent whose evaluation failed, else diff or
+    rewrite.
 
     With modes.adapt the configured probabilities are scaled by each mode's smoothed rate of
     valid children, (ok + 1) / (calls + 2): a mode whose replies keep failing is used less.
@@ -80,7 +81,8 @@ def choose_mode(settings: LLMSettings, parent: ProgramView, history: list[Progra
     return names[int(rng.choice(len(names), p=w / w.sum()))]
 
 
-def choose_model(settings: LLMSettings, history: list[ProgramView], rng: np.random.Generator) -> ModelSpec:
+def choose_model(settings: LLMSettings, history: list[ProgramView],
+                 rng: np.random.Generator) -> ModelSpec:
     """A model by static weights, or by UCB on improvements per dollar (selection.strategy)."""
     models = settings.models
     if len(models) == 1:

@@ -6,8 +6,9 @@ llm.model=gpt-4.1-mini` works too. Unknown keys and bad values raise ConfigError
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any, Mapping
+from typing import Any
 
 from evolve.llm.errors import ConfigError
 
@@ -28,8 +29,10 @@ class ModelSpec:
     api_key_env: str | None = None  # None: no key needed (local servers); a placeholder is sent
     temperature: float | None = 0.7
     max_tokens: int = 4096
-    context_window: int | None = None  # tokens; None: litellm's price map (check skipped if unknown)
-    price: dict | None = None  # {"input": usd_per_mtok, "output": usd_per_mtok}; None: litellm's map
+    # tokens; None: litellm's price map (check skipped if unknown)
+    context_window: int | None = None
+    # {"input": usd_per_mtok, "output": usd_per_mtok}; None: litellm's map
+    price: dict | None = None
     extra: dict = field(default_factory=dict)  # passed to litellm.acompletion as is
 
 
@@ -96,7 +99,8 @@ def _model_spec(where: str, entry: Mapping, base: Mapping) -> ModelSpec:
     entry = _plain(entry)
     unknown = sorted(set(entry) - set(_MODEL_KEYS))
     if unknown:
-        raise ConfigError(f"llm.{where}.{unknown[0]}: unknown key (known: {', '.join(_MODEL_KEYS)})")
+        raise ConfigError(f"llm.{where}.{unknown[0]}: unknown key "
+                          f"(known: {', '.join(_MODEL_KEYS)})")
     merged = {k: base[k] for k in _MODEL_KEYS if k in base and k != "weight"}
     merged.update(entry)
     model = merged.get("model")
@@ -106,14 +110,16 @@ def _model_spec(where: str, entry: Mapping, base: Mapping) -> ModelSpec:
     if price is not None:
         bad = sorted(set(price) - {"input", "output"})
         if bad or not price:
-            raise ConfigError(f"llm.{where}.price: expected {{input: usd_per_mtok, output: usd_per_mtok}}")
+            raise ConfigError(f"llm.{where}.price: expected "
+                              f"{{input: usd_per_mtok, output: usd_per_mtok}}")
         price = {k: _number(f"{where}.price.{k}", price.get(k, 0.0)) for k in ("input", "output")}
     spec = ModelSpec(
         model=model,
         weight=_number(f"{where}.weight", merged.get("weight", 1.0)),
         api_base=merged.get("api_base") or None,
         api_key_env=merged.get("api_key_env") or None,
-        temperature=_number(f"{where}.temperature", merged.get("temperature", 0.7), allow_none=True),
+        temperature=_number(f"{where}.temperature", merged.get("temperature", 0.7),
+                            allow_none=True),
         max_tokens=_number(f"{where}.max_tokens", merged.get("max_tokens", 4096), int, low=1),
         context_window=_number(f"{where}.context_window", merged.get("context_window"), int, low=1,
                                allow_none=True),
@@ -145,7 +151,8 @@ def parse_settings(cfg: Any) -> LLMSettings:
     names = [m.model for m in models]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:  # statistics and the archive's llm_calls are keyed by the model string
-        raise ConfigError(f"llm.models: {twice[0]} is listed twice (give each entry its own model string)")
+        raise ConfigError(f"llm.models: {twice[0]} is listed twice (give each entry its own model "
+                          "string)")
     if sum(m.weight for m in models) <= 0:
         raise ConfigError("llm.models: weights sum to 0")
     s = LLMSettings(
@@ -155,7 +162,8 @@ def parse_settings(cfg: Any) -> LLMSettings:
         retries=_number("retries", cfg.get("retries", defaults.retries), int),
         backoff_s=_number("backoff_s", cfg.get("backoff_s", defaults.backoff_s)),
         max_backoff_s=_number("max_backoff_s", cfg.get("max_backoff_s", defaults.max_backoff_s)),
-        max_reply_chars=_number("max_reply_chars", cfg.get("max_reply_chars", defaults.max_reply_chars),
+        max_reply_chars=_number("max_reply_chars",
+                                cfg.get("max_reply_chars", defaults.max_reply_chars),
                                 int, low=1),
         selection=_sub("selection", cfg.get("selection"), defaults.selection),
         modes=_sub("modes", cfg.get("modes"), defaults.modes),
@@ -164,11 +172,13 @@ def parse_settings(cfg: Any) -> LLMSettings:
         local_server=_plain(cfg.get("local_server")) or None,
     )
     if s.selection["strategy"] not in ("weights", "ucb"):
-        raise ConfigError(f"llm.selection.strategy={s.selection['strategy']!r}: expected weights or ucb")
+        raise ConfigError(f"llm.selection.strategy={s.selection['strategy']!r}: expected weights "
+                          "or ucb")
     for k in ("diff", "rewrite", "fix"):
         _number(f"modes.{k}", s.modes[k])
     if s.modes["diff"] + s.modes["rewrite"] <= 0:
         raise ConfigError("llm.modes: diff and rewrite probabilities are both 0")
     if not 0.0 < float(s.novelty["threshold"]) <= 1.0:
-        raise ConfigError(f"llm.novelty.threshold={s.novelty['threshold']!r}: expected a value in (0, 1]")
+        raise ConfigError(f"llm.novelty.threshold={s.novelty['threshold']!r}: expected a value in "
+                          "(0, 1]")
     return s

@@ -21,7 +21,8 @@ def proposer_kind(proposer_cfg: dict, llm_cfg: dict) -> str:
     return kind
 
 
-def make_proposers(proposer_cfg: dict, llm_cfg: dict, info: ProblemInfo) -> list[tuple[Proposer, float]]:
+def make_proposers(proposer_cfg: dict, llm_cfg: dict,
+                   info: ProblemInfo) -> list[tuple[Proposer, float]]:
     """(proposer, weight) pairs; the controller picks one per iteration with the run's RNG."""
     kind = proposer_kind(proposer_cfg, llm_cfg)
     if kind == "scripted":
@@ -33,7 +34,8 @@ def make_proposers(proposer_cfg: dict, llm_cfg: dict, info: ProblemInfo) -> list
     if kind in ("llm", "mixed"):
         from evolve.proposers.llm import LLMProposer
 
-        out.append((LLMProposer(llm_cfg, proposer_cfg, info), 1.0 - frac if kind == "mixed" else 1.0))
+        out.append((LLMProposer(llm_cfg, proposer_cfg, info),
+                    1.0 - frac if kind == "mixed" else 1.0))
     if kind == "builtin" or (kind == "mixed" and frac > 0) or (kind == "llm" and frac > 0):
         from evolve.proposers.builtin import BuiltinProposer
 

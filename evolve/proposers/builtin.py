@@ -8,7 +8,7 @@ from typing import Any
 
 from evolve.program import CandidateError, code_hash
 from evolve.proposers.bandit import OperatorBandit
-from evolve.proposers.base import ProblemInfo, Proposal, ProposalContext, Proposer, ProgramView
+from evolve.proposers.base import ProblemInfo, ProgramView, Proposal, ProposalContext, Proposer
 from evolve.proposers.crossover import Crossover
 from evolve.proposers.exprgen import ExprGen
 from evolve.proposers.lifting import tunable
@@ -130,7 +130,7 @@ class BuiltinProposer(Proposer):
                 else:
                     edits = mut.ops[op]()
                 child = src.apply(edits) if edits else None
-            except Exception as e:  # noqa: BLE001 - an operator bug must not stop the run
+            except Exception as e:  # an operator bug must not stop the run
                 log.debug("operator %s failed: %s", op, e, exc_info=True)
                 child, last = None, f"{op}: {type(e).__name__}: {e}"
             if child is not None:

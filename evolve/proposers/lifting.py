@@ -10,7 +10,7 @@ import numpy as np
 
 from evolve.proposers.astnames import literal_value
 from evolve.proposers.scope import BlockFacts, Site
-from evolve.proposers.source import BlockSource, Edit
+from evolve.proposers.source import BlockSource, Edit, end_position
 
 THETA = "_theta"
 _PLACEHOLDER = "__EVOLVE_THETA_{}__"
@@ -116,7 +116,7 @@ def _nested_theta_code(src: BlockSource, sites: list[Site], entry: str,
         return None
     names = {n.id for n in ast.walk(src.module) if isinstance(n, ast.Name)}
     fn = next((n for n in src.module.body if isinstance(n, ast.FunctionDef) and n.name == entry
-               and n.lineno < src.block_line <= n.end_lineno), None)
+               and n.lineno < src.block_line <= end_position(n)[0]), None)
     if fn is None or THETA in names or entry in names:  # entry called or passed around: no
         return None
     ins = _param_insert(template, fn)  # the def line precedes the block: same place there
@@ -140,8 +140,9 @@ def _param_insert(text: str, fn: ast.FunctionDef) -> tuple[int, str] | None:
     positional = args.posonlyargs + args.args
     suffix = f"{THETA}=None" if args.defaults else THETA
     if positional:
-        last = max([positional[-1], *args.defaults], key=lambda n: (n.end_lineno, n.end_col_offset))
-        return _offset(text, last.end_lineno, last.end_col_offset), f", {suffix}"
+        last_nodes: list[ast.arg | ast.expr] = [positional[-1], *args.defaults]
+        last = max(last_nodes, key=end_position)
+        return _offset(text, *end_position(last)), f", {suffix}"
     start = _offset(text, fn.lineno, fn.col_offset)
     m = re.compile(r"def\s+" + re.escape(fn.name) + r"\s*\(").search(text, start)
     return (m.end(), suffix) if m else None

@@ -53,7 +53,8 @@ def synthetic_program(chars: int, entry: str) -> str:
 
 
 class LLMProposer(Proposer):
-    """Asks a model, or one model of an ensemble, for a child: SEARCH/REPLACE diff, rewrite or fix."""
+    """Asks a model, or one model of an ensemble, for a child: SEARCH/REPLACE diff, rewrite or
+    fix."""
 
     def __init__(self, llm_cfg: dict, proposer_cfg: dict, problem_info: ProblemInfo):
         self.settings: LLMSettings = parse_settings(llm_cfg)
@@ -65,7 +66,8 @@ class LLMProposer(Proposer):
             self.clients.setdefault(spec.model, LLMClient(spec, s.timeout_s, s.retries, s.backoff_s,
                                                           s.max_backoff_s, s.max_reply_chars))
         self.prompts = PromptBuilder(problem_info, s.prompt)
-        self.novelty = NoveltyFilter(float(s.novelty["threshold"])) if s.novelty["enabled"] else None
+        self.novelty = (NoveltyFilter(float(s.novelty["threshold"])) if s.novelty["enabled"]
+                        else None)
         self.local = LocalServer(s.local_server) if s.local_server else None
         self._state: dict = {}
 
@@ -115,14 +117,16 @@ class LLMProposer(Proposer):
                 continue
             if tokens + client.spec.max_tokens > window:
                 raise ConfigError(
-                    f"{name}: the largest prompt (~{tokens} tokens: {p['max_inspirations']} inspirations, "
-                    f"{p['max_failures']} failures, programs of {p['check_code_chars']} chars) plus "
-                    f"max_tokens={client.spec.max_tokens} exceeds its {window}-token window; lower "
-                    f"llm.prompt.max_inspirations / llm.max_tokens or raise llm.context_window")
+                    f"{name}: the largest prompt (~{tokens} tokens: {p['max_inspirations']} "
+                    f"inspirations, {p['max_failures']} failures, programs of "
+                    f"{p['check_code_chars']} chars) plus max_tokens={client.spec.max_tokens} "
+                    f"exceeds its {window}-token window; lower llm.prompt.max_inspirations / "
+                    "llm.max_tokens or raise llm.context_window")
         return out
 
     # ---- proposing ------------------------------------------------------------------------
-    def _fit(self, client: LLMClient, mode: str, ctx: ProposalContext) -> tuple[list[dict], str | None]:
+    def _fit(self, client: LLMClient, mode: str,
+             ctx: ProposalContext) -> tuple[list[dict], str | None]:
         """Messages that fit the window: inspirations, then failures, are dropped while too long."""
         p = self.settings.prompt
         insp = list(ctx.inspirations[: int(p["max_inspirations"])])
@@ -140,8 +144,9 @@ class LLMProposer(Proposer):
             elif fails:
                 fails.pop(0)
             else:
-                return messages, (f"prompt of ~{tokens} tokens plus max_tokens={client.spec.max_tokens} "
-                                  f"exceeds the {window}-token window of {client.spec.model}")
+                return messages, (f"prompt of ~{tokens} tokens plus "
+                                  f"max_tokens={client.spec.max_tokens} exceeds the {window}-token "
+                                  f"window of {client.spec.model}")
 
     async def propose(self, ctx: ProposalContext) -> Proposal:
         s = self.settings
@@ -154,7 +159,8 @@ class LLMProposer(Proposer):
         if too_long:
             rec = CallRecord(model=spec.model, mode=mode, prompt=messages, reply=None, attempts=0,
                              error=too_long)
-            return Proposal(None, kind, mode, spec.model, calls=[rec], failure="llm_error", error=too_long)
+            return Proposal(None, kind, mode, spec.model, calls=[rec], failure="llm_error",
+                            error=too_long)
         done: Completion = await client.complete(messages)
         rec = CallRecord(model=spec.model, mode=mode, prompt=messages, reply=done.text,
                          prompt_tokens=done.prompt_tokens, completion_tokens=done.completion_tokens,

@@ -5,18 +5,21 @@ from __future__ import annotations
 import ast
 import copy
 from collections.abc import Callable
+from typing import TypeVar, cast
 
 import numpy as np
 
 from evolve.proposers.astnames import literal_value
 from evolve.proposers.exprgen import ExprGen, fmt_number
 from evolve.proposers.scope import BlockFacts, Site
-from evolve.proposers.source import BlockSource, Edit
+from evolve.proposers.source import BlockSource, Edit, end_position
 
 _ARITH = (ast.Add, ast.Sub, ast.Mult, ast.Div)
 _ORDER = (ast.Lt, ast.LtE, ast.Gt, ast.GtE)
 _SWAP_CALLS = {"min": "max", "max": "min", "minimum": "maximum", "maximum": "minimum"}
 _STATS = ("mean", "max", "min", "sum", "std")
+
+N = TypeVar("N", bound=ast.AST)
 
 
 class Mutator:
@@ -61,7 +64,7 @@ class Mutator:
     def pick(self, items: list):
         return items[int(self.rng.integers(len(items)))]
 
-    def site(self, sites: list[Site]) -> Site:
+    def site(self, sites: list[Site[N]]) -> Site[N]:
         """A site, favouring those inside loops (`depth_bias` per loop level) and those that
         feed a decision (x `key_bias`)."""
         w = np.array([(1.0 + self.depth_bias * s.depth) * (self.key_bias if s.key else 1.0)
@@ -107,18 +110,21 @@ class Mutator:
         node = site.node
         if isinstance(node, ast.Call):
             f = node.func
-            name = f.attr if isinstance(f, ast.Attribute) else f.id
+            # _swappable: the callee is an attribute or has an `id`, i.e. is an ast.Name
+            name = f.attr if isinstance(f, ast.Attribute) else cast(ast.Name, f).id
             new_name = _SWAP_CALLS[name]
             a, b = self.src.span(f)
             text = self.src.text[a:b]
             return [Edit(a, b, text[: len(text) - len(name)] + new_name)]
+        node = cast(ast.BinOp, node)  # _swappable: a call (handled above) or an arithmetic BinOp
         choices = [op for op in _ARITH if not isinstance(node.op, op)]
         new_op = self.pick(choices)()
         right = copy.deepcopy(node.right)
         if isinstance(new_op, ast.Div):
             arrays = site.kind in ("A", "M")
             guarded = self.gen.divide("x", ast.unparse(right), arrays)
-            right = ast.parse(guarded, mode="eval").body.right
+            # gen.divide returns the division "x / <guarded right>"
+            right = cast(ast.BinOp, ast.parse(guarded, mode="eval").body).right
         new = ast.unparse(ast.BinOp(copy.deepcopy(node.left), new_op, right))
         return [self.src.expr_edit(node, self.gen.nonzero(site, new))]
 
@@ -161,8 +167,8 @@ class Mutator:
             return None
         site = self.site(sites)
         st = site.node
-        a, b = self.src.line_span(st.lineno, st.end_lineno)
-        if len(site.body) == 1:
+        a, b = self.src.line_span(st.lineno, end_position(st)[0])
+        if len(cast(list[ast.stmt], site.body)) == 1:  # loop_stmts sites always have their body
             indent = self.src.text[a : self.src.span(st)[0]]
             return [Edit(a, b, f"{indent}pass\n")]
         return [Edit(a, b, "")]
@@ -174,7 +180,7 @@ class Mutator:
         if not sites:
             return None
         st = self.site(sites).node
-        a, b = self.src.line_span(st.lineno, st.end_lineno)
+        a, b = self.src.line_span(st.lineno, end_position(st)[0])
         lines = self.src.text[a:b]
         if not lines.endswith("\n"):
             lines = "\n" + lines
@@ -201,7 +207,7 @@ class Mutator:
         if name not in f.kinds:
             if name in self.facts.globals:
                 return None
-            body = f.node.body
+            body = cast(ast.FunctionDef, f.node).body  # _feature_sites: f.node is not None
             doc = isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
                 and isinstance(body[0].value.value, str)
             if doc and len(body) < 2:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from evolve.proposers.astnames import (
     ORDER_OPS,
@@ -29,11 +30,14 @@ NUMERIC = SCALARS + ARRAYS
 _SKIP = (ast.Lambda, ast.ListComp, ast.GeneratorExp, ast.SetComp, ast.DictComp, ast.JoinedStr)
 
 
+N = TypeVar("N", bound=ast.AST)
+
+
 @dataclass
-class Site:
+class Site(Generic[N]):
     """An expression (or statement) that an operator may change, with the names bound there."""
 
-    node: ast.AST
+    node: N
     kind: str | None
     func: FuncFacts
     avail: frozenset[str]
@@ -48,10 +52,10 @@ class BlockFacts:
     """Everything the operators need to know about one block."""
 
     funcs: list[FuncFacts]
-    values: list[Site]  # numeric expressions in value context
-    literals: list[Site]  # numeric literals in value context (constants to perturb / tune)
-    compares: list[Site]  # order comparisons between values
-    loop_stmts: list[Site]  # statements in loop bodies that may be deleted / duplicated
+    values: list[Site[ast.expr]]  # numeric expressions in value context
+    literals: list[Site[ast.expr]]  # numeric literals in value context (constants to tune)
+    compares: list[Site[ast.Compare]]  # order comparisons between values
+    loop_stmts: list[Site[ast.stmt]]  # statements in loop bodies that may be deleted / duplicated
     globals: set[str]  # module-level names of the whole program (imports, defs, constants)
     np: str | None  # alias under which numpy is imported
     math: str | None
@@ -66,10 +70,10 @@ class _Sites(Inference):
     def __init__(self, tree: ast.Module, module: ast.Module, around: Around | None = None,
                  known_returns: dict[str, str | None] | None = None, entry: str = ""):
         super().__init__(tree, module, around, known_returns, entry)
-        self.values: list[Site] = []
-        self.literals: list[Site] = []
-        self.compares: list[Site] = []
-        self.loop_stmts: list[Site] = []
+        self.values: list[Site[ast.expr]] = []
+        self.literals: list[Site[ast.expr]] = []
+        self.compares: list[Site[ast.Compare]] = []
+        self.loop_stmts: list[Site[ast.stmt]] = []
         for f in self.funcs:
             self._env = self._kind_env(f)
             self._f = f
@@ -79,7 +83,8 @@ class _Sites(Inference):
             self._decisive = compared(self.bodies[f.name]) - f.tainted
             if outer is not None:
                 self._decisive |= outer.decisive
-            self._body(self.bodies[f.name], frozenset(f.args), outer is not None and outer.depth > 0)
+            self._body(self.bodies[f.name], frozenset(f.args),
+                       outer is not None and outer.depth > 0)
 
     def facts(self) -> BlockFacts:
         return BlockFacts(self.funcs, self.values, self.literals, self.compares, self.loop_stmts,
@@ -144,7 +149,7 @@ class _Sites(Inference):
             self._body(st.body, avail, in_loop)
             self._body(st.orelse, avail, in_loop)
 
-    def _expr(self, e: ast.AST, idx: bool, avail: frozenset[str],
+    def _expr(self, e: ast.expr, idx: bool, avail: frozenset[str],
               divisor: bool = False) -> None:
         if isinstance(e, _SKIP):
             return

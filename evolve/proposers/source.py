@@ -7,6 +7,7 @@ import difflib
 import re
 import textwrap
 from dataclasses import dataclass
+from typing import cast
 
 from evolve.program import check_syntax, split_blocks
 
@@ -21,6 +22,15 @@ class Edit:
     start: int
     end: int
     text: str
+
+
+def end_position(node: ast.expr | ast.stmt | ast.arg) -> tuple[int, int]:
+    """(end_lineno, end_col_offset) of a parsed node.
+
+    ast.parse sets both on every expression, statement and argument; they are typed Optional only
+    because hand-built nodes may lack them, and no such node reaches the callers.
+    """
+    return cast(int, node.end_lineno), cast(int, node.end_col_offset)
 
 
 class BlockSource:
@@ -57,11 +67,11 @@ class BlockSource:
         line = self.text[start:stop]
         return start + len(line.encode()[:col_bytes].decode(errors="ignore"))
 
-    def span(self, node: ast.AST) -> tuple[int, int]:
+    def span(self, node: ast.expr | ast.stmt) -> tuple[int, int]:
         return (self.offset(node.lineno, node.col_offset),
-                self.offset(node.end_lineno, node.end_col_offset))
+                self.offset(*end_position(node)))
 
-    def segment(self, node: ast.AST) -> str:
+    def segment(self, node: ast.expr | ast.stmt) -> str:
         a, b = self.span(node)
         return self.text[a:b]
 
@@ -73,12 +83,12 @@ class BlockSource:
     def alone_on_lines(self, stmt: ast.stmt) -> bool:
         """True when nothing but whitespace or a comment shares the statement's lines."""
         a, b = self.span(stmt)
-        ls, le = self.line_span(stmt.lineno, stmt.end_lineno)
+        ls, le = self.line_span(stmt.lineno, end_position(stmt)[0])
         rest = self.text[b:le].strip()
         return not self.text[ls:a].strip() and (not rest or rest.startswith("#"))
 
     # ---- edits --------------------------------------------------------------------------
-    def expr_edit(self, node: ast.AST, new: ast.AST | str) -> Edit:
+    def expr_edit(self, node: ast.expr, new: ast.AST | str) -> Edit:
         """Replace an expression node; parenthesize the new text unless it cannot bind wrongly."""
         text = new if isinstance(new, str) else ast.unparse(new)
         a, b = self.span(node)

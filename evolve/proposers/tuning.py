@@ -11,7 +11,7 @@ is too slow is the sandbox's CPU limit (the proposal then falls back, and the lo
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import cma  # imported by the warm worker: the sandboxed child may not import new modules
 import numpy as np
@@ -55,8 +55,11 @@ class Objective:
         self.last_error = ""
 
     def _theta_candidate(self, values: np.ndarray) -> Candidate:
-        if self._cand is None:
-            inner = load_candidate(self.theta_code, self.entry, self.jit)
+        # _theta is set before _cand, so `_theta is None` implies `_cand is None`: the second test
+        # changes nothing but tells mypy that _theta is set below
+        if self._cand is None or self._theta is None:
+            # only called in mode "theta", which requires theta_code
+            inner = load_candidate(cast(str, self.theta_code), self.entry, self.jit)
             self._theta = np.array(values, dtype=np.float64)
             call = _ThetaCall(inner, self._theta, self.jit)
             py = _ThetaCall(inner, self._theta, False)

@@ -4,17 +4,33 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
-from functools import lru_cache
+from collections.abc import Callable, Mapping
+from functools import cache
 from importlib import resources
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
 from evolve.evaluators.moe import Shapes
-from evolve.problem import InstanceSet, InvalidOutput, Problem, ProblemError, SetScore, Summary, readonly
+from evolve.problem import (
+    InstanceSet,
+    InvalidOutput,
+    Problem,
+    ProblemError,
+    SetScore,
+    Summary,
+    readonly,
+)
 from evolve.problems.moe_placement import scoring, snake
-from evolve.problems.moe_placement.workloads import (TEST_PAIRS, Series, SeriesSpec, generated_series,
-                                                     read_windows, real_pair, real_statistics)
+from evolve.problems.moe_placement.workloads import (
+    TEST_PAIRS,
+    Series,
+    SeriesSpec,
+    generated_series,
+    read_windows,
+    real_pair,
+    real_statistics,
+)
 
 DESCRIPTION = """\
 Expert-parallel load balancing for Mixture-of-Experts inference (DeepSeek EPLB, as vLLM and SGLang
@@ -42,11 +58,14 @@ prefill- and decode-heavy traffic.
 """
 
 
-@lru_cache(maxsize=None)
+@cache
 def seed_function(name: str) -> Callable:
-    """`rebalance_experts` of seeds/moe_placement/<name>.py (trusted; numba compiles on first call)."""
+    """`rebalance_experts` of seeds/moe_placement/<name>.py (trusted; numba compiles on first
+    call)."""
     path = resources.files("evolve.seeds") / "moe_placement" / f"{name}.py"
     spec = importlib.util.spec_from_file_location(f"_moe_seed_{name}", str(path))
+    if spec is None or spec.loader is None:
+        raise ProblemError(f"seed {path}: cannot be loaded as a Python module")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.rebalance_experts
@@ -76,7 +95,8 @@ class MoePlacementProblem(Problem):
     name = "moe_placement"
     entry = "rebalance_experts"
     signature = ("def rebalance_experts(weight, num_replicas, num_groups, num_nodes, num_gpus) "
-                 "-> tuple[np.ndarray, np.ndarray, np.ndarray]  # phy2log[L,R], log2phy[L,E,X], logcnt[L,E]")
+                 "-> tuple[np.ndarray, np.ndarray, np.ndarray]  # phy2log[L,R], log2phy[L,E,X], "
+                 "logcnt[L,E]")
     description = DESCRIPTION
     jit_entry = False  # the entry returns a tuple of arrays and may call its own numba kernels
     deterministic = False  # the score includes a measured runtime
@@ -85,11 +105,13 @@ class MoePlacementProblem(Problem):
         super().__init__(cfg)
         sh = _section(self.cfg, "shapes")
         self.shapes = Shapes(*(_number(sh, k, d, int, "problem.shapes", 1) for k, d in
-                               (("num_replicas", 288), ("num_groups", 8), ("num_nodes", 4), ("num_gpus", 32))))
+                               (("num_replicas", 288), ("num_groups", 8), ("num_nodes", 4),
+                                ("num_gpus", 32))))
         sc = _section(self.cfg, "score")
-        self.weights = scoring.Weights(_number(sc, "balancedness", 1.0, float, "problem.score", 0.0),
-                                       _number(sc, "runtime", 0.05, float, "problem.score", 0.0),
-                                       _number(sc, "runtime_ref_ms", 5.0, float, "problem.score", 1e-6))
+        self.weights = scoring.Weights(
+            _number(sc, "balancedness", 1.0, float, "problem.score", 0.0),
+            _number(sc, "runtime", 0.05, float, "problem.score", 0.0),
+            _number(sc, "runtime_ref_ms", 5.0, float, "problem.score", 1e-6))
         tm = _section(self.cfg, "timing")
         self.repeats = _number(tm, "repeats", 5, int, "problem.timing", 1)
         self.timed_calls = self.repeats + 1  # the first call is a warm-up (never timed)
@@ -103,7 +125,8 @@ class MoePlacementProblem(Problem):
     def _check_shapes(self, experts: int, where: str) -> None:
         bad = self.shapes.problems(experts)
         if bad:
-            raise ProblemError(f"problem.shapes do not fit {experts} experts ({where}): {'; '.join(bad)}")
+            raise ProblemError(f"problem.shapes do not fit {experts} experts ({where}): "
+                               f"{'; '.join(bad)}")
 
     # ---- data -----------------------------------------------------------------------------
     def _split_cfg(self, split: str) -> dict:
@@ -113,7 +136,8 @@ class MoePlacementProblem(Problem):
         try:
             seeds = [int(s) for s in seeds]
         except (TypeError, ValueError):
-            raise ProblemError(f"problem.splits.{split}.seeds={seeds!r}: expected a list of integers") from None
+            raise ProblemError(f"problem.splits.{split}.seeds={seeds!r}: expected a list of "
+                               "integers") from None
         return [self._iset(generated_series(f"{split}/series_{s}", s, spec)) for s in seeds]
 
     @staticmethod
@@ -128,11 +152,13 @@ class MoePlacementProblem(Problem):
             sets = self._generated(split, self._split_cfg(split).get("seeds", default), self.spec)
         elif split == "test":
             pairs = self._split_cfg("test").get("pairs") or TEST_PAIRS
-            self._check_shapes(next(iter(real_statistics().values())).shape[1], "the SGLang statistics")
+            self._check_shapes(next(iter(real_statistics().values())).shape[1],
+                               "the SGLang statistics")
             sets = []
             for p in pairs:
                 if isinstance(p, str) or not hasattr(p, "__len__") or len(p) != 2:
-                    raise ProblemError(f"problem.splits.test.pairs: {p!r} is not a [plan, score] pair")
+                    raise ProblemError(f"problem.splits.test.pairs: {p!r} is not a [plan, score] "
+                                       "pair")
                 sets.append(self._iset(real_pair(str(p[0]), str(p[1]))))
         else:
             raise ProblemError(f"split {split!r}: expected one of train, validation, test")
@@ -156,7 +182,8 @@ class MoePlacementProblem(Problem):
         return [self._iset(series)]
 
     def warm_up(self) -> None:
-        """Build train and gate data and their references (compiles the simulators and the oracle)."""
+        """Build train and gate data and their references (compiles the simulators and the
+        oracle)."""
         for iset in self.instance_sets("train") + self.gate_sets():
             self._references(iset)
 
@@ -232,7 +259,8 @@ class MoePlacementProblem(Problem):
 def _outputs(result, k: int, num_replicas: int) -> dict[str, np.ndarray]:
     """The candidate's (phy2log, log2phy, logcnt) as plain numeric arrays keyed by instance `k`."""
     if not isinstance(result, (tuple, list)) or len(result) != 3:
-        raise InvalidOutput(f"rebalance_experts must return (phy2log, log2phy, logcnt), got {type(result).__name__}")
+        raise InvalidOutput("rebalance_experts must return (phy2log, log2phy, logcnt), got "
+                            f"{type(result).__name__}")
     out = {}
     for name, value in zip(("phy2log", "log2phy", "logcnt"), result):
         try:
@@ -243,5 +271,6 @@ def _outputs(result, k: int, num_replicas: int) -> dict[str, np.ndarray]:
             raise InvalidOutput(f"{name}: dtype {a.dtype}, expected integers")
         out[f"{name}_{k}"] = a
     if out[f"log2phy_{k}"].ndim == 3 and out[f"log2phy_{k}"].shape[2] > num_replicas:
-        raise InvalidOutput(f"log2phy: {out[f'log2phy_{k}'].shape[2]} columns, more than num_replicas")
+        raise InvalidOutput(f"log2phy: {out[f'log2phy_{k}'].shape[2]} columns, more than "
+                            "num_replicas")
     return out

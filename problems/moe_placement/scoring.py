@@ -3,8 +3,8 @@ and the runtime term from call times the evaluator measured (never from the cand
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Callable, Mapping
 
 import numpy as np
 
@@ -14,13 +14,15 @@ from evolve.problem import InvalidOutput, SetScore, Summary
 from evolve.problems.moe_placement.workloads import Series
 
 # Metrics averaged over (plan, score) pairs; runtime is folded in by apply_timing.
-PAIR_METRICS = ("balancedness_gpu", "balancedness_gpu_in_sample", "balancedness_node", "balancedness_slot",
+PAIR_METRICS = ("balancedness_gpu", "balancedness_gpu_in_sample", "balancedness_node",
+                "balancedness_slot",
                 "oracle_gpu", "bound_replication", "bound_hierarchical")
 
 
 @dataclass(frozen=True)
 class Weights:
-    """Score = balancedness * out-of-sample GPU balancedness + runtime * ref / (ref + runtime_ms)."""
+    """Score = balancedness * out-of-sample GPU balancedness + runtime * ref / (ref +
+    runtime_ms)."""
 
     balancedness: float = 1.0
     runtime: float = 0.05
@@ -36,16 +38,23 @@ def references(series: Series, shapes: Shapes, planner: Callable) -> list[dict[s
     out = []
     for _, j in series.pairs:
         load = series.loads[j]
-        phy2log, log2phy, logcnt = validate(*planner(load, *args), load, shapes)
-        out.append({**bounds(load, shapes), "oracle_gpu": balance(phy2log, logcnt, load, shapes).gpu})
+        planned_phy2log, planned_log2phy, planned_logcnt = planner(load, *args)
+        phy2log, _log2phy, logcnt = validate(planned_phy2log, planned_log2phy, planned_logcnt,
+                                             load, shapes)
+        out.append({**bounds(load, shapes),
+                    "oracle_gpu": balance(phy2log, logcnt, load, shapes).gpu})
     return out
 
 
-def _arrays(outputs: Mapping[str, np.ndarray], k: int):
+def _arrays(outputs: Mapping[str, np.ndarray],
+            k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    # A fixed-length tuple, so that validate(*_arrays(...), load, shapes) type-checks: mypy maps a
+    # star argument of unknown length onto all of validate's parameters.
     try:
-        return tuple(outputs[f"{name}_{k}"] for name in ("phy2log", "log2phy", "logcnt"))
+        return outputs[f"phy2log_{k}"], outputs[f"log2phy_{k}"], outputs[f"logcnt_{k}"]
     except KeyError as e:
-        raise InvalidOutput(f"no output {e.args[0]!r} (rebalance_experts must return 3 arrays)") from None
+        raise InvalidOutput(f"no output {e.args[0]!r} "
+                            "(rebalance_experts must return 3 arrays)") from None
 
 
 def score_series(series: Series, outputs: Mapping[str, np.ndarray], shapes: Shapes,
@@ -66,15 +75,17 @@ def score_series(series: Series, outputs: Mapping[str, np.ndarray], shapes: Shap
             lines = [describe_layer(phy2log, logcnt, series.loads[j], oos, int(l), shapes,
                                     int(series.layer_ids[l]))
                      for l in np.argsort(oos.layer_gpu, kind="stable")[:worst_layers]]
-            head = (f"{series.name}: planned on {series.labels[i]}, scored on {series.labels[j]}: GPU "
-                    f"balancedness {oos.gpu:.4f} (in-sample {ins.gpu:.4f}, oracle {refs[k]['oracle_gpu']:.4f}, "
-                    f"bounds {refs[k]['bound_replication']:.4f} / {refs[k]['bound_hierarchical']:.4f})")
+            head = (f"{series.name}: planned on {series.labels[i]}, scored on {series.labels[j]}: "
+                    f"GPU balancedness {oos.gpu:.4f} (in-sample {ins.gpu:.4f}, oracle "
+                    f"{refs[k]['oracle_gpu']:.4f}, bounds {refs[k]['bound_replication']:.4f} / "
+                    f"{refs[k]['bound_hierarchical']:.4f})")
             worst = (oos.gpu, "\n  ".join([head, "worst layers:"] + lines))
     metrics = {m: float(np.mean([r[m] for r in rows])) for m in PAIR_METRICS}
     return SetScore(series.name, len(rows), metrics, worst[1])
 
 
-def summarize(split: str, scores: list[SetScore], weights: Weights, feedback_sets: int = 2) -> Summary:
+def summarize(split: str, scores: list[SetScore], weights: Weights,
+              feedback_sets: int = 2) -> Summary:
     """Pair-weighted means of the set metrics, the balancedness part of the score, and feedback.
 
     The runtime term is not in it yet: `apply_timing` adds it once the evaluator has timed calls
@@ -85,10 +96,10 @@ def summarize(split: str, scores: list[SetScore], weights: Weights, feedback_set
     n = np.array([s.n_instances for s in scores], dtype=np.float64)
     metrics = {m: float(np.dot(n, [s.metrics[m] for s in scores]) / n.sum()) for m in PAIR_METRICS}
     head = (f"{split}: out-of-sample GPU balancedness {metrics['balancedness_gpu']:.4f} "
-            f"(in-sample {metrics['balancedness_gpu_in_sample']:.4f}; oracle {metrics['oracle_gpu']:.4f}; "
-            f"bounds: replication {metrics['bound_replication']:.4f}, hierarchical "
-            f"{metrics['bound_hierarchical']:.4f}); node {metrics['balancedness_node']:.4f}, slot "
-            f"{metrics['balancedness_slot']:.4f}")
+            f"(in-sample {metrics['balancedness_gpu_in_sample']:.4f}; oracle "
+            f"{metrics['oracle_gpu']:.4f}; bounds: replication {metrics['bound_replication']:.4f}, "
+            f"hierarchical {metrics['bound_hierarchical']:.4f}); node "
+            f"{metrics['balancedness_node']:.4f}, slot {metrics['balancedness_slot']:.4f}")
     worst = sorted(scores, key=lambda s: s.metrics["balancedness_gpu"])[:feedback_sets]
     feedback = "\n".join([head] + [s.feedback for s in worst if s.feedback])
     return Summary(score=weights.balancedness * metrics["balancedness_gpu"], metrics=metrics,
@@ -119,7 +130,8 @@ def apply_timing(summary: Summary, call_seconds: np.ndarray, weights: Weights,
     if t.size == 0 or not np.all(np.isfinite(t)) or np.any(t < 0):
         raise ValueError(f"timed calls: expected finite seconds >= 0, got {t.tolist()[:8]}")
     rt = float(np.median(t) * 1e3)
-    metrics = {**summary.metrics, "runtime_ms_median": rt, "runtime_score": weights.runtime_score(rt)}
+    metrics = {**summary.metrics, "runtime_ms_median": rt,
+               "runtime_score": weights.runtime_score(rt)}
     note = ""
     if call_quality is not None and len(call_quality) and np.all(np.isfinite(call_quality)):
         q = float(np.mean(call_quality))

@@ -26,12 +26,14 @@ def replica_counts(w: np.ndarray, slots: int) -> np.ndarray:
     spare = slots - c.sum(axis=1)  # >= 0; hand it to the experts with the heaviest replicas
     order = np.argsort(-(w / c), axis=1, kind="stable")
     bonus = np.zeros_like(c)
-    np.put_along_axis(bonus, order, (np.arange(n)[None, :] < spare[:, None]).astype(np.int64), axis=1)
+    np.put_along_axis(bonus, order, (np.arange(n)[None, :] < spare[:, None]).astype(np.int64),
+                      axis=1)
     return c + bonus
 
 
 def snake_deal(load: np.ndarray, packs: int) -> tuple[np.ndarray, np.ndarray]:
-    """Items [B, m] dealt by descending load in serpentine order: (pack [B, m], rank in pack [B, m])."""
+    """Items [B, m] dealt by descending load in serpentine order: (pack [B, m], rank in pack
+    [B, m])."""
     B, m = load.shape
     order = np.argsort(-load, axis=1, kind="stable")
     k = np.arange(m)
@@ -71,7 +73,8 @@ def _place(w: np.ndarray, slots: int, packs: int) -> np.ndarray:
 
 
 def rebalance_experts(weight, num_replicas, num_groups, num_nodes, num_gpus):
-    """Snake placement for loads weight [L, E]: (phy2log [L, R], log2phy [L, E, X], logcnt [L, E])."""
+    """Snake placement for loads weight [L, E]: (phy2log [L, R], log2phy [L, E, X], logcnt
+    [L, E])."""
     w = np.asarray(weight, dtype=np.float64)
     L, E = w.shape
     if num_groups % num_nodes:  # global policy: one node, experts in their own order
@@ -88,5 +91,6 @@ def rebalance_experts(weight, num_replicas, num_groups, num_nodes, num_gpus):
     local = _place(wm, num_replicas // num_nodes, num_gpus // num_nodes)
     mlog = local.reshape(L, num_nodes, -1) + (np.arange(num_nodes) * per_node)[None, :, None]
     phy2log = np.take_along_axis(mlog2log, mlog.reshape(L, num_replicas), axis=1)
-    logcnt = np.bincount((phy2log + E * np.arange(L)[:, None]).ravel(), minlength=L * E).reshape(L, E)
+    logcnt = np.bincount((phy2log + E * np.arange(L)[:, None]).ravel(),
+                         minlength=L * E).reshape(L, E)
     return phy2log, log2phy_of(phy2log, logcnt), logcnt

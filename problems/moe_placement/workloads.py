@@ -1,4 +1,5 @@
-"""Expert-load workloads: the shipped SGLang statistics, a seeded time-series generator, window files.
+"""Expert-load workloads: the shipped SGLang statistics, a seeded time-series generator, window
+files.
 
 Every workload is a `Series`: load windows [T, L, E] (token-to-expert counts of L MoE layers and E
 routed experts) and the (plan, score) pairs to evaluate: plan on window i, score on window j.
@@ -7,10 +8,11 @@ routed experts) and the (plan, score) pairs to evaluate: plan on window i, score
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -33,7 +35,8 @@ TEST_PAIRS = (
 
 @dataclass(frozen=True)
 class Series:
-    """Load windows [T, L, E] float64 with window labels [T], model layer ids [L], (plan, score) pairs."""
+    """Load windows [T, L, E] float64 with window labels [T], model layer ids [L], (plan, score)
+    pairs."""
 
     name: str
     loads: np.ndarray
@@ -48,7 +51,8 @@ class Series:
 
 @lru_cache(maxsize=1)
 def real_statistics() -> dict[str, np.ndarray]:
-    """The 12 DeepSeek-V3/R1 statistics tables by name, each [61 layers, 256 experts] int32 counts."""
+    """The 12 DeepSeek-V3/R1 statistics tables by name, each [61 layers, 256 experts] int32
+    counts."""
     with np.load(DATA) as z:
         return {k: z[k] for k in sorted(z.files)}
 
@@ -73,7 +77,8 @@ def real_pair(plan: str, score: str) -> Series:
 # ---- synthetic time series ---------------------------------------------------------------------
 @dataclass(frozen=True)
 class SeriesSpec:
-    """Knobs of the synthetic load time series (calibrated against the shipped SGLang statistics)."""
+    """Knobs of the synthetic load time series (calibrated against the shipped SGLang
+    statistics)."""
 
     layers: int = 58
     experts: int = 256
@@ -84,7 +89,8 @@ class SeriesSpec:
     top_k: int = 8
     skew_min: float = 0.5  # per-layer std of the experts' log-popularity, uniform in [min, max]
     skew_max: float = 0.75
-    tail_dof: float = 15.0  # Student-t log-popularity: a few experts far hotter than a log-normal gives
+    # Student-t log-popularity: a few experts far hotter than a log-normal gives
+    tail_dof: float = 15.0
     group_skew: float = 0.35  # std of each group's log-popularity offset
     mix_corr: float = 0.7  # correlation of the prefill and the decode popularity
     drift: float = 0.2  # random-walk step of log-popularity per window
@@ -98,14 +104,16 @@ class SeriesSpec:
     ratio_max: float = 14.0  # [ratio_min, ratio_max] (the SGLang tables span about 3.7-13.7)
 
     @classmethod
-    def from_cfg(cls, cfg: Mapping[str, Any] | None, where: str) -> "SeriesSpec":
-        """Spec from a config section; unknown or badly typed keys raise ProblemError naming `where`."""
+    def from_cfg(cls, cfg: Mapping[str, Any] | None, where: str) -> SeriesSpec:
+        """Spec from a config section; unknown or badly typed keys raise ProblemError naming
+        `where`."""
         cfg = dict(cfg or {})
         known = {f.name: f.type for f in fields(cls)}
-        kw = {}
+        kw: dict[str, Any] = {}  # keys checked against fields(cls) below, values cast to int/float
         for key, value in cfg.items():
             if key not in known:
-                raise ProblemError(f"{where}.{key}: unknown generator key (known: {', '.join(known)})")
+                raise ProblemError(f"{where}.{key}: unknown generator key (known: "
+                                   f"{', '.join(known)})")
             want = int if known[key] == "int" else float
             try:
                 kw[key] = want(value)
@@ -119,7 +127,8 @@ class SeriesSpec:
 
     def _problem(self) -> str:
         if self.layers < 1 or self.experts < 1 or self.windows < 2:
-            return f"need layers >= 1, experts >= 1, windows >= 2 (got {self.layers}, {self.experts}, {self.windows})"
+            return (f"need layers >= 1, experts >= 1, windows >= 2 "
+                    f"(got {self.layers}, {self.experts}, {self.windows})")
         if self.groups < 1 or self.experts % self.groups:
             return f"experts={self.experts} must split into groups={self.groups}"
         if not 1 <= self.tokens_min <= self.tokens_max:
@@ -127,7 +136,8 @@ class SeriesSpec:
         if not 0 <= self.skew_min <= self.skew_max or self.tail_dof <= 2:
             return "need 0 <= skew_min <= skew_max and tail_dof > 2"
         if not 1 <= self.ratio_min <= self.ratio_max <= self.experts:
-            return f"need 1 <= ratio_min <= ratio_max <= experts (got {self.ratio_min}, {self.ratio_max})"
+            return (f"need 1 <= ratio_min <= ratio_max <= experts "
+                    f"(got {self.ratio_min}, {self.ratio_max})")
         for name in ("mix_corr", "reversion", "switch_prob", "burst_prob"):
             if not 0 <= getattr(self, name) <= 1:
                 return f"{name}={getattr(self, name)} must lie in [0, 1]"
@@ -170,7 +180,8 @@ def generate(seed: int, spec: SeriesSpec) -> np.ndarray:
     Prefill and decode traffic have correlated but different popularity; the served mix switches
     between prefill-heavy, decode-heavy and mixed; popularity drifts as a mean-reverting random
     walk; now and then one expert bursts for a few windows. Each layer's skew is tempered into
-    [ratio_min, ratio_max] (max/mean expert load). Counts are Poisson draws of tokens * top_k * share.
+    [ratio_min, ratio_max] (max/mean expert load). Counts are Poisson draws of tokens * top_k *
+    share.
     """
     rng = np.random.default_rng(seed)
     L, E, T = spec.layers, spec.experts, spec.windows
@@ -237,17 +248,20 @@ def _read_window(path: Path) -> np.ndarray:
     except json.JSONDecodeError as e:
         raise ProblemError(f"{path}: line {e.lineno}: invalid JSON ({e.msg})") from None
     if not isinstance(obj, dict) or "logical_count" not in obj:
-        raise ProblemError(f"{path}: field 'logical_count' missing (expected {{\"logical_count\": [[...]]}})")
+        raise ProblemError(f"{path}: field 'logical_count' missing (expected "
+                           f"{{\"logical_count\": [[...]]}})")
     try:
         a = np.asarray(obj["logical_count"], dtype=np.float64)
     except (TypeError, ValueError):
         raise ProblemError(f"{path}: field 'logical_count' is not a table of numbers") from None
     if a.ndim != 2 or a.size == 0:
-        raise ProblemError(f"{path}: field 'logical_count' has shape {a.shape}, expected [layers][experts]")
+        raise ProblemError(f"{path}: field 'logical_count' has shape {a.shape}, expected "
+                           "[layers][experts]")
     bad = np.argwhere(~np.isfinite(a) | (a < 0))
     if bad.size:
-        l, e = bad[0]
-        raise ProblemError(f"{path}: logical_count[{l}][{e}] = {float(a[l, e])!r}, expected a finite count >= 0")
+        l, x = bad[0]
+        raise ProblemError(f"{path}: logical_count[{l}][{x}] = {float(a[l, x])!r}, expected a "
+                           "finite count >= 0")
     return a
 
 
@@ -259,11 +273,13 @@ def read_windows(paths: list[str]) -> Series:
     """
     files = _window_files(paths)
     if len(files) < 2:
-        raise ProblemError(f"{', '.join(paths)}: need at least 2 window files (plan on one, score on the next)")
+        raise ProblemError(f"{', '.join(paths)}: need at least 2 window files (plan on one, score "
+                           "on the next)")
     tables = [_read_window(f) for f in files]
     for f, a in zip(files, tables):
         if a.shape != tables[0].shape:
-            raise ProblemError(f"{f}: logical_count has shape {a.shape}, but {files[0].name} has {tables[0].shape}")
+            raise ProblemError(f"{f}: logical_count has shape {a.shape}, but {files[0].name} has "
+                               f"{tables[0].shape}")
     loads = np.stack(tables)
     rows = moe_rows(loads)
     if rows.size == 0:

@@ -45,7 +45,8 @@ def _list(v: Any, key: str, lo: float, hi: float | None = None, integer: bool = 
 def _split(cfg: Mapping, split: str) -> dict:
     raw = cfg.get(split) or {}
     if not isinstance(raw, Mapping):
-        raise ProblemError(f"problem.{split}={raw!r}: expected a mapping with sizes, per_class, seed")
+        raise ProblemError(f"problem.{split}={raw!r}: expected a mapping with sizes, per_class, "
+                           "seed")
     extra = set(raw) - {"sizes", "per_class", "seed"}
     if extra:
         raise ProblemError(f"problem.{split}: unknown key(s) {sorted(extra)} "
@@ -71,7 +72,8 @@ class SmttConfig:
     reference: dict
     cache_dir: Path | None
 
-    KNOWN: ClassVar[set[str]] = {"name", "target", "seed_program", "weighted", "train", "validation", "rdd", "tf",
+    KNOWN: ClassVar[set[str]] = {"name", "target", "seed_program", "weighted", "train",
+                                 "validation", "rdd", "tf",
              "gate_instances", "gate_max_gap_pct", "miss_penalty_pct", "reference", "cache_dir"}
 
     @classmethod
@@ -93,7 +95,8 @@ class SmttConfig:
             validation=_split(cfg, "validation"),
             rdd=tuple(_list(cfg.get("rdd", RDD_GRID), "rdd", 0.0, 2.0)),
             tf=tuple(_list(cfg.get("tf", TF_GRID), "tf", 0.0, 1.0)),
-            gate_instances=int(_num(cfg.get("gate_instances", 20), "gate_instances", 0, integer=True)),
+            gate_instances=int(_num(cfg.get("gate_instances", 20), "gate_instances", 0,
+                                    integer=True)),
             gate_max_gap_pct=None if gmax is None else float(_num(gmax, "gate_max_gap_pct", 0)),
             miss_penalty_pct=float(_num(cfg.get("miss_penalty_pct", 100.0), "miss_penalty_pct", 0)),
             reference={**reference.DEFAULTS, **ref},

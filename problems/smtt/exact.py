@@ -191,7 +191,8 @@ def _lawler(P, D, rank, byrank, budget):
 
 @njit(cache=True)
 def lawler_value(p, d, budget):
-    """Optimal total tardiness of integer data p (>0), d (any sign); UNSOLVED past `budget` states."""
+    """Optimal total tardiness of integer data p (>0), d (any sign); UNSOLVED past `budget`
+    states."""
     n = p.shape[0]
     if n == 0:
         return 0

@@ -84,7 +84,8 @@ class Instances:
         """Hash of the instance data (not the references): detects stale caches."""
         h = hashlib.sha256()
         for a in (self.offsets, self.p, self.d, self.w if self.weighted else np.zeros(0)):
-            h.update(np.ascontiguousarray(a, dtype=np.float64 if a.dtype.kind == "f" else np.int64).data)
+            dtype = np.float64 if a.dtype.kind == "f" else np.int64
+            h.update(np.ascontiguousarray(a, dtype=dtype).data)
         return h.hexdigest()[:16]
 
     def is_integral(self) -> bool:
@@ -119,7 +120,8 @@ def _num_list(a: np.ndarray) -> list:
 def from_arrays(
     rows: Sequence[Mapping], weighted: bool, source: str = ""
 ) -> Instances:
-    """Build from dicts with arrays p, d and optional w, ref, ref_exact, rdd, tf (already checked)."""
+    """Build from dicts with arrays p, d and optional w, ref, ref_exact, rdd, tf (already
+    checked)."""
     m = len(rows)
     sizes = np.array([len(r["p"]) for r in rows], dtype=np.int64)
     offsets = np.zeros(m + 1, dtype=np.int64)

@@ -99,7 +99,8 @@ def load_jsonl(path: str | Path, weighted: bool) -> Instances:
             if row.get("w") is not None:
                 w = _check_values(row["w"], where, "w", positive=True)
                 if w.size != p.size:
-                    raise ProblemError(f"{where}: field 'w' has {w.size} values but 'p' has {p.size}")
+                    raise ProblemError(f"{where}: field 'w' has {w.size} values but 'p' has "
+                                       f"{p.size}")
             ref, ref_key = _opt_value(row, where)
             file_weighted = w is not None and bool(np.any(w != 1.0))
             if file_weighted and not weighted:
@@ -110,7 +111,8 @@ def load_jsonl(path: str | Path, weighted: bool) -> Instances:
             for key in ("rdd", "tf"):
                 v = row.get(key)
                 if v is not None:
-                    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                    if (isinstance(v, bool) or not isinstance(v, (int, float))
+                            or not math.isfinite(v)):
                         raise ProblemError(f"{where}: field '{key}' = {v!r} must be a number")
                     rec[key] = float(v)
             rows.append(rec)
@@ -143,7 +145,8 @@ def _orlib_refs(path: Path, n: int, count: int) -> tuple[np.ndarray, np.ndarray]
         if cand.exists():
             vals = _tokens(cand)
             if len(vals) != count:
-                raise ProblemError(f"{cand}: {len(vals)} values for {count} instances in {path.name}")
+                raise ProblemError(f"{cand}: {len(vals)} values for {count} instances in "
+                                   f"{path.name}")
             for v, lineno in vals:
                 if v < 0:
                     raise ProblemError(f"{cand}:{lineno}: optimum {v} must be >= 0")
@@ -202,7 +205,8 @@ def load_jobs_txt(path: str | Path, weighted: bool) -> Instances:
                     raise ProblemError(f"{path}:{lineno}: expected 'p d' or 'p d w', got "
                                        f"{width} fields")
             elif len(parts) != width:
-                raise ProblemError(f"{path}:{lineno}: {len(parts)} fields, earlier lines have {width}")
+                raise ProblemError(f"{path}:{lineno}: {len(parts)} fields, earlier lines have "
+                                   f"{width}")
             vals = []
             for field, tok in zip("pdw", parts):
                 try:

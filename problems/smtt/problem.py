@@ -162,8 +162,10 @@ class SmttProblem(Problem):
             raise ProblemError(f"split {split!r}: no instance sets were scored")
         get = lambda k: [s.metrics[k] for s in scores]  # noqa: E731
         metrics = {k: float(np.mean(get(k))) for k in
-                   ("score", "mean_gap_pct", "ratio_gap_pct", "edd_similarity", "exact_ref_fraction")}
-        metrics.update({k: float(np.nanmax(get(k))) if not np.all(np.isnan(get(k))) else float("nan")
+                   ("score", "mean_gap_pct", "ratio_gap_pct", "edd_similarity",
+                    "exact_ref_fraction")}
+        metrics.update({k: (float(np.nanmax(get(k))) if not np.all(np.isnan(get(k)))
+                            else float("nan"))
                         for k in ("max_gap_pct", "worst_class_gap_pct")})
         metrics.update({k: float(np.sum(get(k))) for k in
                         ("zero_ref_instances", "zero_ref_misses", "below_ref", "total_tardiness")})
@@ -190,7 +192,8 @@ class SmttProblem(Problem):
 
     def seed_path(self, name_or_path: str) -> Path:
         """Weighted runs start from the weighted twin of a named seed (edd -> wedd) if it exists."""
-        if self.conf.weighted and not name_or_path.endswith(".py") and not name_or_path.startswith("w"):
+        if (self.conf.weighted and not name_or_path.endswith(".py")
+                and not name_or_path.startswith("w")):
             try:
                 return super().seed_path(f"w{name_or_path}")
             except ProblemError:

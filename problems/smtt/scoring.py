@@ -30,7 +30,8 @@ ZERO_TOL = 1e-9
 
 
 def collect(fn: Callable, inst: Instances, weighted: bool) -> dict[str, np.ndarray]:
-    """Call fn on every instance -> {"values" (sum of lengths,) f64, "lengths" (m,), "kinds" (m,)}."""
+    """Call fn on every instance -> {"values" (sum of lengths,) f64, "lengths" (m,), "kinds"
+    (m,)}."""
     values, lengths, kinds = [], np.zeros(inst.m, np.int64), np.zeros(inst.m, np.int64)
     for i, args in enumerate(inst.inputs(weighted)):
         a = np.asarray(fn(*args))
@@ -55,7 +56,8 @@ def _array(outputs: Mapping[str, np.ndarray], key: str, size: int | None) -> np.
     return a
 
 
-def score_orders(inst: Instances, outputs: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def score_orders(inst: Instances,
+                 outputs: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Validate -> (objective per instance (m,), orders (N,) int64); raises InvalidOutput."""
     kinds = _array(outputs, "kinds", inst.m)
     lengths = _array(outputs, "lengths", inst.m).astype(np.int64)

@@ -41,7 +41,8 @@ DEFAULT_PARAMS = {
 
 def split_params(split: str, cfg_split: dict, weighted: bool, rdd, tf) -> dict:
     """Everything that determines a generated split (also the cache key)."""
-    return {"split": split, "weighted": bool(weighted), "sizes": [int(n) for n in cfg_split["sizes"]],
+    return {"split": split, "weighted": bool(weighted),
+            "sizes": [int(n) for n in cfg_split["sizes"]],
             "per_class": int(cfg_split["per_class"]), "seed": int(cfg_split["seed"]),
             "rdd": [float(x) for x in rdd], "tf": [float(x) for x in tf]}
 

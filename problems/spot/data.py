@@ -135,12 +135,15 @@ def _read_window(path: Path) -> tuple[float, np.ndarray, np.ndarray | None]:
         raise ProblemError(f"{path}: not a readable JSON file ({e})") from None
     if not isinstance(obj, dict):
         raise ProblemError(f"{path}: expected a JSON object with 'metadata' and 'data'")
-    gap = (obj.get("metadata") or {}).get("gap_seconds") if isinstance(obj.get("metadata"), dict) else None
+    meta = obj.get("metadata")
+    gap = (meta or {}).get("gap_seconds") if isinstance(meta, dict) else None
     if not isinstance(gap, (int, float)) or isinstance(gap, bool) or not gap > 0:
-        raise ProblemError(f"{path}: field metadata.gap_seconds = {gap!r}, expected a positive number")
+        raise ProblemError(f"{path}: field metadata.gap_seconds = {gap!r}, expected a positive "
+                           "number")
     data = obj.get("data")
     if not isinstance(data, list) or not data:
-        raise ProblemError(f"{path}: field data must be a non-empty list of 0/1 (1 = spot unavailable)")
+        raise ProblemError(f"{path}: field data must be a non-empty list of 0/1 (1 = spot "
+                           "unavailable)")
     for k, v in enumerate(data):
         if v not in (0, 1) or isinstance(v, bool):
             raise ProblemError(f"{path}: data[{k}] = {v!r}, expected 0 or 1 (1 = spot unavailable)")
@@ -149,7 +152,8 @@ def _read_window(path: Path) -> tuple[float, np.ndarray, np.ndarray | None]:
         if not isinstance(prices, list) or len(prices) != len(data):
             raise ProblemError(f"{path}: field prices must list one price per tick ({len(data)})")
         for k, p in enumerate(prices):
-            if not isinstance(p, (int, float)) or isinstance(p, bool) or not math.isfinite(p) or p < 0:
+            if (not isinstance(p, (int, float)) or isinstance(p, bool) or not math.isfinite(p)
+                    or p < 0):
                 raise ProblemError(f"{path}: prices[{k}] = {p!r}, expected a price in $/h")
         prices = np.asarray(prices, dtype=np.float64)
     return float(gap), 1 - np.asarray(data, dtype=np.int8), prices

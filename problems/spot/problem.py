@@ -160,7 +160,8 @@ class SpotSingleProblem(SpotProblem):
         super().__init__(cfg)
         suite = self.cfg.get("suite", "leaderboard")
         if suite not in data.SINGLE_SUITES:
-            raise ProblemError(f"problem.suite={suite!r}: expected one of {', '.join(data.SINGLE_SUITES)}")
+            raise ProblemError(f"problem.suite={suite!r}: expected one of "
+                               f"{', '.join(data.SINGLE_SUITES)}")
         s = data.SINGLE_SUITES[suite]
         self.suite = suite
         self.description = texts.single(suite)
@@ -218,7 +219,8 @@ class SpotSingleProblem(SpotProblem):
                 trace = d["single_period_0"][d["single_envs"].index(env)]
                 wins.append(trace[300 * k: 300 * k + 200])
                 names.append(f"{env}+{300 * k}")
-            batch = self._batch("gate", wins, names, deadlines=(30.0,), overheads=(self.overheads[-1],),
+            batch = self._batch("gate", wins, names, deadlines=(30.0,),
+                                overheads=(self.overheads[-1],),
                                 job_h=24.0)
             self._sets["gate"] = [InstanceSet("gate", batch, batch.n)]
         return self._sets["gate"]
@@ -269,7 +271,8 @@ class SpotMultiProblem(SpotProblem):
             batches = [self._scenario(name, regions, (data.MULTI_TRAIN_WINDOWS[k],), job_h=24.0,
                                       dl_h=26.0)
                        for k, (name, regions, _) in enumerate(data.MULTI_SCENARIOS[0:6:2])]
-            self._sets["gate"] = [InstanceSet(f"gate/{b.scenario_names[0]}", b, b.n) for b in batches]
+            self._sets["gate"] = [InstanceSet(f"gate/{b.scenario_names[0]}", b, b.n)
+                                  for b in batches]
         return self._sets["gate"]
 
     def load_instances(self, paths: list[str]) -> list[InstanceSet]:
@@ -277,8 +280,9 @@ class SpotMultiProblem(SpotProblem):
         for p in paths:
             _regions, idx, avail, prices, gap = data.read_multi_folder(Path(p))
             if avail.shape[1] * gap + 1e-6 < self.deadline_h * data.HOUR:
-                raise ProblemError(f"{p}: the shared windows last {avail.shape[1] * gap / 3600:.2f} h, "
-                                   f"shorter than the deadline ({self.deadline_h:g} h)")
+                raise ProblemError(f"{p}: the shared windows last "
+                                   f"{avail.shape[1] * gap / 3600:.2f} h, shorter than the "
+                                   f"deadline ({self.deadline_h:g} h)")
             name = Path(p).name or str(p)
             b = data.multi_batch(avail, prices, gap, name, [str(i) for i in idx], self.job_h,
                                  self.deadline_h, self.overhead_h, self.switch_h)

@@ -73,7 +73,8 @@ def summarize_sets(scores: list[SetScore], weighting: str, std_penalty: float, o
     od_anchor, spot_anchor = od_price * work_h, spot_price * work_h
 
     def pct(c: float) -> float:
-        return 100.0 * (od_anchor - c) / (od_anchor - spot_anchor) if od_anchor > spot_anchor else 0.0
+        return (100.0 * (od_anchor - c) / (od_anchor - spot_anchor) if od_anchor > spot_anchor
+                else 0.0)
 
     running = tot["spot_ticks"] + tot["od_ticks"]
     metrics = {
@@ -110,7 +111,8 @@ def _feedback(m: dict, cost: dict, bound: dict, count: dict, k: int = 3) -> str:
     lines.append(f"spot share of paid ticks {m['spot_share']:.2f}; the simulator forced "
                  f"on-demand {m['forced_ticks_per_job']:.1f} ticks per job; "
                  f"{m['restarts_per_job']:.1f} restarts per job"
-                 + (f"; {int(m['deadline_misses'])} deadline misses" if m["deadline_misses"] else ""))
+                 + (f"; {int(m['deadline_misses'])} deadline misses" if m["deadline_misses"]
+                    else ""))
     if cost:
         gap = {s: c - bound.get(s, 0.0) for s, c in cost.items()}
         worst = sorted(gap, key=lambda s: gap[s], reverse=True)[:k]

@@ -20,7 +20,8 @@ Arguments:
 - cur_type: the instance running now (0/1/2), NONE if spot was just preempted;
   last_type: the type that ran during the previous tick (still 1 right after a preemption).
 - region: current region index.
-- avail: int64 array, one entry per region: 1 = spot available for the coming tick, 0 = not{avail_unknown}.
+- avail: int64 array, one entry per region: 1 = spot available for the coming tick, 0 = \
+not{avail_unknown}.
 - price: float64 array, spot price ($/h) per region for the coming tick. On-demand costs
   3.06 $/h everywhere and is always available.
 - mem: float64 array of 16 zeros at the start of every job; keep any state you need in it
