@@ -18,7 +18,8 @@ from evolve.result import evaluate_in_process, run_sets
 REPO = Path(__file__).resolve().parents[1]
 CFG = yaml.safe_load((REPO / "evolve/conf/problem/moe_placement.yaml").read_text())
 # DeepSeek's placements, but at import it stops the clock: any timing read from inside its own
-# process says every call took 0 s. Only a runtime measured outside its reach gives the seed's score.
+# process says every call took 0 s. Only a runtime measured outside its reach gives the seed's
+# score.
 HOSTILE = (REPO / "seeds/moe_placement/deepseek.py").read_text().replace(
     "# EVOLVE-BLOCK-START\n", "# EVOLVE-BLOCK-START\nimport time\n\n"
     "time.perf_counter = lambda: 0.0  # reward hack: every call 'takes' 0 s\n", 1)
