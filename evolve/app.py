@@ -15,6 +15,7 @@ import os
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import Any, cast
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -76,6 +77,8 @@ def _resume_config(folder: Path, overrides: list[str]) -> DictConfig:
     except Exception as e:  # noqa: BLE001 - YAML and OmegaConf errors of a damaged file
         raise ConfigError(f"resume={folder}: config.yaml unreadable: "
                           f"{' '.join(str(e).split())[:200]}") from None
+    if not isinstance(cfg, DictConfig):  # a YAML list
+        raise ConfigError(f"resume={folder}: config.yaml is not a run config (not a mapping)")
     OmegaConf.set_struct(cfg, False)
     _add_new_defaults(cfg)
     for ov in overrides:
@@ -112,7 +115,9 @@ def _trust_folder(cfg: DictConfig, folder: Path, dirs: list[str], overrides: lis
     problem = OmegaConf.to_container(cfg.problem, resolve=True)
     if not isinstance(problem, dict):
         raise ConfigError(f"resume={folder}: config.yaml has no problem section")
-    cfg.problem = trusted_problem_cfg(problem, dirs, source=folder)
+    # OmegaConf types the keys as str | bytes | int | Enum | ...; trusted_problem_cfg only looks
+    # up named (str) keys, whatever else the saved section holds
+    cfg.problem = trusted_problem_cfg(cast(dict[str, Any], problem), dirs, source=folder)
     shipped = compose([]).evaluator
     given = {ov.partition("=")[0].lstrip("+") for ov in overrides}
     for key in ("isolate_network", "drop_privileges"):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
@@ -19,7 +20,7 @@ def _one_line(msg: str) -> str:
     return " ".join(msg.split())
 
 
-def compose(overrides: list[str], config_dirs: list[str] = ()) -> DictConfig:
+def compose(overrides: list[str], config_dirs: Sequence[str] = ()) -> DictConfig:
     """Compose `evolve/conf/config.yaml` with `overrides`; extra `config_dirs` add choices."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_module
@@ -88,7 +89,13 @@ def _choice(*names: str, required: bool = True) -> Rule:
 
 _BOOL, _OPT_STR = Rule(bool), Rule(str, nullable=True)
 _INT_POS, _INT_NONNEG, _PROB = _num(int, 0, gt=True), _num(int, 0), _num(float, 0, 1)
-_OPT = dict(required=False)  # keys of optional sections (the builtin proposer, problems)
+
+
+class _Optional(TypedDict):
+    required: bool
+
+
+_OPT: _Optional = {"required": False}  # keys of optional sections (the builtin proposer, problems)
 
 # The schema: every config value the engine reads, checked before anything is written.
 # `*` matches any one key (operator weights). Problem-specific keys are the problem's own.
@@ -139,7 +146,7 @@ def _expand(cfg: DictConfig, key: str) -> list[str]:
     if not key.endswith(".*"):
         return [key]
     node = OmegaConf.select(cfg, key[:-2], default=None)
-    return [f"{key[:-2]}.{k}" for k in node] if isinstance(node, DictConfig) else []
+    return [f"{key[:-2]}.{k!s}" for k in node] if isinstance(node, DictConfig) else []
 
 
 def _check(key: str, value: Any, rule: Rule) -> None:
@@ -162,12 +169,13 @@ def _check(key: str, value: Any, rule: Rule) -> None:
     if rule.kind is list:
         if isinstance(value, str) or not isinstance(value, (list, tuple, ListConfig)):
             raise ConfigError(f"{shown}: expected a list")
-        bad = [v for v in value if rule.choices and v not in rule.choices]
+        choices = rule.choices or ()
+        bad = [v for v in value if choices and v not in choices]
         if bad:
             raise ConfigError(f"{shown}: unknown {bad[0]!r} "
-                              f"(choose from {', '.join(rule.choices)})")
-        if rule.choices and not len(value):
-            raise ConfigError(f"{key}=[]: name at least one of {', '.join(rule.choices)}")
+                              f"(choose from {', '.join(choices)})")
+        if choices and not len(value):
+            raise ConfigError(f"{key}=[]: name at least one of {', '.join(choices)}")
         return
     integer = rule.kind is int
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or \
@@ -198,10 +206,15 @@ _ABSENT = object()
 
 
 def to_dict(node: Any) -> dict:
-    return OmegaConf.to_container(node, resolve=True) if node is not None else {}
+    if node is None:
+        return {}
+    out = OmegaConf.to_container(node, resolve=True)
+    if not isinstance(out, dict):  # a list where a config section (a mapping) belongs
+        raise ConfigError(f"expected a config mapping, got {type(out).__name__}")
+    return out
 
 
-def group_choices(config_dirs: list[str] = ()) -> dict[str, list[str]]:
+def group_choices(config_dirs: Sequence[str] = ()) -> dict[str, list[str]]:
     """Available options per config group (for --help)."""
     from importlib import resources
 

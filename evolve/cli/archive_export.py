@@ -8,6 +8,7 @@ instances, which only the engine knows how to build, and a generic demo would ha
 from __future__ import annotations
 
 import ast
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -107,7 +108,7 @@ def _insert_header(code: str, head: str) -> str:
 
 
 def export(h: RunHandle, program_id: str | int | None, out: Path,
-           config_dirs: list[str] = ()) -> dict[str, Any]:
+           config_dirs: Sequence[str] = ()) -> dict[str, Any]:
     """Write the program (`program_id`, default the best) to `out`; returns what was written.
     `config_dirs` are the --config-dir folders the user passed (trusted problem configs)."""
     p = h.program_or_best(program_id)

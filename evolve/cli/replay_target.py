@@ -3,6 +3,7 @@ problem config it belongs to."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,13 +30,13 @@ class Target:
                 "id": self.program_id}
 
 
-def problem_names(config_dirs: list[str] = ()) -> list[str]:
+def problem_names(config_dirs: Sequence[str] = ()) -> list[str]:
     from evolve.config import group_choices
 
     return group_choices(list(config_dirs))["problem"]
 
 
-def compose_config(problem: str, config_dirs: list[str] = ()) -> dict[str, Any]:
+def compose_config(problem: str, config_dirs: Sequence[str] = ()) -> dict[str, Any]:
     """The resolved root config with `problem=<name>`, composed exactly as `evolve` does."""
     from evolve.config import ConfigError, compose, to_dict
 
@@ -56,7 +57,7 @@ def _section(cfg: dict, key: str, where: Path) -> dict[str, Any]:
     return dict(value)
 
 
-def _saved_config(folder: Path, stored: dict | None) -> dict[str, Any]:
+def _saved_config(folder: Path, stored: dict | None) -> dict:
     """The run's resolved config: from the archive, else from config.yaml next to it."""
     if isinstance(stored, dict) and stored.get("problem"):
         return dict(stored)
@@ -107,8 +108,11 @@ def trusted_sections(target: Target, config_dirs: list[str]) -> tuple[dict, dict
                            f"pass --config-dir <dir with its config>")
         return compose_config(name, config_dirs)["problem"], {}
     try:
-        return (trusted_problem_cfg(problem_cfg, config_dirs, source=target.run),
-                trusted_limits(target.evaluator_cfg, source=target.run))
+        # a stored problem target comes from a run folder (_from_run), so target.run is set;
+        # str() only narrows the type (and would name None exactly as the f-string did)
+        source = str(target.run)
+        return (trusted_problem_cfg(problem_cfg, config_dirs, source=source),
+                trusted_limits(target.evaluator_cfg, source=source))
     except ConfigError as e:  # UntrustedTarget, UntrustedInput
         raise CliError(str(e)) from None
 
