@@ -71,6 +71,7 @@ class Child:
     def __init__(self, runner: Runner, limits: Limits, plan: Plan):
         self.limits, self.plan = limits, plan
         self._runner = runner
+        self.cached: set[str] = set()  # what the owner had loaded when it forked (see worker)
         self.deadline = float("inf")
         self.timed_out = False
         self._out = bytearray()

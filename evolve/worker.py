@@ -144,7 +144,7 @@ def _seed(code: str, seed: int) -> None:
 def _spawn(limits: Limits) -> Child:
     child = Child(_runner, limits, _STATE["plan"])
     # What the child has without reading the disk (it may not be allowed to): data and modules.
-    child.cached = set(_STATE["sets"]) | set(sys.modules)  # type: ignore[attr-defined]
+    child.cached = set(_STATE["sets"]) | set(sys.modules)
     return child
 
 
