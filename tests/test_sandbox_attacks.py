@@ -129,6 +129,8 @@ def test_attacks_recorded_and_contained(who, tmp_path):
             sentinel.kill()
             sentinel.wait()
             listener.close()
+            escaped_target = target.exists()
+            remove_target(target)  # also when an assertion above failed
         con = sqlite3.connect(run_dir / "archive.sqlite")
         got = {Path(op).name if "/" in (op or "") else op: (status, error or "", score, fallback)
                for op, status, error, score, fallback in con.execute(
@@ -136,8 +138,6 @@ def test_attacks_recorded_and_contained(who, tmp_path):
                    "where proposer='scripted'")}
         (status,) = con.execute("select status from runs").fetchone()
         con.close()
-        remove_target_exists = target.exists()
-        remove_target(target)
     assert status == "finished"
     assert set(got) == set(EXPECTED) | ENGINE_ONLY, sorted(got)
     wrong = {n: got[n][:2] for n, kind in EXPECTED.items() if got[n][0] != kind}
@@ -149,7 +149,7 @@ def test_attacks_recorded_and_contained(who, tmp_path):
     assert got["forged_kind.py"][1] == "all fine"
     assert "os.fork" in got["fork_bomb.py"][1] and "network" in got["open_socket.py"][1]
     assert not marker.exists(), "a pickle written by a candidate was unpickled"
-    assert not escape.exists() and not remove_target_exists, "a candidate wrote outside its folder"
+    assert not escape.exists() and not escaped_target, "a candidate wrote outside its folder"
     assert listener.connections == 0, "a candidate reached the host's loopback"
     text = _all_text(run_dir) + out + err
     assert SECRET not in text and SECRET[::-1] not in text, "a secret leaked"
