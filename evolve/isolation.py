@@ -125,7 +125,8 @@ def _drop_capabilities() -> None:
                         ctypes.create_string_buffer(data, 24)), "capset")
 
 
-def _vm_size_bytes() -> int:
+def vm_size() -> int:
+    """This process's address-space size in bytes (read before /proc is hidden)."""
     try:
         with open("/proc/self/status") as f:
             for line in f:
@@ -134,11 +135,6 @@ def _vm_size_bytes() -> int:
     except OSError:
         pass
     return 0
-
-
-def vm_size() -> int:
-    """This process's address-space size (read before /proc is hidden)."""
-    return _vm_size_bytes()
 
 
 def set_death_signal() -> None:

@@ -11,9 +11,11 @@ outside (/proc/<pid>/schedstat), and on close kills the whole process group and 
 from __future__ import annotations
 
 import collections
+import dataclasses
 import errno
 import fcntl
 import os
+import resource
 import select
 import shutil
 import signal
@@ -135,7 +137,7 @@ class Child:
         os.close(life_r)
         for fd in (0, 1, 2, 3, 4):
             os.close(fd)
-        resource_core_off()
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # it may die of the child's signal
         while True:
             try:
                 _, status, usage = os.wait4(pid, 0)
@@ -158,8 +160,8 @@ class Child:
             if not self.plan.full and self.plan.root:
                 if self.limits.isolate_network:
                     isolation.unshare_network()
-                if not self.limits.drop_privileges:
-                    self.plan = Plan(False, False, 0, 0)
+                if not self.limits.drop_privileges:  # keep root: confine() then skips setuid
+                    self.plan = dataclasses.replace(self.plan, root=False)
             isolation.confine(self.plan, self.limits.timeout_s, self.limits.memory_mb,
                               self._base_vm, self._workdir)
             task = _read_task(4)
@@ -344,12 +346,6 @@ def _read_task(fd: int) -> dict[str, Any] | None:
         got = reader.feed(data)
         if got:
             return got[0][0]
-
-
-def resource_core_off() -> None:
-    import resource
-
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
 def _exit_if_orphaned(child: Child) -> None:

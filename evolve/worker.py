@@ -24,7 +24,7 @@ from evolve.isolation import Plan
 from evolve.problem import InstanceSet, Problem, SetScore, make_problem
 from evolve.program import CandidateError, load_candidate
 from evolve.result import EvalResult, classify_exception, evaluate_in_process, set_dict, timing_rng
-from evolve.sandbox import Child, Limits, describe_status
+from evolve.sandbox import Child, ChildExit, Limits, describe_status
 
 _STATE: dict[str, Any] = {}
 
@@ -268,10 +268,7 @@ class _Drive:
             end = self.child.close(need_status=outcome is None)
         if isinstance(outcome, EvalResult):
             return outcome
-        if outcome is None:  # no error frame, no "done": the exit tells
-            outcome = ("timeout", f"no result within {self.child.limits.wall_s:g} s (wall clock)") \
-                if end.timed_out else describe_status(end.status)
-        kind, msg = outcome
+        kind, msg = _exit_failure(end, self.child.limits) if outcome is None else outcome
         res = EvalResult.failure(kind, msg, output=end.output[-4000:])
         res.stage = "gate" if "gate" in self.scores and not self.scores.get("full") else "full"
         return res
@@ -282,9 +279,7 @@ class _Drive:
             header, arrays = frame
             kind = header["type"]
             if kind == "error":
-                claimed = header.get("kind")
-                return (claimed if claimed in CHILD_KINDS else "runtime_error",
-                        frames.text(header.get("message"), 2000))
+                return _reported(header)
             if kind == "set" and pos < len(self.expected):
                 if (header.get("stage"), header.get("index")) != self.expected[pos]:
                     raise frames.FrameError(f"result for set {header.get('index')!r} of stage "
@@ -387,6 +382,20 @@ def _ok(summary, sets: list[SetScore], stage: str, fallback: str, output: str) -
     )
 
 
+def _reported(header: dict) -> tuple[str, str]:
+    """(kind, message) of a child's error frame; a kind it may not claim is a runtime error."""
+    claimed = header.get("kind")
+    return (claimed if claimed in CHILD_KINDS else "runtime_error",
+            frames.text(header.get("message"), 2000))
+
+
+def _exit_failure(end: ChildExit, limits: Limits) -> tuple[str, str]:
+    """(kind, message) for a child that sent neither a result nor an error: its exit tells."""
+    if end.timed_out:
+        return "timeout", f"no result within {limits.wall_s:g} s (wall clock)"
+    return describe_status(end.status)
+
+
 def call_task(func: str, payload: dict, timeout_s: float | None = None) -> Any:
     """Run trusted `module:function(problem, payload)` inside a sandboxed child."""
     limits: Limits = _STATE["limits"]
@@ -407,13 +416,8 @@ def call_task(func: str, payload: dict, timeout_s: float | None = None) -> Any:
     if frame is not None and frame[0]["type"] == "done":
         return frame[0].get("result")
     if frame is not None and frame[0]["type"] == "error":
-        claimed = frame[0].get("kind")
-        error = (claimed if claimed in CHILD_KINDS else "runtime_error",
-                 frames.text(frame[0].get("message"), 2000))
-    if error is None:
-        error = ("timeout", f"no result within {limits.wall_s:g} s") if end.timed_out \
-            else describe_status(end.status)
-    raise CandidateError(*error)
+        error = _reported(frame[0])
+    raise CandidateError(*(error or _exit_failure(end, limits)))
 
 
 def overhead_task(n: int) -> dict[str, list[float]]:
