@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ITERATIONS ?= 300
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test test-fast lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# The in-process tests only (engine parts with candidates scored in this process, no sandbox,
+# no subprocess): the quick loop while changing the engine. `make test` runs them too.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q tests/unit
 
 # ruff over the whole tree, then mypy over the installed `evolve` package. mypy cannot follow the
 # package-dir mapping in pyproject.toml (problems/ -> evolve.problems, ...), so it runs on a tree of
