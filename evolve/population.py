@@ -3,8 +3,6 @@ view."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from evolve.archive import Program
 from evolve.proposers.base import ProgramView
 
@@ -36,9 +34,6 @@ class Population:
 
     def add(self, p: ProgramView) -> None:
         self.programs.append(p)
-
-    def extend(self, ps: Iterable[ProgramView]) -> None:
-        self.programs.extend(ps)
 
     def view(self, iteration: int) -> list[ProgramView]:
         horizon = iteration - self.lag

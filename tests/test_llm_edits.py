@@ -8,9 +8,9 @@ from evolve.llm.edits import (
     child_from_reply,
     extract_rewrite,
     parse_edits,
-    unified_diff,
 )
 from evolve.program import check_syntax, split_blocks
+from evolve.proposers.source import unified_diff
 
 PARENT = '''"""Single-machine total tardiness: the order in which to run the jobs."""
 import numpy as np

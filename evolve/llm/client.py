@@ -121,10 +121,6 @@ class LLMClient:
         win = (info or {}).get("max_input_tokens") or (info or {}).get("max_tokens")
         return int(win) if win else None
 
-    def known_price(self) -> bool:
-        info = self._map_entry() or {}
-        return self.spec.price is not None or "input_cost_per_token" in info
-
     def _map_entry(self) -> dict | None:
         cost_map = litellm().model_cost
         name = self.spec.model

@@ -278,8 +278,3 @@ def child_from_reply(reply: str, parent: str) -> EditResult:
     if code_hash(result.code) == code_hash(parent):
         raise DiffError("the reply leaves the program unchanged (up to comments and layout)")
     return result
-
-
-def unified_diff(parent: str, child: str) -> str:
-    return "".join(difflib.unified_diff(parent.splitlines(True), child.splitlines(True),
-                                        "parent.py", "child.py"))

@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 from evolve.llm.client import Completion, LLMClient
-from evolve.llm.edits import DiffError, child_from_reply, unified_diff
+from evolve.llm.edits import DiffError, child_from_reply
 from evolve.llm.errors import ConfigError
 from evolve.llm.local import LocalServer
 from evolve.llm.novelty import NoveltyFilter
@@ -27,6 +27,7 @@ from evolve.proposers.base import (
     ProposalContext,
     Proposer,
 )
+from evolve.proposers.source import unified_diff
 
 log = logging.getLogger(__name__)
 
