@@ -20,10 +20,12 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from rich.table import Column
 
 from evolve.loop import Stats
 
 log = logging.getLogger("evolve")
+INFO_MARGIN = 42  # columns of the bar, the count and the clock around the text
 
 
 def recent_rate(times: Sequence[float], now: float) -> float | None:
@@ -60,19 +62,21 @@ def eta_text(stats: Stats, total: int, now: float) -> str:
 
 def describe(stats: Stats, now: float, total: int | None = None) -> str:
     """The line's text at clock value `now` (time.monotonic()); with `total` (the iteration
-    budget) it includes the rate and the ETA."""
+    budget) it includes the ETA and the rate. What matters most comes first: a narrow terminal
+    cuts the end."""
     minutes = max(1e-9, (now - stats.started) / 60.0)
     best = "-" if stats.best is None else f"{stats.best:.6g}"
     models = ""
     if len(stats.model_cost) > 1:
         top = sorted(stats.model_cost.items(), key=lambda kv: -kv[1])[:3]
         models = " (" + ", ".join(f"{m.split('/')[-1]} ${c:.3f}" for m, c in top) + ")"
-    pace = ""
+    eta = rate = ""
     if total is not None:
-        rate = recent_rate(stats.recent, now)
-        pace = (f"{rate * 60:.1f} it/min | " if rate else "") + f"{eta_text(stats, total, now)} | "
-    return (f"best {best} | {pace}{stats.evaluations / minutes:.1f} evals/min | "
-            f"{stats.failures} failed | ${stats.cost:.4f}{models}")
+        eta = f"{eta_text(stats, total, now)} | "
+        per_s = recent_rate(stats.recent, now)
+        rate = f"{per_s * 60:.1f} it/min | " if per_s else ""
+    return (f"best {best} | {eta}{stats.failures} failed | {rate}"
+            f"{stats.evaluations / minutes:.1f} evals/min | ${stats.cost:.4f}{models}")
 
 
 class ProgressLine:
@@ -92,10 +96,14 @@ class ProgressLine:
 
     def __enter__(self) -> ProgressLine:
         if self.live:
+            # the text is cut (…) to leave room for the bar, the count and the clock: rich would
+            # otherwise squeeze those out on a narrow terminal
+            info = Column(no_wrap=True, overflow="ellipsis",
+                          max_width=max(12, self.console.width - INFO_MARGIN))
             self._progress = Progress(
-                TextColumn("[bold]evolve"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=self.console,
-                transient=False)
+                TextColumn("[bold]evolve"), BarColumn(bar_width=16), MofNCompleteColumn(),
+                TextColumn("{task.fields[info]}", table_column=info), TimeElapsedColumn(),
+                console=self.console, transient=False)
             self._progress.__enter__()
             self._task = self._progress.add_task("run", total=self.total, info="starting")
         return self

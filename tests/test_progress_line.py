@@ -49,7 +49,7 @@ def test_time_left_when_max_seconds_ends_first():
 def test_the_line_says_best_rate_eta_failures_and_cost():
     s = stats([0.0, 30.0, 60.0], best=-1.5, failures=1, evaluations=2, cost=0.25)
     line = describe(s, 60.0, 10)
-    assert line == ("best -1.5 | 2.0 it/min | ETA 4m00s | 2.0 evals/min | 1 failed | $0.2500")
+    assert line == "best -1.5 | ETA 4m00s | 1 failed | 2.0 it/min | 2.0 evals/min | $0.2500"
     assert "ETA" not in describe(s, 60.0)  # the summary line: no budget, no ETA
 
 
