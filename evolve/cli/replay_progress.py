@@ -47,7 +47,8 @@ class ReplayProgress:
         self._timer: threading.Timer | None = None
         self._bar: Progress | None = None
         self._task: TaskID | None = None
-        self._text, self._total, self._done = "", None, 0
+        self._text, self._done = "", 0
+        self._total: int | None = None
 
     def __enter__(self) -> ReplayProgress:
         if self.mode == "auto":
