@@ -214,9 +214,7 @@ def replay(args) -> int:
     with ReplayProgress(args.progress) as progress:
         res = evaluate_target(problem_cfg, target.code, args.split, args.instances, limits,
                               progress, target.label)
-        if not res.ok:
-            progress.phase(f"{target.label}: {res.status}")
-        else:
+        if res.ok:
             base = evaluate_baselines(problem, names, args.split, args.instances, progress)
     if not res.ok:
         line = " ".join(f"{res.status}: {res.error}".split())
