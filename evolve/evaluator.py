@@ -14,7 +14,7 @@ import queue
 import subprocess
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -51,10 +51,14 @@ class _Worker:
         limits_d["hide"] = list(limits.hide)
         self.ready = self.request({"problem_cfg": problem_cfg, "limits": limits_d})
 
-    def request(self, msg: dict) -> dict:
+    def request(self, msg: dict, on_note: Callable[[dict], None] | None = None) -> dict:
         try:
             send_msg(self.tasks, msg)
             reply = recv_msg(self.replies)
+            while isinstance(reply, dict) and "note" in reply:  # progress ahead of the reply
+                if on_note is not None:
+                    on_note(reply["note"])
+                reply = recv_msg(self.replies)
         except (OSError, ValueError):
             reply = None
         if reply is None:
@@ -148,13 +152,13 @@ class Evaluator:
         self.close()
 
     # ---- requests -------------------------------------------------------------------------
-    def _request(self, op: str, args: dict) -> Any:
+    def _request(self, op: str, args: dict, on_note: Callable[[dict], None] | None = None) -> Any:
         """Run one task on an idle worker; a dead worker is replaced and the task retried once."""
         self.start()
         for _attempt in range(2):
             w = self._idle.get()
             try:
-                reply = w.request({"op": op, "args": args})
+                reply = w.request({"op": op, "args": args}, on_note)
             except WorkerDied:
                 w.stop()
                 self._all.remove(w)
@@ -196,9 +200,14 @@ class Evaluator:
         return self._result(value)
 
     def evaluate_sync(self, code: str, split: str | None = "train",
-                      instance_paths: list[str] | None = None) -> EvalResult:
+                      instance_paths: list[str] | None = None,
+                      on_set: Callable[[dict], None] | None = None) -> EvalResult:
+        """As `evaluate`, blocking; `on_set` gets a note per scored set (name, done, of)."""
+        args = self._evaluate_args(code, split, instance_paths)
+        if on_set is not None:
+            args["notify"] = True
         try:
-            value = self._request("evaluate", self._evaluate_args(code, split, instance_paths))
+            value = self._request("evaluate", args, on_set)
         except WorkerDied as e:
             return EvalResult.failure("runtime_error", str(e))
         return self._result(value)

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,7 @@ import numpy as np
 
 from evolve.archive import Archive, ArchiveError, LLMCall, Program, Run
 from evolve.population import Population, view_of
-from evolve.program import code_hash
+from evolve.program import code_hash, is_failure
 from evolve.proposers.base import CallRecord, ProblemInfo, Proposal, ProposalContext, Proposer
 from evolve.result import EvalResult
 from evolve.selection import IslandSelector
@@ -23,6 +24,7 @@ from evolve.selection import IslandSelector
 log = logging.getLogger("evolve")
 
 MAX_TRACEBACK = 8000  # characters of an engine_error traceback kept in the archive
+RECENT = 20  # iterations the live line's rate (and so its ETA) is measured over
 
 
 def short_traceback(exc: BaseException, limit: int = MAX_TRACEBACK) -> str:
@@ -46,15 +48,18 @@ class Budget:
 
 @dataclass
 class Stats:
-    """Live counters for the progress line."""
+    """Live counters for the progress line (times are time.monotonic() values)."""
 
     done: int = 0
-    failures: int = 0
+    failures: int = 0  # failed programs only: not duplicates, not `no_gain` steps
     evaluations: int = 0
     cost: float = 0.0
     best: float | None = None
     started: float = field(default_factory=time.monotonic)
     model_cost: dict[str, float] = field(default_factory=dict)  # per-model dollars (LLM runs)
+    # when the loop started, then when each of the last RECENT iterations was recorded
+    recent: deque[float] = field(default_factory=lambda: deque(maxlen=RECENT + 1))
+    deadline: float | None = None  # when search.max_seconds runs out (None: no time budget)
 
 
 class Controller:
@@ -63,13 +68,15 @@ class Controller:
     def __init__(self, *, archive: Archive, run: Run, evaluator: Any, selector: IslandSelector,
                  proposers: list[tuple[Proposer, float]], problem: ProblemInfo, budget: Budget,
                  seed: int, concurrency: int, run_dir: Path | None,
-                 on_progress: Callable[[Stats, int], None] | None = None):
+                 on_progress: Callable[[Stats, int], None] | None = None,
+                 on_phase: Callable[[str], None] | None = None):
         self.archive, self.run_row, self.evaluator = archive, run, evaluator
         self.selector, self.proposers, self.problem = selector, proposers, problem
         self.budget, self.seed = budget, int(seed)
         self.concurrency = max(1, int(concurrency))
         self.run_dir = run_dir
         self.on_progress = on_progress
+        self.on_phase = on_phase  # "evaluating the seed", "iterating ...": the live line, run.log
         self.pop = Population(self.concurrency)
         self.hashes: dict[str, asyncio.Future] = {}
         self.stats = Stats()
@@ -95,6 +102,7 @@ class Controller:
                 fut.set_result(row)
                 self.hashes[row.code_hash] = fut
         self.stats.done = len(self.pop.done_iterations() - {0})
+        self.stats.failures = sum(1 for p in self.pop.programs if _counts_as_failure(p))
         best = self.pop.best()
         self.stats.best = best.score if best else None
 
@@ -105,6 +113,7 @@ class Controller:
     async def ensure_seed(self, seed_code: str, islands: int) -> None:
         if any(p.proposer == "seed" for p in self.pop.programs):
             return
+        self._phase("evaluating the seed")
         res = await self.evaluator.evaluate(seed_code)
         if not res.ok:
             raise SeedError(f"the seed program failed: {res.status}: {res.error}")
@@ -121,6 +130,11 @@ class Controller:
         planned = range(1, self.budget.iterations + 1)
         todo = [i for i in planned if i not in self.pop.done_iterations()]
         pending: dict[int, asyncio.Task] = {}
+        if todo and self.stop_reason is None:
+            self._phase(f"iterating ({len(todo)} of {self.budget.iterations} to go)")
+        self.stats.recent.append(time.monotonic())
+        if self.budget.max_seconds is not None:
+            self.stats.deadline = self._t0 + self.budget.max_seconds - self.wall_before
         try:
             await self._drive(todo, pending)
         except BaseException:
@@ -156,6 +170,10 @@ class Controller:
                     raise exc  # only fatal errors (ArchiveError) get here
             if self.on_progress:
                 self.on_progress(self.stats, self.budget.iterations)
+
+    def _phase(self, text: str) -> None:
+        if self.on_phase:
+            self.on_phase(text)
 
     def request_stop(self, reason: str) -> None:
         if self.stop_reason is None:
@@ -244,7 +262,7 @@ class Controller:
         for c in prop.calls:
             self.stats.model_cost[c.model] = self.stats.model_cost.get(c.model, 0.0) + c.cost_usd
         if prop.failure or not prop.code:
-            kind = prop.failure or "diff_failed"
+            kind = prop.failure or "diff_failed"  # or no_gain: a tuning step found nothing better
             row = Program(code=sel.parent.code, status=kind, error=(prop.error or kind)[:4000],
                           feedback=f"{kind}: {prop.error or ''}"[:2000], **base)
             self._record(row, edges, prop.calls)
@@ -323,7 +341,8 @@ class Controller:
         self.pop.add(view)
         if row.proposer not in ("seed", "migration"):
             self.stats.done += 1
-            self.stats.failures += row.status != "ok"
+            self.stats.failures += _counts_as_failure(row)
+            self.stats.recent.append(time.monotonic())
         # view.ok implies view.score is not None; the explicit test is for the type checker
         if view.ok and view.score is not None and row.proposer != "migration" and (
                 self.stats.best is None or view.score > self.stats.best):
@@ -342,6 +361,13 @@ class Controller:
             tmp.replace(self.run_dir / "best.py")
         except (OSError, UnicodeError) as e:  # a convenience copy: the archive has the program
             log.warning("could not write best.py: %s", e)
+
+
+def _counts_as_failure(row: Any) -> bool:
+    """An iteration whose program failed: duplicates (answered from the archive) and `no_gain`
+    tuning steps are not failures of their own."""
+    return (row.proposer not in ("seed", "migration") and row.duplicate_of is None
+            and is_failure(row.status))
 
 
 class SeedError(Exception):

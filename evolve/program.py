@@ -30,6 +30,18 @@ FAILURE_KINDS = (
     "engine_error",  # the engine's own fault (traceback stored), not the candidate's
     "problem_error",  # the problem's trusted code failed
 )
+# A proposal step that ran fine and found nothing better (a CMA-ES tuning step that did not beat
+# its parent). Not a failure: no broken program to fix, a zero reward for its operator.
+NO_GAIN = "no_gain"
+# Every status a program row may hold.
+STATUSES = ("ok", *FAILURE_KINDS, NO_GAIN)
+# Rows that carry their parent's (valid) code because no child was made: nothing there to fix.
+NO_CHILD = ("diff_failed", "llm_error", NO_GAIN)
+
+
+def is_failure(status: str | None) -> bool:
+    """Whether a program row with `status` failed (not ok, not a step that only found no gain)."""
+    return status is not None and status not in ("ok", NO_GAIN)
 
 
 class CandidateError(Exception):

@@ -12,7 +12,7 @@ from typing import cast
 
 import numpy as np
 
-from evolve.program import split_blocks
+from evolve.program import NO_CHILD, NO_GAIN, split_blocks
 from evolve.proposers.base import ProgramView
 
 
@@ -194,7 +194,8 @@ class IslandSelector:
         scored = self.scored(members) or self.scored(history)
         if not scored:
             raise RuntimeError("no evaluated program to select a parent from (did the seed fail?)")
-        failures = [p for p in members if not p.ok and p.status not in ("diff_failed", "llm_error")]
+        # rows without a child of their own carry the parent's valid code: nothing to fix there
+        failures = [p for p in members if not p.ok and p.status not in NO_CHILD]
         if failures and rng.random() < self.fix_probability:
             parent = failures[-1]
         elif rng.random() < self.exploration:
@@ -211,7 +212,9 @@ class IslandSelector:
         if others and self.n_diverse > 0:
             idx = rng.choice(len(others), size=min(self.n_diverse, len(others)), replace=False)
             diverse = [others[int(i)] for i in sorted(idx)]
-        lineage_fails = [p for p in members if not p.ok and p.parent_id == parent.id][-3:]
+        # a tuning step that found no gain is no failure to learn from (the prompt's "failures")
+        lineage_fails = [p for p in members if not p.ok and p.status != NO_GAIN
+                         and p.parent_id == parent.id][-3:]
         return Selection(island, parent, top + diverse, lineage_fails)
 
     def migration_due(self, iteration: int) -> bool:

@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -194,13 +195,18 @@ async def _session(cfg: DictConfig, archive: Archive, run: Run, folder: Path, pr
         if announce is not None:
             announce()
         limits = dataclasses.replace(limits_from(cfg), hide=hidden_folders(folder))
-        evaluator = Evaluator(problem_cfg, limits, int(cfg.evaluator.workers),
+        workers = int(cfg.evaluator.workers)
+        evaluator = Evaluator(problem_cfg, limits, workers,
                               gate=bool(cfg.evaluator.gate), seed=int(cfg.search.seed),
                               secret_envs=key_env_names(to_dict(cfg.llm)))
-        await asyncio.get_running_loop().run_in_executor(None, evaluator.start)
-        _note_isolation(folder, run, archive, evaluator)
-        return await _evolve(cfg, archive, run, folder, evaluator, proposers, info, seed_code,
-                             signals)
+        with ProgressLine(bool(cfg.progress), int(cfg.search.iterations)) as progress:
+            # the first minute of a run on a cold machine: numba compiles the simulator here
+            progress.phase(f"warming {workers} worker{'s' if workers != 1 else ''} "
+                           "(compiling the simulator)")
+            await asyncio.get_running_loop().run_in_executor(None, evaluator.start)
+            _note_isolation(folder, run, archive, evaluator)
+            return await _evolve(cfg, archive, run, folder, evaluator, proposers, info,
+                                 seed_code, signals, progress)
     except (KeyboardInterrupt, asyncio.CancelledError):
         _final(archive, run.id, "stopped", "interrupted (in-flight work lost)")
         return EXIT_INTERRUPTED
@@ -223,7 +229,7 @@ async def _session(cfg: DictConfig, archive: Archive, run: Run, folder: Path, pr
 
 async def _evolve(cfg: DictConfig, archive: Archive, run: Run, folder: Path, evaluator: Evaluator,
                   proposers: list, info: ProblemInfo, seed_code: str | None,
-                  signals: _Signals) -> int:
+                  signals: _Signals, progress: ProgressLine) -> int:
     search = to_dict(cfg.search)
     kind = proposer_kind(to_dict(cfg.proposer), to_dict(cfg.llm))
     selector = IslandSelector(search, fix_probability=float(search["fix_probability"])
@@ -231,17 +237,17 @@ async def _evolve(cfg: DictConfig, archive: Archive, run: Run, folder: Path, eva
     budget = Budget(iterations=int(search["iterations"]), max_seconds=search.get("max_seconds"),
                     target_score=search.get("target_score"),
                     max_cost_usd=cfg.llm.get("max_cost_usd"))
-    with ProgressLine(bool(cfg.progress)) as progress:
-        ctl = Controller(archive=archive, run=run, evaluator=evaluator, selector=selector,
-                         proposers=proposers, problem=info, budget=budget,
-                         seed=int(search["seed"]), concurrency=int(search["concurrency"]),
-                         run_dir=folder, on_progress=progress.update)
-        ctl.load()
-        signals.controller = ctl
-        if signals.hits:  # a signal arrived while the workers started
-            ctl.request_stop(signals.reason)
-        await ctl.ensure_seed(seed_code or "", int(search["islands"]))
-        reason = await ctl.run()
+    ctl = Controller(archive=archive, run=run, evaluator=evaluator, selector=selector,
+                     proposers=proposers, problem=info, budget=budget,
+                     seed=int(search["seed"]), concurrency=int(search["concurrency"]),
+                     run_dir=folder, on_progress=progress.update, on_phase=progress.phase)
+    ctl.load()
+    signals.controller = ctl
+    if signals.hits:  # a signal arrived while the workers started
+        ctl.request_stop(signals.reason)
+    await ctl.ensure_seed(seed_code or "", int(search["islands"]))
+    reason = await ctl.run()
+    progress.close()
     status = "finished" if reason == "finished" else "stopped"
     archive.update_run(run.id, status=status, stop_reason=reason, wall_seconds=ctl.elapsed())
     _print_summary(archive, run.id, folder, ctl, reason)
@@ -318,7 +324,7 @@ class _Signals:
 def _print_summary(archive: Archive, run_id: int, folder: Path, ctl: Controller,
                    reason: str) -> None:
     best = archive.best(run_id, 1)
-    log.info("%s | %s", reason, describe(ctl.stats))
+    log.info("%s | %s", reason, describe(ctl.stats, time.monotonic()))
     if best:
         b = best[0]
         metrics = ", ".join(f"{k}={v:.4g}" for k, v in list((b.metrics or {}).items())[:6])

@@ -27,6 +27,8 @@ from evolve.result import EvalResult, classify_exception, evaluate_in_process, s
 from evolve.sandbox import Child, ChildExit, Limits, describe_status
 
 _STATE: dict[str, Any] = {}
+# Sends a progress note to the controller ahead of the task's reply (set by workerproc).
+NOTE: Callable[[dict], None] | None = None
 
 # Candidates may run as a user that cannot read the Python installation (e.g. under /root), and
 # /proc is hidden from them, so everything a heuristic may import is imported here, before forks.
@@ -217,8 +219,9 @@ def _runner(task: dict, res: int, cmd: int) -> None:
 
 # ---- the worker's side --------------------------------------------------------------------
 def evaluate_task(code: str, split: str | None = "train", instance_paths: list[str] | None = None,
-                  gate: bool = True, seed: int = 0) -> dict:
-    """Evaluate one program in a sandboxed child; returns EvalResult.to_dict()."""
+                  gate: bool = True, seed: int = 0, notify: bool = False) -> dict:
+    """Evaluate one program in a sandboxed child; returns EvalResult.to_dict(). With `notify`,
+    a note per scored set of the full stage goes to the controller first (replay's progress)."""
     problem: Problem = _STATE["problem"]
     t0 = time.perf_counter()
     if instance_paths:
@@ -240,8 +243,9 @@ def evaluate_task(code: str, split: str | None = "train", instance_paths: list[s
         child = _take_child(_STATE["limits"], {split for _, split, _ in stages})
     child.start({"type": "evaluate", "code": code, "seed": seed, "timed": timed,
                  "stages": [[stage, split] for stage, split, _ in stages]})
-    result = _Drive(problem, child, [(stage, sets) for stage, _, sets in stages], split_name,
-                    timed).run()
+    drive = _Drive(problem, child, [(stage, sets) for stage, _, sets in stages], split_name, timed)
+    drive.notify = NOTE if notify else None
+    result = drive.run()
     result.seconds = time.perf_counter() - t0
     return result.to_dict()
 
@@ -257,6 +261,7 @@ class _Drive:
         self.call_seconds: np.ndarray | None = None
         self.call_quality: np.ndarray | None = None
         self.last = time.monotonic()
+        self.notify: Callable[[dict], None] | None = None
 
     def run(self) -> EvalResult:
         outcome: EvalResult | tuple[str, str] | None = None
@@ -321,6 +326,9 @@ class _Drive:
         now = time.monotonic()
         s.runtime_s, self.last = now - self.last, now  # measured here, informational only
         self.scores[stage].append(s)
+        if self.notify is not None and stage == "full":
+            self.notify({"set": s.name, "done": idx + 1, "of": len(self.by_stage[stage]),
+                         "n_instances": s.n_instances, "runtime_s": s.runtime_s})
         return None
 
     def _time_calls(self) -> tuple[str, str] | None:

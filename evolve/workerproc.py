@@ -78,6 +78,7 @@ def main() -> None:
         return
     from evolve import worker
 
+    worker.NOTE = lambda obj: send_msg(out, {"note": obj})  # progress before a task's reply
     limits = sandbox.Limits(**{**init["limits"], "hide": tuple(init["limits"].get("hide", ()))})
     args = {"problem_cfg": init["problem_cfg"], "limits": limits}
     send_msg(out, _reply(worker.init_worker, args))

@@ -3,6 +3,8 @@
 TARGET is a run folder (its best program), `RUN:ID`, or a .py file (then --problem NAME, with
 --config-dir DIR for problems defined outside the package, as for `evolve`). The program runs
 in the sandbox; the problem's baselines are trusted and run in this process on the same sets.
+`problem.KEY=VALUE` arguments (Hydra's syntax) change the problem section before the problem is
+built, e.g. `problem.suite=paper` (see replay_overrides).
 
 A run folder's problem code is imported only when it is registered (evolve.trust): a built-in
 problem, or a problem config under a `--config-dir` the user passed. Ctrl-C and SIGTERM both
@@ -36,6 +38,14 @@ from evolve.cli.replay_eval import (
     evaluate_baselines,
     evaluate_target,
 )
+from evolve.cli.replay_overrides import (
+    Override,
+    apply_overrides,
+    describe_overrides,
+    looks_like_override,
+    parse_overrides,
+)
+from evolve.cli.replay_progress import MODES, ReplayProgress
 from evolve.cli.replay_target import (
     Target,
     compose_config,
@@ -43,6 +53,7 @@ from evolve.cli.replay_target import (
     problem_names,
     trusted_sections,
 )
+from evolve.config import ConfigError
 from evolve.problem import SPLITS, ProblemError, make_problem
 from evolve.result import EvalResult
 
@@ -61,6 +72,9 @@ def _parser() -> argparse.ArgumentParser:
                "interrupted (Ctrl-C or SIGTERM).",
     )
     p.add_argument("target", help="run folder (best program), RUN:ID, or a .py file")
+    p.add_argument("overrides", nargs="*", metavar="problem.KEY=VALUE",
+                   help="change a key of the problem config (Hydra override syntax), e.g. "
+                        "problem.suite=paper; only keys the problem config has")
     p.add_argument("--problem", help="problem name (required for a .py target); "
                                      "overrides the run's problem config")
     p.add_argument("--config-dir", action="append", default=[], metavar="DIR",
@@ -75,6 +89,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="wall-clock limit of the program's evaluation (default "
                         f"{DEFAULT_TIMEOUT_S:g})")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--progress", choices=MODES, default="auto",
+                   help="progress per instance set on stderr: auto (once the replay has run a "
+                        "few seconds), always, never (default auto)")
     return p
 
 
@@ -117,7 +134,7 @@ def _columns(rows: list[tuple[str, dict]], key: tuple[str, ...] = ()) -> list[st
 
 
 def _render(target: Target, res: EvalResult, base: dict[str, EvalResult], where: str,
-            key: tuple[str, ...] = ()) -> None:
+            key: tuple[str, ...] = (), overrides: str = "") -> None:
     con = console()
     entries = [(target.label, res)] + list(base.items())
     for s in res.sets:
@@ -137,7 +154,8 @@ def _render(target: Target, res: EvalResult, base: dict[str, EvalResult], where:
             t.add_row(Text(label, style="bold" if label == target.label else ""),
                       *(fmt_num(m["metrics"].get(c)) for c in cols), fmt_secs(m.get("runtime_s")))
         con.print(t)
-    t = Table(title=f"overall on {where}")
+    t = Table(title=f"overall on {where}",
+              caption=f"problem overrides: {overrides}" if overrides else None)
     cols = _columns([(lbl, r.metrics) for lbl, r in entries if r.ok], key)
     t.add_column("program")
     for c in ["score"] + cols:
@@ -152,24 +170,56 @@ def _render(target: Target, res: EvalResult, base: dict[str, EvalResult], where:
         con.print(Text(f"note: {target.label} ran as plain Python ({res.compile_fallback})"))
 
 
+def _split_overrides(args) -> list[Override]:
+    """The overrides, also those typed after --instances (which takes every word up to the next
+    flag): an argument shaped like `key=value` that is no existing file is an override."""
+    from pathlib import Path
+
+    words = list(args.overrides or [])
+    if args.instances:
+        keep = [w for w in args.instances if Path(w).exists() or not looks_like_override(w)]
+        words += [w for w in args.instances if w not in keep]
+        args.instances = keep or None
+        if not keep:
+            raise CliError("--instances: no instance file given")
+    return parse_overrides(words)
+
+
+def _make_problem(problem_cfg: dict, overrides: list[Override]):
+    try:
+        return make_problem(problem_cfg)
+    except (ProblemError, ConfigError) as e:  # the problem's own checks: they name the key
+        raise CliError(" ".join(str(e).split())) from None
+    except Exception as e:  # a value that a problem without its own checks chokes on
+        if not overrides:
+            raise
+        first = (str(e).strip().splitlines() or [""])[0]
+        raise CliError(f"{describe_overrides(overrides)}: the problem refused it "
+                       f"({type(e).__name__}: {first})") from None
+
+
 def replay(args) -> int:
     check_config_dirs(args.config_dir)
+    overrides = _split_overrides(args)
     target = parse_target(args.target)
     problem_cfg, evaluator_cfg = _problem_cfg(args, target)
-    try:
-        problem = make_problem(problem_cfg)
-    except ProblemError as e:
-        raise CliError(str(e)) from None
+    # after the trust check: the overrides cannot name other code (replay_overrides refuses
+    # problem.target and problem.name), so the checked target is the one imported
+    problem_cfg = apply_overrides(problem_cfg, overrides)
+    problem = _make_problem(problem_cfg, overrides)
     names = choose_baselines(problem, args.baselines)
     check_instance_files(problem, args.instances or [])  # before the sandbox warms up
     limits = dict(evaluator_cfg)
     limits["timeout_s"] = args.timeout or DEFAULT_TIMEOUT_S
-    res = evaluate_target(problem_cfg, target.code, args.split, args.instances, limits)
+    with ReplayProgress(args.progress) as progress:
+        res = evaluate_target(problem_cfg, target.code, args.split, args.instances, limits,
+                              progress, target.label)
+        if res.ok:
+            base = evaluate_baselines(problem, names, args.split, args.instances, progress)
     if not res.ok:
         line = " ".join(f"{res.status}: {res.error}".split())
         sys.stderr.write(f"{line}\n")
         return 2
-    base = evaluate_baselines(problem, names, args.split, args.instances)
     where = (f"{len(args.instances)} instance file(s)" if args.instances
              else f"the {args.split} split")
     if args.json:
@@ -177,13 +227,15 @@ def replay(args) -> int:
             "problem": problem.name or problem_cfg.get("name"),
             "split": None if args.instances else args.split,
             "instances": args.instances,
+            "overrides": {o.key: o.value for o in overrides},
             "program": {**target.describe(), **{k: v for k, v in _result_dict(res).items()
                                                  if k != "sets"}},
             "sets": _sets(res),
             "baselines": {n: _result_dict(r) for n, r in base.items()},
         })
     else:
-        _render(target, res, base, where, tuple(problem.key_metrics))
+        _render(target, res, base, where, tuple(problem.key_metrics),
+                describe_overrides(overrides))
     return 0
 
 
@@ -197,7 +249,7 @@ def _on_sigterm(signum, _frame) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        args = _parser().parse_args(argv)
+        args = _parser().parse_intermixed_args(argv)
     except SystemExit as e:  # --help, or a usage error already printed as one line
         return int(e.code or 0)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)

@@ -3,27 +3,43 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evolve.cli.common import CliError
 from evolve.problem import Problem, ProblemError
 from evolve.result import EvalResult, evaluate_in_process
 
+if TYPE_CHECKING:
+    from evolve.cli.replay_progress import ReplayProgress
+
 
 def evaluate_target(problem_cfg: dict, code: str, split: str, instance_paths: list[str] | None,
-                    limits: dict[str, Any]) -> EvalResult:
+                    limits: dict[str, Any], progress: ReplayProgress | None = None,
+                    label: str = "program") -> EvalResult:
     """The untrusted program in one sandbox worker, full evaluation (no gate: replay wants the
-    whole split even when the cheap stage would have stopped a weak program)."""
+    whole split even when the cheap stage would have stopped a weak program). `progress` shows
+    the worker's warm-up and each finished set."""
     from evolve.evaluator import Evaluator
     from evolve.sandbox import Limits
 
     known = {k: v for k, v in limits.items() if k in Limits.__dataclass_fields__ and v is not None}
+    on_set = None
+    if progress is not None:
+        progress.phase("warming the sandbox worker (compiling the simulator)")
+        on_set = lambda note: progress.set_done(label, note)  # noqa: E731 - one line
     try:
-        with Evaluator(problem_cfg, Limits(**known), workers=1, gate=False) as ev:
+        ev = Evaluator(problem_cfg, Limits(**known), workers=1, gate=False)
+        with ev:
+            if progress is not None:
+                progress.phase(f"evaluating {label} on "
+                               + (f"{len(instance_paths)} instance file(s)" if instance_paths
+                                  else f"the {split} split"))
             if instance_paths:
-                return ev.evaluate_sync(code, split=None, instance_paths=list(instance_paths))
-            return ev.evaluate_sync(code, split=split)
+                return ev.evaluate_sync(code, split=None, instance_paths=list(instance_paths),
+                                        on_set=on_set)
+            return ev.evaluate_sync(code, split=split, on_set=on_set)
     except ProblemError as e:
         raise CliError(str(e)) from None
     except Exception as e:  # noqa: BLE001 - a worker that cannot start (bad problem config, ...)
@@ -74,8 +90,10 @@ def choose_baselines(problem: Problem, spec: str | None) -> list[str]:
 
 
 def evaluate_baselines(problem: Problem, names: list[str], split: str,
-                       instance_paths: list[str] | None) -> dict[str, EvalResult]:
-    """Trusted baselines in this process, on the same sets as the target."""
+                       instance_paths: list[str] | None,
+                       progress: ReplayProgress | None = None) -> dict[str, EvalResult]:
+    """Trusted baselines in this process, on the same sets as the target (`progress`: a line
+    per baseline, all its sets at once)."""
     if not names:
         return {}
     try:
@@ -84,4 +102,14 @@ def evaluate_baselines(problem: Problem, names: list[str], split: str,
     except ProblemError as e:
         raise CliError(str(e)) from None
     fns = problem.baselines()
-    return {n: evaluate_in_process(problem, fns[n], split, sets=sets) for n in names}
+    out = {}
+    for k, n in enumerate(names):
+        if progress is not None:
+            progress.phase(f"baseline {n} ({k + 1}/{len(names)})", total=len(sets))
+        t0 = time.perf_counter()
+        out[n] = evaluate_in_process(problem, fns[n], split, sets=sets)
+        if progress is not None:
+            progress.set_done(f"baseline {n}", {
+                "set": None, "done": len(sets), "of": len(sets),
+                "n_instances": sum(s.size for s in sets), "runtime_s": time.perf_counter() - t0})
+    return out

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from evolve.llm.settings import LLMSettings, ModelSpec
+from evolve.program import NO_CHILD
 from evolve.proposers.base import ProgramView
 
 LLM_PROPOSERS = ("llm_diff", "llm_rewrite", "llm_fix")
-_NOT_BROKEN = ("diff_failed", "llm_error")
 
 
 @dataclass
@@ -69,8 +69,8 @@ def choose_mode(settings: LLMSettings, parent: ProgramView, history: list[Progra
     valid children, (ok + 1) / (calls + 2): a mode whose replies keep failing is used less.
     """
     cfg = settings.modes
-    # A diff_failed / llm_error row carries its parent's (valid) code: nothing there to fix.
-    broken = not parent.ok and parent.status not in _NOT_BROKEN
+    # A diff_failed / llm_error / no_gain row carries its parent's (valid) code: nothing to fix.
+    broken = not parent.ok and parent.status not in NO_CHILD
     if broken and rng.random() < float(cfg["fix"]):
         return "fix"
     names = ["diff", "rewrite"]

@@ -86,7 +86,7 @@ class CallRecord:
 
 @dataclass
 class Proposal:
-    """A child program, or a failure to make one (`failure` = diff_failed / llm_error)."""
+    """A child program, or none (`failure` = diff_failed / llm_error / no_gain)."""
 
     code: str | None
     proposer: str  # mutation | crossover | tune | llm_diff | llm_rewrite | llm_fix

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from evolve.program import CandidateError, code_hash
+from evolve.program import NO_GAIN, CandidateError, code_hash
 from evolve.proposers.base import Proposal, ProposalContext
 from evolve.proposers.lifting import lift
 from evolve.proposers.scope import BlockFacts
@@ -31,8 +31,9 @@ class Tuner:
 
     async def tune(self, ctx: ProposalContext, src: BlockSource, facts: BlockFacts,
                    operator: str) -> Proposal | None:
-        """A child with tuned literals of `src` (the parent, or a grown parent), a failed "tune"
-        proposal when tuning found nothing better, or None when tuning cannot run here."""
+        """A child with tuned literals of `src` (the parent, or a grown parent), a "tune" proposal
+        without code when tuning found nothing better (`no_gain`) or the grown program fails
+        (`diff_failed`), or None when tuning cannot run here."""
         t = self.cfg
         lifted = lift(src, facts, self.entry, ctx.rng, int(t["max_params"]))
         if lifted is None:
@@ -64,7 +65,8 @@ class Tuner:
                    f"score {res['base_score']:.6g} -> {res['score']:.6g} (to beat: {bar:.6g})")
         child = lifted.write(res["values"])
         if res["score"] <= bar or code_hash(child) == code_hash(ctx.parent.code):
-            return Proposal(None, "tune", operator=operator, failure="diff_failed",
+            # a step that worked and found nothing better: `no_gain`, not a failure
+            return Proposal(None, "tune", operator=operator, failure=NO_GAIN,
                             error=f"constant tuning found no improvement: {summary}")
         why = valid_child(child)
         if why is not None:
