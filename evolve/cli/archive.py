@@ -49,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("-k", type=positive_number(int), default=10, help="how many (default 10)")
     s.add_argument("--all", action="store_true",
                    help="include duplicates and island-migration copies")
+    s.add_argument("--status", choices=q.TOP_STATUSES, default="ok",
+                   help="ok: the best programs (default); failed: failures with their error; "
+                        "all: both; no_gain: tuning steps that found no improvement")
     s = sub.add_parser("show", parents=[common], help="one program: code, metrics, prompt, reply")
     s.add_argument("run", metavar="RUN")
     s.add_argument("id", metavar="ID")
@@ -88,9 +91,12 @@ def _with_run(args) -> int:
     data: dict[str, Any] = {}  # every other subcommand
     with open_run(args.run) as h:
         if args.cmd == "top":
-            rows = q.top(h, args.k, include_all=args.all)
+            rows = q.top(h, args.k, include_all=args.all, status=args.status)
             if not args.json:
-                render.top(console(), rows, f"top {args.k} of {h.folder} ({h.run.problem})")
+                what = f"top {args.k}" if args.status == "ok" else \
+                    f"first {args.k} {args.status} programs"
+                render.top(console(), rows, f"{what} of {h.folder} ({h.run.problem})",
+                           args.status)
         elif args.cmd == "show":
             data = q.show(h, args.id)
             if not args.json:
