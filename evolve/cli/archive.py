@@ -131,7 +131,8 @@ def _compare(args) -> int:
         if args.plot:
             from evolve.cli.compare_plot import plot
 
-            data["plot"] = plot(groups, data["problem"], data["threshold"], args.plot)
+            data["plot"] = plot(groups, data["problem"], data["threshold"], args.plot,
+                                data["group_keys"])
         if args.json:
             emit_json(data)
         else:

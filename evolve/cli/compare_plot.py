@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from evolve.cli.archive_compare import RunData
+from evolve.cli.compare_render import short_name
 from evolve.cli.compare_stats import band
 
 
@@ -26,7 +27,7 @@ def _y_limits(lines: list[np.ndarray], highs: list[np.ndarray]) -> tuple[float, 
 
 
 def plot(groups: dict[str, list[RunData]], problem: str, threshold: float | None,
-         out: Path) -> dict[str, Any]:
+         out: Path, keys: list[str] | None = None) -> dict[str, Any]:
     import matplotlib
 
     matplotlib.use("Agg")  # no display: this runs on servers and in CI
@@ -49,7 +50,7 @@ def plot(groups: dict[str, list[RunData]], problem: str, threshold: float | None
         mean, low, high = band(curves[:, full])
         ax.fill_between(x[full], low, high, step="post", color=colour, alpha=0.2, lw=0)
         ax.step(x[full], mean, where="post", color=colour, lw=2.2,
-                label=f"{name} (n={len(runs)})")
+                label=f"{short_name(name, keys or [])} (n={len(runs)})")
         means.append(mean)
         highs.append(high)
         drawn.append({"group": name, "n": len(runs), "final_mean": float(mean[-1]),
@@ -72,7 +73,8 @@ def plot(groups: dict[str, list[RunData]], problem: str, threshold: float | None
         title += "\ny axis starts at the 5th percentile of the means: lower values are cut off"
     ax.set_title(title, fontsize=11)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=9)
+    ax.legend(loc="best", fontsize=9, title=", ".join(keys) if keys and len(keys) == 1 else None,
+              title_fontsize=9)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)

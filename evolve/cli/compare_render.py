@@ -34,21 +34,50 @@ def _test_line(m: dict[str, Any]) -> Text:
     return line
 
 
-def _metric_table(m: dict[str, Any]) -> Table:
+def short_name(group: str, keys: list[str]) -> str:
+    """`edd` for `problem.seed_program=edd` when one key groups the runs (it heads the column)."""
+    if len(keys) == 1 and group.startswith(keys[0] + "="):
+        return group[len(keys[0]) + 1:]
+    return group
+
+
+def _ci(g: dict[str, Any]) -> str:
+    return "-" if g["ci_low"] is None else f"[{fmt_num(g['ci_low'])}, {fmt_num(g['ci_high'])}]"
+
+
+def _metric_table(m: dict[str, Any], keys: list[str]) -> Table:
     t = Table(title=Text(m["name"], style="bold"), title_justify="left", box=box.SIMPLE_HEAD,
-              caption=_test_line(m), caption_justify="left", pad_edge=False)
-    t.add_column("group")
+              show_edge=False, caption=_test_line(m), caption_justify="left", pad_edge=False)
+    t.add_column(", ".join(keys) if len(keys) == 1 else "group")
     for col in ("n", "mean", "95% CI", "median", "min", "max"):
         t.add_column(col, justify="right")
     never = m["kind"] == "threshold"
     if never or any(g["missing"] for g in m["groups"]):
         t.add_column("never reached" if never else "missing", justify="right")
     for g in m["groups"]:
-        ci = "-" if g["ci_low"] is None else f"[{fmt_num(g['ci_low'])}, {fmt_num(g['ci_high'])}]"
-        cells = [Text(g["group"]), str(g["n"]), fmt_num(g["mean"]), ci, fmt_num(g["median"]),
-                 fmt_num(g["min"]), fmt_num(g["max"])]
+        cells = [Text(short_name(g["group"], keys)), str(g["n"]), fmt_num(g["mean"]), _ci(g),
+                 fmt_num(g["median"]), fmt_num(g["min"]), fmt_num(g["max"])]
         if len(t.columns) > len(cells):
             cells.append(str(g["missing"]))
+        t.add_row(*cells)
+    return t
+
+
+def _summary_table(metrics: list[dict[str, Any]], keys: list[str]) -> Table:
+    """Every shown metric in one table: mean [95% CI] per group, and the p-value."""
+    groups = [g["group"] for g in metrics[0]["groups"]]
+    t = Table(title=Text("summary: mean [95% CI] (n)", style="bold"), title_justify="left",
+              box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    t.add_column("metric")
+    for g in groups:
+        t.add_column(short_name(g, keys), justify="right")
+    t.add_column("p", justify="right")
+    for m in metrics:
+        cells = [Text(m["name"])]
+        for g in m["groups"]:
+            cells.append("-" if g["mean"] is None else
+                         f"{fmt_num(g['mean'])} {_ci(g)} ({g['n']})")
+        cells.append(_p(m["test"]["p"]))
         t.add_row(*cells)
     return t
 
@@ -78,8 +107,12 @@ def render(con: Console, d: dict[str, Any]) -> None:
                    f"evaluations count the programs evaluated in the sandbox, seeds included. "
                    f"Mean with its 95% bootstrap CI over runs."))
     shown = [m for m in d["metrics"] if m.get("shown", True)]
+    keys = d["group_keys"]
     for m in shown:
-        con.print(_metric_table(m))
+        con.print(_metric_table(m, keys))
+        con.print()
+    if shown and len(d["groups"]) > 1:
+        con.print(_summary_table(shown, keys))
     hidden = len(d["metrics"]) - len(shown)
     if hidden:
         con.print(Text(f"{hidden} more held-out metrics (every metric of every instance set) "
