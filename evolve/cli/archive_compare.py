@@ -137,7 +137,9 @@ def open_all(specs: list[str]) -> list[RunHandle]:
                 except CliError as e:  # e.g. a run of the sweep that has not started yet
                     note(f"skipped: {e}")
         for h in found:
-            key = (str(Path(h.label).resolve()) if not h.source else h.source, h.run.id)
+            # a run named twice (its folder and its archive URL) counts once
+            known = not h.source or h.run.folder
+            key = (str(h.folder.resolve()) if known else h.source, h.run.id)
             if key in seen:
                 h.close()
                 continue
