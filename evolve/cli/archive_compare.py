@@ -88,7 +88,7 @@ def run_config(h: RunHandle) -> dict[str, Any]:
                 first = (str(e).strip().splitlines() or [type(e).__name__])[0]
                 raise CliError(f"{path}: cannot read ({first})") from None
             if isinstance(cfg, dict):
-                return cfg
+                return {str(k): v for k, v in cfg.items()}
     return {}
 
 

@@ -55,8 +55,9 @@ def _metric_table(m: dict[str, Any], keys: list[str]) -> Table:
     if never or any(g["missing"] for g in m["groups"]):
         t.add_column("never reached" if never else "missing", justify="right")
     for g in m["groups"]:
-        cells = [Text(short_name(g["group"], keys)), str(g["n"]), fmt_num(g["mean"]), _ci(g),
-                 fmt_num(g["median"]), fmt_num(g["min"]), fmt_num(g["max"])]
+        cells: list[str | Text] = [
+            Text(short_name(g["group"], keys)), str(g["n"]), fmt_num(g["mean"]), _ci(g),
+            fmt_num(g["median"]), fmt_num(g["min"]), fmt_num(g["max"])]
         if len(t.columns) > len(cells):
             cells.append(str(g["missing"]))
         t.add_row(*cells)
@@ -73,7 +74,7 @@ def _summary_table(metrics: list[dict[str, Any]], keys: list[str]) -> Table:
         t.add_column(short_name(g, keys), justify="right")
     t.add_column("p", justify="right")
     for m in metrics:
-        cells = [Text(m["name"])]
+        cells: list[str | Text] = [Text(m["name"])]
         for g in m["groups"]:
             cells.append("-" if g["mean"] is None else
                          f"{fmt_num(g['mean'])} {_ci(g)} ({g['n']})")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import combinations
 from typing import Any
 
@@ -64,7 +64,7 @@ def _mann_whitney(a: np.ndarray, b: np.ndarray) -> float:
     return float(stats.mannwhitneyu(a, b, alternative="two-sided").pvalue)
 
 
-def between(groups: dict[str, Sequence[float | None]]) -> dict[str, Any]:
+def between(groups: Mapping[str, Sequence[float | None]]) -> dict[str, Any]:
     """Is the difference between groups real? Two groups: Mann-Whitney U, two-sided. More:
     Kruskal-Wallis over all, and Mann-Whitney for each pair (p-values not corrected for the
     number of pairs). Groups without values are left out; fewer than two: no test."""
