@@ -159,7 +159,7 @@ def test_plot_and_archive_urls(sweep, capsys, tmp_path):
     (["{sweep}/explore0.0"], "which is not a registered problem"),  # no --config-dir: untrusted
     (["sqlite:///{tmp}/none.sqlite"], "no such SQLite file"),
 ])
-def test_bad_input_is_one_line_exit_2(sweep, tmp_path, argv, needle):
+def test_bad_input_is_one_line_exit_2(sweep, tmp_path, capsys, argv, needle):
     (tmp_path / "empty").mkdir()
     mixed = tmp_path / "mixed"
     shutil.copytree(sweep / "explore0.0", mixed / "sorting")
@@ -169,9 +169,19 @@ def test_bad_input_is_one_line_exit_2(sweep, tmp_path, argv, needle):
     con.commit()
     con.close()
     args = [a.format(tmp=tmp_path, sweep=sweep) for a in argv]
-    # the installed entry point, as a user runs it
-    res = subprocess.run([sys.executable, "-m", "evolve.cli.archive", "compare", *args],
-                         cwd=tmp_path, capture_output=True, text=True, timeout=600)
-    assert res.returncode == 2 and res.stdout == ""
-    assert res.stderr.count("\n") == 1, res.stderr
-    assert needle.format(tmp=tmp_path, sweep=sweep) in res.stderr
+    rc, out, err = call(capsys, *args)
+    assert rc == 2 and out == ""
+    assert err.count("\n") == 1, err
+    assert needle.format(tmp=tmp_path, sweep=sweep) in err
+
+
+def test_the_installed_command(sweep, tmp_path):
+    """`evolve-archive compare` as a user runs it: a new process, exit status 2 on bad input."""
+    exe = [sys.executable, "-m", "evolve.cli.archive", "compare"]
+    res = subprocess.run([*exe, str(tmp_path / "nowhere")], capture_output=True, text=True,
+                         timeout=600)
+    assert res.returncode == 2 and res.stdout == "" and res.stderr.count("\n") == 1
+    res = subprocess.run([*exe, str(sweep), "--split", "none", "--json"], capture_output=True,
+                         text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    assert [g["n"] for g in json.loads(res.stdout)["groups"]] == [2, 2]
