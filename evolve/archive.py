@@ -29,6 +29,7 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
+    inspect,
     select,
 )
 from sqlalchemy.engine import Engine
@@ -125,6 +126,25 @@ class LLMCall(Base):
     latency_s: Mapped[float] = mapped_column(Float, default=0.0)
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class HeldOut(Base):
+    """A program's metrics on a held-out split, cached by `evolve-archive compare` (the sandbox
+    evaluation of a 300-iteration run's best program on the test sets takes close to a minute)."""
+
+    __tablename__ = "heldout"
+    __table_args__ = (
+        Index("ix_heldout_key", "run_id", "program_id", "split", "problem_hash"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    split: Mapped[str] = mapped_column(String(32))
+    # the problem section it was evaluated with: another config is another cache entry
+    problem_hash: Mapped[str] = mapped_column(String(64))
+    result: Mapped[dict] = mapped_column(JSON, default=dict)  # status, score, metrics, sets
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -322,6 +342,36 @@ class Archive:
             return float(s.scalar(select(func.coalesce(func.sum(LLMCall.cost_usd), 0.0)).where(
                 LLMCall.run_id == run_id)) or 0.0)
 
+    # ---- held-out metrics (evolve-archive compare) -----------------------------------------
+    def ensure_heldout(self) -> None:
+        """Create the `heldout` table if this archive predates it; no other table is touched
+        (an old archive opened read-only otherwise stays as it was)."""
+        self.check()
+        try:
+            HeldOut.__table__.create(self.engine, checkfirst=True)  # type: ignore[attr-defined]
+        except OperationalError as e:
+            msg = " ".join(str(e.orig if e.orig is not None else e).split())
+            raise ArchiveError(f"the archive refused a write: {msg}") from None
+
+    def heldout(self, run_id: int, program_id: int, code_hash: str, split: str,
+                problem_hash: str) -> HeldOut | None:
+        """The cached held-out result of this program and problem config (None when absent,
+        also when the archive has no `heldout` table yet)."""
+        if not inspect(self.engine).has_table("heldout"):
+            return None
+        with self.Session() as s:
+            q = (select(HeldOut)
+                 .where(HeldOut.run_id == run_id, HeldOut.program_id == program_id,
+                        HeldOut.code_hash == code_hash, HeldOut.split == split,
+                        HeldOut.problem_hash == problem_hash)
+                 .order_by(HeldOut.id.desc()).limit(1))
+            return s.scalars(q).first()
+
+    def add_heldout(self, row: HeldOut) -> HeldOut:
+        self.ensure_heldout()
+        with self._writing() as s:
+            s.add(row)
+        return row
 
 def dumps(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, default=float)

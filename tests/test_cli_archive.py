@@ -218,3 +218,61 @@ def test_archive_url_and_several_runs_in_one_database(run, capsys, tmp_path):
     assert as_json(capsys, "top", unknown)[0]["score"] == 5.0  # no match: the newest run
     (unknown / "run.json").write_text(json.dumps({"run_id": 1}))  # what `evolve` writes
     assert as_json(capsys, "top", unknown, "-k", "1")[0]["id"] == ids["diff"]
+
+
+def test_top_status_lists_failures_with_their_first_error_line(run, capsys):
+    _, folder, ids = run
+    failed = as_json(capsys, "top", folder, "--status", "failed")
+    assert [r["id"] for r in failed] == [ids["crash"], ids["broken"], ids["short"]]
+    assert [r["outcome"] for r in failed] == ["runtime_error", "syntax_error", "invalid_output"]
+    assert all(r["error_line"] and "\n" not in r["error_line"] for r in failed)
+    assert "ZeroDivisionError" in failed[0]["error_line"]
+    everything = as_json(capsys, "top", folder, "--status", "all", "-k", "50")
+    ok = [r for r in everything if r["outcome"] == "ok"]
+    assert [r["id"] for r in everything[len(ok):]] == [r["id"] for r in failed]  # ok first
+    assert [r["score"] for r in ok] == sorted((r["score"] for r in ok), reverse=True)
+    assert ids["dup"] not in {r["id"] for r in everything}  # duplicates only with --all
+    assert [r["id"] for r in as_json(capsys, "top", folder, "--status", "failed", "-k", "1")] \
+        == [ids["crash"]]
+    rc, out, _ = call(capsys, "top", folder, "--status", "failed")
+    assert rc == 0 and "runtime_error" in out and "ZeroDivisionError" in out
+    rc, _, err = call(capsys, "top", folder, "--status", "broken")
+    assert rc == 2 and "argument --status: invalid choice: 'broken'" in err
+
+
+def test_no_gain_is_neither_a_failure_nor_a_program(tmp_path, capsys):
+    folder, ids = build_run(tmp_path)
+    archive = Archive(sqlite_url(folder / "archive.sqlite"))
+    parent = archive.program(ids["cross"])
+    assert parent is not None
+    common = dict(run_id=1, island=0, parent_id=parent.id, code=parent.code, proposer="tune",
+                  operator="cmaes")
+    archive.record(Program(iteration=20, status="no_gain", error="constant tuning found no "
+                           "improvement: 64 evaluations", **common))
+    # the same outcome as archives written before `no_gain` existed stored it
+    archive.record(Program(iteration=21, status="diff_failed", error="constant tuning found no "
+                           "improvement: 12 evaluations", **common))
+    archive.record(Program(iteration=22, status="diff_failed", error="the grown program fails",
+                           **common))  # a real failure of the tuner
+    archive.close()
+    d = as_json(capsys, "stats", folder)
+    assert d["total"]["no_gain"] == 2 and d["total"]["programs"] == len(ids) + 1
+    assert d["total"]["failures"] == {"runtime_error": 1, "syntax_error": 1,
+                                      "invalid_output": 1, "diff_failed": 1}
+    tune = {r["name"]: r for r in d["by_proposer"]}["tune"]
+    assert tune["no_gain"] == 2 and tune["children"] == 2  # `short` and the failed growth
+    assert tune["failures"] == {"invalid_output": 1, "diff_failed": 1}
+    (row,) = as_json(capsys, "runs", folder.parent)
+    # runs counts programs without duplicates: 9 rows - the duplicate + the failed growth
+    assert row["failures"] == 4 and row["no_gain"] == 2 and row["programs"] == len(ids)
+    failed = as_json(capsys, "top", folder, "--status", "failed", "-k", "50")
+    assert [r["error_line"] for r in failed][-1] == "the grown program fails"
+    gains = as_json(capsys, "top", folder, "--status", "no_gain")
+    assert [r["iteration"] for r in gains] == [20, 21] and {r["outcome"] for r in gains} == {
+        "no_gain"}
+    assert 20 not in {r["iteration"] for r in as_json(capsys, "top", folder, "--status", "all",
+                                                      "-k", "50")}
+    plotted = as_json(capsys, "plot", folder, "-o", tmp_path / "p.png")
+    assert "no_gain" not in plotted["failures"] and plotted["failures"]["diff_failed"] == 1
+    rc, out, _ = call(capsys, "stats", folder)
+    assert rc == 0 and "2 tuning steps without gain" in out and "no gain" in out

@@ -7,6 +7,7 @@ writing (SQLite WAL with a busy timeout), or to a run folder copied from another
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from evolve.cli.common import (
     positive_number,
 )
 from evolve.cli.runref import find_run_folders, open_run
+from evolve.problem import SPLITS
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("-k", type=positive_number(int), default=10, help="how many (default 10)")
     s.add_argument("--all", action="store_true",
                    help="include duplicates and island-migration copies")
+    s.add_argument("--status", choices=q.TOP_STATUSES, default="ok",
+                   help="ok: the best programs (default); failed: failures with their error; "
+                        "all: both; no_gain: tuning steps that found no improvement")
     s = sub.add_parser("show", parents=[common], help="one program: code, metrics, prompt, reply")
     s.add_argument("run", metavar="RUN")
     s.add_argument("id", metavar="ID")
@@ -69,7 +74,76 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--config-dir", action="append", default=[], metavar="DIR",
                    help="config tree with problem/<name>.yaml for a problem defined outside the "
                         "package (trusts its code, as for `evolve`)")
+    _compare_parser(sub, common)
     return p
+
+
+def _finite(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def _compare_parser(sub, common) -> None:
+    s = sub.add_parser(
+        "compare", parents=[common], help="compare groups of runs (seeds): CIs and tests",
+        description="Group runs by the config values that differ between them (the seed aside) "
+                    "and compare the groups: best train score, iterations and evaluations to a "
+                    "threshold, and held-out metrics of each run's best program (evaluated once "
+                    "in the sandbox, then cached in the run's archive). Means come with a 95%% "
+                    "bootstrap CI over runs; groups are compared with a Mann-Whitney U test "
+                    "(two groups) or Kruskal-Wallis plus each pair (more). With n runs per group "
+                    "the smallest possible p-value is limited (n=3: 0.1, n=5: 0.008).")
+    s.add_argument("specs", nargs="+", metavar="RUN_OR_SWEEP",
+                   help="run folder, folder holding run folders at any depth (a sweep), or an "
+                        "archive URL (every run in it)")
+    s.add_argument("--by", nargs="+", action="extend", default=[], metavar="KEY",
+                   help="group by these config keys (default: every key that differs)")
+    s.add_argument("--split", default="test", choices=[*SPLITS, "none"],
+                   help="held-out split for each run's best program (default test; none: skip)")
+    s.add_argument("--threshold", type=_finite, metavar="X",
+                   help="score for 'iterations/evaluations to X' (default: the lowest final best "
+                        "score among the runs, which every run reaches)")
+    s.add_argument("--plot", type=Path, metavar="PNG",
+                   help="write best-so-far vs iteration per group with 95%% CI bands")
+    s.add_argument("--timeout", type=positive_number(float), metavar="S",
+                   help="wall-clock limit of one held-out evaluation (default 600)")
+    s.add_argument("--config-dir", action="append", default=[], metavar="DIR",
+                   help="config tree with problem/<name>.yaml for a problem defined outside the "
+                        "package (trusts its code, as for `evolve`)")
+
+
+def _compare(args) -> int:
+    from evolve.cli.compare_render import render
+    from evolve.cli.compare_report import CompareOptions, compare
+
+    check_config_dirs(args.config_dir)
+    opts = CompareOptions(specs=list(args.specs), by=list(args.by),
+                          split=None if args.split == "none" else args.split,
+                          threshold=args.threshold, config_dirs=list(args.config_dir),
+                          timeout_s=args.timeout)
+    data, groups = compare(opts)
+    try:
+        if args.plot:
+            from evolve.cli.compare_plot import plot
+
+            data["plot"] = plot(groups, data["problem"], data["threshold"], args.plot,
+                                data["group_keys"])
+        if args.json:
+            emit_json(data)
+        else:
+            render(console(), data)
+            if args.plot:
+                print(f"wrote {data['plot']['path']}")
+    finally:
+        for runs in groups.values():
+            for r in runs:
+                r.handle.close()
+    return 0
 
 
 def _runs(args) -> int:
@@ -88,9 +162,12 @@ def _with_run(args) -> int:
     data: dict[str, Any] = {}  # every other subcommand
     with open_run(args.run) as h:
         if args.cmd == "top":
-            rows = q.top(h, args.k, include_all=args.all)
+            rows = q.top(h, args.k, include_all=args.all, status=args.status)
             if not args.json:
-                render.top(console(), rows, f"top {args.k} of {h.folder} ({h.run.problem})")
+                what = f"top {args.k}" if args.status == "ok" else \
+                    f"first {args.k} {args.status} programs"
+                render.top(console(), rows, f"{what} of {h.folder} ({h.run.problem})",
+                           args.status)
         elif args.cmd == "show":
             data = q.show(h, args.id)
             if not args.json:
@@ -129,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as e:  # --help, or a usage error already printed as one line
         return int(e.code or 0)
     try:
+        if args.cmd == "compare":
+            return _compare(args)
         return _runs(args) if args.cmd == "runs" else _with_run(args)
     except CliError as e:
         return fail_line(str(e))

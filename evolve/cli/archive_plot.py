@@ -9,6 +9,7 @@ import numpy as np
 from sqlalchemy import select
 
 from evolve.archive import Program, ProgramParent
+from evolve.cli.archive_kinds import is_failure
 from evolve.cli.runref import RunHandle
 
 MAX_TREE_NODES = 150
@@ -55,13 +56,13 @@ def _progress(ax, x: np.ndarray, y: np.ndarray, xlabel: str, x_end: float) -> No
 def _failures(ax, programs: list[Program], width: int) -> None:
     children = [p for p in programs if p.iteration > 0 and p.proposer != "migration"]
     n_win = max(1, int(np.ceil((max((p.iteration for p in children), default=1)) / width)))
-    kinds = sorted({p.status for p in children if p.status != "ok"})
+    kinds = sorted({p.status for p in children if is_failure(p)})
     counts = {k: np.zeros(n_win) for k in kinds}
     total = np.zeros(n_win)
     for p in children:
         w = min(n_win - 1, (p.iteration - 1) // width)
         total[w] += 1
-        if p.status != "ok":
+        if is_failure(p):
             counts[p.status][w] += 1
     left = np.arange(n_win) * width + 1
     bottom = np.zeros(n_win)
@@ -171,6 +172,6 @@ def plot(h: RunHandle, out: Path) -> dict:
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
     plt.close(fig)
-    fails = Counter(p.status for p in programs if p.status != "ok")
+    fails = Counter(p.status for p in programs if is_failure(p))
     return {"path": str(out), "programs": len(programs), "ok": len(ok),
             "best_id": best.id if best else None, "failures": dict(fails)}

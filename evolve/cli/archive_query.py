@@ -9,6 +9,7 @@ from typing import Any, cast
 from sqlalchemy import case, func, select
 
 from evolve.archive import LLMCall, Program, ProgramParent
+from evolve.cli.archive_kinds import is_failure, is_no_gain, no_gain_sql
 from evolve.cli.common import CliError
 from evolve.cli.runref import RunHandle, open_run
 
@@ -59,11 +60,13 @@ def run_summary(folder: Path) -> dict[str, Any]:
     with h:
         run, rid = h.run, h.run.id
         with h.archive.Session() as s:
-            n, last_it, failures = s.execute(
+            no_gain = no_gain_sql()
+            n, last_it, failures, gains = s.execute(
                 select(
                     func.count(Program.id),
                     func.max(Program.iteration),
-                    func.sum(case((Program.status != "ok", 1), else_=0)),
+                    func.sum(case((no_gain, 0), (Program.status != "ok", 1), else_=0)),
+                    func.sum(case((no_gain, 1), else_=0)),
                 ).where(Program.run_id == rid, Program.duplicate_of.is_(None))
             ).one()
         best = best_score(h)
@@ -71,15 +74,37 @@ def run_summary(folder: Path) -> dict[str, Any]:
             "folder": str(folder), "run_id": rid, "problem": run.problem, "status": run.status,
             "stop_reason": run.stop_reason, "started_at": run.started_at,
             "updated_at": run.updated_at, "wall_seconds": run.wall_seconds,
-            "iterations": last_it or 0, "programs": n or 0, "failures": int(failures or 0),
+            "iterations": last_it or 0, "programs": (n or 0) - int(gains or 0),
+            "failures": int(failures or 0), "no_gain": int(gains or 0),
             "best_score": best.score if best else None, "best_id": best.id if best else None,
             "cost_usd": h.archive.total_cost(rid),
         }
 
 
 # ---- top ------------------------------------------------------------------------------------
-def top(h: RunHandle, k: int, include_all: bool = False) -> list[dict[str, Any]]:
-    """The k best successful programs (duplicates and migration copies only with include_all)."""
+TOP_STATUSES = ("ok", "failed", "all", "no_gain")
+
+
+def _wanted(p: Program, status: str) -> bool:
+    if status == "failed":
+        return is_failure(p)
+    if status == "no_gain":
+        return is_no_gain(p)
+    return not is_no_gain(p)  # all: successes and failures, never a step that made no program
+
+
+def top(h: RunHandle, k: int, include_all: bool = False,
+        status: str = "ok") -> list[dict[str, Any]]:
+    """The k best successful programs (duplicates and migration copies only with include_all).
+    Another `status` lists those rows instead: successes by score, then the rest in the order
+    they were recorded, each with the first line of its error."""
+    if status != "ok":
+        progs = [p for p in h.archive.programs(h.run.id) if _wanted(p, status)
+                 and (include_all or (p.duplicate_of is None and p.proposer != "migration"))]
+        progs.sort(key=lambda p: (p.status != "ok" or p.score is None,
+                                  -(p.score or 0.0) if p.status == "ok" else 0.0, p.id))
+        return [dict(program_dict(p), rank=i + 1, outcome="no_gain" if is_no_gain(p) else p.status,
+                     error_line=_first_line(p.error)) for i, p in enumerate(progs[:k])]
     if include_all:
         progs = [p for p in h.archive.programs(h.run.id)
                  if p.status == "ok" and p.score is not None]
@@ -88,6 +113,11 @@ def top(h: RunHandle, k: int, include_all: bool = False) -> list[dict[str, Any]]
     else:
         progs = h.archive.best(h.run.id, k)
     return [dict(program_dict(p), rank=i + 1) for i, p in enumerate(progs)]
+
+
+def _first_line(text: str | None) -> str | None:
+    lines = (text or "").strip().splitlines()
+    return lines[0] if lines else None
 
 
 def key_metrics(rows: list[dict[str, Any]], limit: int = 3) -> list[str]:

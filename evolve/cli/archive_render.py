@@ -58,9 +58,12 @@ def _relative(folder: str, root: str) -> str:
     return folder if rel == "." else rel
 
 
-def top(con: Console, rows: list[dict[str, Any]], title: str) -> None:
+def top(con: Console, rows: list[dict[str, Any]], title: str, status: str = "ok") -> None:
     if not rows:
-        con.print("no successful program yet")
+        con.print("no successful program yet" if status == "ok" else f"no {status} programs")
+        return
+    if status != "ok":
+        _outcomes(con, rows, title)
         return
     metrics = key_metrics(rows)
     t = Table(title=title)
@@ -72,6 +75,21 @@ def top(con: Console, rows: list[dict[str, Any]], title: str) -> None:
                   Text(r["proposer"]), Text(r["operator"] or "-"), str(r["iteration"]),
                   str(r["island"]),
                   fmt_num(r["parent_id"]))
+    con.print(t)
+
+
+def _outcomes(con: Console, rows: list[dict[str, Any]], title: str) -> None:
+    """`top --status failed|all|no_gain`: what each program was, and the first error line."""
+    t = Table(title=title)
+    for col in ("#", "id", "iter", "proposer", "operator", "status", "score", "error"):
+        t.add_column(col, justify="right" if col in ("#", "id", "iter", "score") else "left")
+    t.columns[-1].overflow = "fold"
+    for r in rows:
+        status = Text(r["outcome"], style="green" if r["outcome"] == "ok" else
+                      "yellow" if r["outcome"] == "no_gain" else "red")
+        t.add_row(str(r["rank"]), str(r["id"]), str(r["iteration"]), Text(r["proposer"]),
+                  Text(r["operator"] or "-"), status, fmt_num(r["score"]),
+                  Text((r["error_line"] or "-")[:160]))
     con.print(t)
 
 
@@ -168,7 +186,8 @@ def stats(con: Console, d: dict[str, Any]) -> None:
     con.print(
         f"run {d['run_id']} ({d['problem']}, {tot['status']}): {tot['programs']} programs "
         f"({tot['seeds']} seeds, {tot['children']} children, {tot['migrations']} migrations), "
-        f"{tot['ok']} ok, {tot['improvements']} improvements, {tot['llm_calls']} LLM calls, "
+        f"{tot['ok']} ok, {tot['improvements']} improvements, "
+        f"{tot['no_gain']} tuning steps without gain, {tot['llm_calls']} LLM calls, "
         f"{tot['tokens']} tokens, ${tot['cost_usd']:.4f}, {tot['wall_seconds']:.0f}s wall",
         markup=False,
     )
@@ -178,12 +197,13 @@ def stats(con: Console, d: dict[str, Any]) -> None:
             continue
         t = Table(title=f"by {group}")
         for col in (group, "children", "ok %", "improved", "dups", "fallback", "failures",
-                    "tokens", "cost $", "eval s"):
+                    "no gain", "tokens", "cost $", "eval s"):
             t.add_column(col, justify="left" if col in (group, "failures") else "right")
         for r in rows:
             rate = "-" if r["success_rate"] is None else f"{100 * r['success_rate']:.0f}"
             t.add_row(Text(r["name"]), str(r["children"]), rate, str(r["improvements"]),
                       str(r["duplicates"]), str(r["compile_fallbacks"]),
-                      Text(_failures(r["failures"])), str(r["tokens"]), f"{r['cost_usd']:.4f}",
+                      Text(_failures(r["failures"])), str(r["no_gain"]), str(r["tokens"]),
+                      f"{r['cost_usd']:.4f}",
                       fmt_secs(r["mean_eval_s"]))
         con.print(t)

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from evolve.archive import LLMCall, Program
+from evolve.cli.archive_kinds import is_no_gain
 from evolve.cli.runref import RunHandle
 
 GROUPS = ("proposer", "model", "operator")
@@ -17,12 +18,16 @@ class _Tally:
 
     def __init__(self) -> None:
         self.children = self.ok = self.improved = self.duplicates = self.fallbacks = 0
+        self.no_gain = 0  # tuning steps without a better program: no child, no failure
         self.failures: Counter[str] = Counter()
         self.eval_s: list[float] = []
         self.tokens = self.calls = 0
         self.cost = 0.0
 
     def add_program(self, p: Program) -> None:
+        if is_no_gain(p):
+            self.no_gain += 1
+            return
         self.children += 1
         if p.status == "ok":
             self.ok += 1
@@ -46,6 +51,7 @@ class _Tally:
             "success_rate": self.ok / self.children if self.children else None,
             "improvements": self.improved, "duplicates": self.duplicates,
             "compile_fallbacks": self.fallbacks, "failures": dict(self.failures.most_common()),
+            "no_gain": self.no_gain,
             "llm_calls": self.calls, "tokens": self.tokens, "cost_usd": self.cost,
             "mean_eval_s": sum(self.eval_s) / len(self.eval_s) if self.eval_s else None,
         }
@@ -93,7 +99,8 @@ def stats(h: RunHandle) -> dict[str, Any]:
         everything.add_call(c)
     total = everything.as_dict("all")
     total.update(
-        programs=len(programs), seeds=sum(p.proposer == "seed" for p in programs),
+        programs=len(programs) - total["no_gain"],
+        seeds=sum(p.proposer == "seed" for p in programs),
         migrations=sum(p.proposer == "migration" for p in programs),
         wall_seconds=h.run.wall_seconds, status=h.run.status,
     )

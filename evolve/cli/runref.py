@@ -26,6 +26,11 @@ class RunHandle:
     folder: Path
     archive: Archive
     run: Run
+    source: str = ""  # how the user named it when not by folder: "<masked URL>#<run id>"
+
+    @property
+    def label(self) -> str:
+        return self.source or str(self.folder)
 
     def program(self, program_id: int | str) -> Program:
         """The program `program_id` of this run, or a CliError naming it."""
@@ -128,6 +133,41 @@ def open_run(spec: str | Path) -> RunHandle:
         archive.close()
         raise CliError(f"{spec}: the archive holds no run yet")
     return RunHandle(folder=folder, archive=archive, run=run)
+
+
+def is_archive_url(spec: str | Path) -> bool:
+    """`spec` reads as a database URL (sqlite:///..., postgresql://...), not as a path."""
+    return "://" in str(spec) and not Path(spec).exists()
+
+
+def open_url_runs(url: str) -> list[RunHandle]:
+    """Every run in the database at `url`. The user typed the URL (as for `evolve
+    archive.url=...`): nothing to check but that an SQLite file exists, since connecting would
+    create an empty one."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    shown = masked_url(url)
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise CliError(f"{shown}: not a database URL") from None
+    if parsed.drivername.startswith("sqlite"):
+        db = parsed.database or ""
+        if db in ("", ":memory:") or not Path(db).is_file():
+            raise CliError(f"{shown}: no such SQLite file")
+    try:
+        archive = Archive(url, readonly=True)
+        with archive.Session() as s:
+            runs = list(s.scalars(select(Run).order_by(Run.id)))
+    except (SQLAlchemyError, OSError, ImportError) as e:  # ImportError: no driver for the URL
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CliError(f"{shown}: cannot read the archive ({first})") from None
+    if not runs:
+        archive.close()
+        raise CliError(f"{shown}: the archive holds no run yet")
+    return [RunHandle(folder=Path(r.folder) if r.folder else Path("."), archive=archive, run=r,
+                      source=f"{shown}#{r.id}") for r in runs]
 
 
 def find_run_folders(root: str | Path) -> list[Path]:
