@@ -1,0 +1,196 @@
+"""The one checker behind the schema: OmegaConf errors and range rules as one line per mistake.
+
+Types, keys and choices are OmegaConf's job (the dataclasses in evolve/config_schema.py and
+problems/*/schema.py). What OmegaConf cannot express sits in field metadata (`ge`, `gt`, `le`,
+`nonempty`; on a list they hold for every item) and in an optional `rules(node)` function of a
+dataclass (cross-field rules); `check` walks both, `typed` does merge + walk for a plain dict.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import math
+import typing
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from evolve.config import ConfigError
+
+
+def num(default: Any, *, ge: float | None = None, gt: float | None = None,
+        le: float | None = None) -> Any:
+    """A field with a range: `ge`/`gt`/`le` bounds (for a list: every item)."""
+    bounds = {k: v for k, v in (("ge", ge), ("gt", gt), ("le", le)) if v is not None}
+    return dataclasses.field(default=default, metadata=bounds)
+
+
+def items(factory: Callable[[], Any] | None, *, nonempty: bool = False, ge: float | None = None,
+          gt: float | None = None, le: float | None = None) -> Any:
+    """A list (or None) field: `nonempty`, and bounds for every item."""
+    meta = {k: v for k, v in (("ge", ge), ("gt", gt), ("le", le)) if v is not None}
+    meta["nonempty"] = nonempty
+    if factory is None:
+        return dataclasses.field(default=None, metadata=meta)
+    return dataclasses.field(default_factory=factory, metadata=meta)
+
+
+# ---- OmegaConf / Hydra exceptions -> one line ---------------------------------------------------
+def _unwrap(t: Any) -> Any:
+    """`X` of `Optional[X]`."""
+    if typing.get_origin(t) in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        args = [a for a in typing.get_args(t) if a is not type(None)]
+        return args[0] if len(args) == 1 else t
+    return t
+
+
+def expected(t: Any) -> str:
+    """What a value of type `t` must look like, for a message."""
+    t = _unwrap(t)
+    if isinstance(t, type) and issubclass(t, enum.Enum):
+        return f"choose one of {', '.join(m.name for m in t)}"
+    if t is bool:
+        return "expected true or false"
+    if t is int:
+        return "expected an integer"
+    if t is float:
+        return "expected a finite number"
+    if t is str:
+        return "expected a string"
+    if typing.get_origin(t) in (list, tuple) or t in (list, tuple):
+        return "expected a list"
+    return "expected a mapping"
+
+
+def _field_type(owner: Any, key: Any, ref: Any) -> Any:
+    if isinstance(owner, type) and dataclasses.is_dataclass(owner):
+        try:
+            return typing.get_type_hints(owner).get(str(key), Any)
+        except (NameError, TypeError):
+            return Any
+    args = typing.get_args(ref)  # List[X] -> X, Dict[str, X] -> X
+    return args[-1] if args else Any
+
+
+def _where(prefix: str, key: str) -> str:
+    return f"{prefix}.{key}" if prefix and key else (prefix or key)
+
+
+def describe(exc: OmegaConfBaseException, prefix: str = "") -> str:
+    """One line naming key and value for an OmegaConf error; `prefix` is where the node sits."""
+    key = _where(prefix, str(exc.full_key or exc.key or ""))
+    if isinstance(exc, (KeyError, AttributeError)) or "not in" in str(exc).split("\n")[0]:
+        parent = exc.parent_node
+        valid = (", ".join(sorted(str(k) for k in parent.keys() if k != "hydra"))
+                 if isinstance(parent, DictConfig) else "")
+        under = key.rsplit(".", 1)[0] if "." in key else "the root"
+        return (f"unknown config key '{key}'"
+                + (f" (valid keys under {under}: {valid})" if valid else ""))
+    if exc.value is None and "None" in str(exc).split("\n")[0]:
+        return f"{key}=null: a value is required"
+    t = _field_type(exc.object_type, exc.key, exc.ref_type)
+    if t is Any:  # no type to name: OmegaConf's own first line
+        return f"{key}={exc.value!r}: {str(exc).splitlines()[0]}"
+    return f"{key}={exc.value!r}: {expected(t)}"
+
+
+def one_line(msg: str) -> str:
+    return " ".join(str(msg).split())
+
+
+# ---- the walker ---------------------------------------------------------------------------------
+def _bad_number(value: Any, meta: Mapping[str, Any]) -> str:
+    if isinstance(value, float) and not math.isfinite(value):
+        return "expected a finite number"
+    if "gt" in meta and not value > meta["gt"]:
+        return f"must be > {meta['gt']:g}"
+    if "ge" in meta and not value >= meta["ge"]:
+        return f"must be >= {meta['ge']:g}"
+    if "le" in meta and not value <= meta["le"]:
+        return f"must be <= {meta['le']:g}"
+    return ""
+
+
+def _shown(key: str, value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return f"{key}={int(value)}"  # as typed: 0, not the 0.0 OmegaConf made of it
+    return f"{key}={value!r}"
+
+
+def _check_value(key: str, value: Any, t: Any, meta: Mapping[str, Any]) -> str:
+    """The first problem of one value (recursing into dataclasses and lists), or ''."""
+    if value is None:
+        return ""  # a None that the type does not allow is OmegaConf's error
+    t = _unwrap(t)
+    if isinstance(t, type) and dataclasses.is_dataclass(t):
+        return walk(value, t, key)
+    if isinstance(value, ListConfig):
+        if meta.get("nonempty") and len(value) == 0:
+            args = typing.get_args(t)
+            item = _unwrap(args[0]) if args else None
+            names = (f" of {', '.join(m.name for m in item)}"
+                     if isinstance(item, type) and issubclass(item, enum.Enum) else "")
+            return f"{key}=[]: name at least one{names}"
+        args = typing.get_args(t)
+        for i in range(len(value)):
+            sub = value._get_node(i)
+            v = sub._value() if sub is not None else None  # type: ignore[union-attr]
+            bad = _check_value(f"{key}[{i}]", v if not isinstance(v, (DictConfig, ListConfig))
+                               else value[i], args[0] if args else Any, meta)
+            if bad:
+                return bad
+        return ""
+    if isinstance(value, DictConfig):
+        runtime = OmegaConf.get_type(value)  # a field typed Any that holds a dataclass
+        if isinstance(runtime, type) and dataclasses.is_dataclass(runtime):
+            return walk(value, runtime, key)
+        args = typing.get_args(t)
+        for k in value:
+            bad = _check_value(f"{key}.{k}", value[k], args[-1] if args else Any, meta)
+            if bad:
+                return bad
+        return ""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        why = _bad_number(value, meta)
+        return f"{_shown(key, value)}: {why}" if why else ""
+    return ""
+
+
+def walk(node: DictConfig, cls: type, prefix: str) -> str:
+    """The first range or cross-field problem of a typed `node` of dataclass `cls`, or ''."""
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if OmegaConf.is_missing(node, f.name):
+            continue
+        bad = _check_value(_where(prefix, f.name), node[f.name], hints[f.name], f.metadata)
+        if bad:
+            return bad
+    rules = getattr(cls, "rules", None)
+    msg = rules(node) if rules is not None else None
+    return f"{prefix}: {msg}" if msg and prefix and not msg.startswith(prefix) else (msg or "")
+
+
+def typed(cls: type, values: Any, prefix: str,
+          error: type[Exception] = ConfigError) -> DictConfig:
+    """`values` (a dict or DictConfig) merged onto the schema `cls` and checked; raises `error`
+    with one line naming `prefix`.key and the value."""
+    try:
+        node = OmegaConf.merge(OmegaConf.structured(cls), values if values is not None else {})
+    except OmegaConfBaseException as e:
+        raise error(describe(e, prefix)) from None
+    assert isinstance(node, DictConfig)
+    bad = walk(node, cls, prefix)
+    if bad:
+        raise error(bad)
+    return node
+
+
+def required(node: DictConfig, keys: tuple[str, ...], prefix: str) -> str:
+    """'<prefix>.<key>: missing ...' for the first of `keys` without a value, or ''."""
+    for k in keys:
+        if OmegaConf.is_missing(node, k):
+            return f"{_where(prefix, k)}: missing (no value in the config)"
+    return ""
