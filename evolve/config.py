@@ -205,6 +205,11 @@ def to_dict(node: Any) -> dict:
     return out
 
 
+def problem_config(name: str, config_dirs: Sequence[str] = ()) -> dict:
+    """The composed section of `problem=<name>` as a plain dict (what make_problem takes)."""
+    return to_dict(compose([f"problem={name}"], config_dirs).problem)
+
+
 def group_choices(config_dirs: Sequence[str] = ()) -> dict[str, list[str]]:
     """Available options per config group (for --help)."""
     from importlib import resources

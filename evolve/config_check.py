@@ -79,16 +79,24 @@ def _where(prefix: str, key: str) -> str:
     return f"{prefix}.{key}" if prefix and key else (prefix or key)
 
 
-def describe(exc: OmegaConfBaseException, prefix: str = "") -> str:
-    """One line naming key and value for an OmegaConf error; `prefix` is where the node sits."""
-    key = _where(prefix, str(exc.full_key or exc.key or ""))
-    if isinstance(exc, (KeyError, AttributeError)) or "not in" in str(exc).split("\n")[0]:
-        parent = exc.parent_node
-        valid = (", ".join(sorted(str(k) for k in parent.keys() if k != "hydra"))
-                 if isinstance(parent, DictConfig) else "")
+def describe(exc: OmegaConfBaseException, prefix: str = "",
+             valid: list[str] | None = None) -> str:
+    """One line naming key and value for an OmegaConf error; `prefix` is where the node sits,
+    `valid` the keys allowed next to an unknown one (default: the parent node's)."""
+    key = str(exc.full_key or exc.key or "")
+    parent = exc.parent_node
+    if parent is not None and exc.key is not None and valid is None:
+        try:  # a merge of nested nodes may have lost the path on the way
+            key = parent._get_full_key(exc.key) or key
+        except Exception:  # noqa: BLE001 - a detached node: keep what the exception says
+            pass
+    key = _where(prefix, key)
+    if isinstance(exc, (KeyError, AttributeError)):
+        if valid is None and isinstance(parent, DictConfig):
+            valid = [str(k) for k in parent.keys() if k != "hydra"]
         under = key.rsplit(".", 1)[0] if "." in key else "the root"
         return (f"unknown config key '{key}'"
-                + (f" (valid keys under {under}: {valid})" if valid else ""))
+                + (f" (valid keys under {under}: {', '.join(sorted(valid))})" if valid else ""))
     if exc.value is None and "None" in str(exc).split("\n")[0]:
         return f"{key}=null: a value is required"
     t = _field_type(exc.object_type, exc.key, exc.ref_type)
@@ -136,10 +144,8 @@ def _check_value(key: str, value: Any, t: Any, meta: Mapping[str, Any]) -> str:
             return f"{key}=[]: name at least one{names}"
         args = typing.get_args(t)
         for i in range(len(value)):
-            sub = value._get_node(i)
-            v = sub._value() if sub is not None else None  # type: ignore[union-attr]
-            bad = _check_value(f"{key}[{i}]", v if not isinstance(v, (DictConfig, ListConfig))
-                               else value[i], args[0] if args else Any, meta)
+            item = None if OmegaConf.is_missing(value, i) else value[i]
+            bad = _check_value(f"{key}[{i}]", item, args[0] if args else Any, meta)
             if bad:
                 return bad
         return ""
@@ -180,12 +186,46 @@ def typed(cls: type, values: Any, prefix: str,
     try:
         node = OmegaConf.merge(OmegaConf.structured(cls), values if values is not None else {})
     except OmegaConfBaseException as e:
+        if isinstance(values, Mapping) and e.full_key:
+            # items of lists are merged detached, so their errors lose the path: find it
+            where = next((p for p in _paths(values) if p == e.full_key
+                          or p.endswith(f".{e.full_key}")), str(e.full_key))
+            if where != e.full_key:
+                e.full_key = where
+                raise error(describe(e, prefix, _fields_at(cls, where))) from None
         raise error(describe(e, prefix)) from None
     assert isinstance(node, DictConfig)
     bad = walk(node, cls, prefix)
     if bad:
         raise error(bad)
     return node
+
+
+def _paths(values: Any, path: str = "") -> list[str]:
+    """Every dotted path inside plain `values` (list items as [i])."""
+    out = []
+    if isinstance(values, Mapping):
+        for k, v in values.items():
+            out += [_where(path, str(k)), *_paths(v, _where(path, str(k)))]
+    elif isinstance(values, (list, tuple)):
+        for i, v in enumerate(values):
+            out += _paths(v, f"{path}[{i}]")
+    return out
+
+
+def _fields_at(cls: type, dotted: str) -> list[str] | None:
+    """The keys the schema allows next to the last part of `dotted`."""
+    t: Any = cls
+    for part in dotted.replace("[", ".[").split(".")[:-1]:
+        if part.startswith("["):
+            args = typing.get_args(_unwrap(t))
+            t = _unwrap(args[0]) if args else None
+        elif isinstance(t, type) and dataclasses.is_dataclass(t):
+            t = _unwrap(typing.get_type_hints(t).get(part))
+        else:
+            return None
+    return [f.name for f in dataclasses.fields(t)] if isinstance(t, type) and \
+        dataclasses.is_dataclass(t) else None
 
 
 def required(node: DictConfig, keys: tuple[str, ...], prefix: str) -> str:

@@ -201,7 +201,7 @@ def _plain(cfg: Any) -> dict:
 
 def _spec(where: str, entry: dict, top: dict) -> ModelSpec:
     merged = {k: top[k] for k in _MODEL_KEYS}
-    merged.update({k: v for k, v in entry.items() if v != "???"})  # ??? = inherited
+    merged.update({k: v for k, v in entry.items() if v != "???" and k != "weight"})  # ??? = top
     if not merged["model"]:
         raise ConfigError(f"llm.{where}.model: a litellm model string is required, "
                           f"got {merged['model']!r}")
