@@ -114,7 +114,7 @@ def validate(cfg: DictConfig) -> None:
     node_type = OmegaConf.get_type(cfg, "problem") if "problem" in cfg else None
     schema = node_type if dataclasses.is_dataclass(node_type) else schema_for(problem)
     if schema is not ProblemBase:
-        typed(typing.cast(type, schema), problem, "problem")
+        typed(schema, problem, "problem")
         return
     node = OmegaConf.structured(ProblemBase)  # a user's problem: its own keys are its own
     OmegaConf.set_struct(node, False)

@@ -93,7 +93,7 @@ def describe(exc: OmegaConfBaseException, prefix: str = "",
     key = _where(prefix, key)
     if isinstance(exc, (KeyError, AttributeError)):
         if valid is None and isinstance(parent, DictConfig):
-            valid = [str(k) for k in parent.keys() if k != "hydra"]
+            valid = [str(k) for k in parent if k != "hydra"]
         under = key.rsplit(".", 1)[0] if "." in key else "the root"
         return (f"unknown config key '{key}'"
                 + (f" (valid keys under {under}: {', '.join(sorted(valid))})" if valid else ""))
@@ -155,7 +155,7 @@ def _check_value(key: str, value: Any, t: Any, meta: Mapping[str, Any]) -> str:
             return walk(value, runtime, key)
         args = typing.get_args(t)
         for k in value:
-            bad = _check_value(f"{key}.{k}", value[k], args[-1] if args else Any, meta)
+            bad = _check_value(f"{key}.{k!s}", value[k], args[-1] if args else Any, meta)
             if bad:
                 return bad
         return ""

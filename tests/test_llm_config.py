@@ -77,7 +77,8 @@ def test_ensemble_entries_inherit_top_level_keys():
 
 
 @pytest.mark.parametrize("cfg, message", [
-    ({"model": "m", "tempreature": 0.1}, "unknown config key 'llm.tempreature' .valid keys under llm:"),
+    ({"model": "m", "tempreature": 0.1},
+     "unknown config key 'llm.tempreature' .valid keys under llm:"),
     ({"model": "m", "retries": "many"}, "llm.retries='many': expected an integer"),
     ({"model": "m", "timeout_s": -1}, "llm.timeout_s=-1: must be > 0"),
     ({"model": "m", "modes": {"dif": 1.0}}, "unknown config key 'llm.modes.dif'"),
