@@ -32,8 +32,8 @@ from evolve.problem import ProblemError, make_problem
 ROOT = Path(__file__).resolve().parents[1]
 
 # Which config section a receiver holds, per file ("" = the root; "problem@x": problem x's
-# schema, "problem@x+y" either; "problem": any problem's section). A new config read under another name fails
-# test_every_config_receiver_is_known until it is added here.
+# schema, "problem@x+y" either; "problem": any problem's section). A new config read under
+# another name fails test_every_config_receiver_is_known until it is added here.
 RECEIVERS: dict[str, dict[str, str]] = {
     "evolve/app.py": {"cfg": ""},
     "evolve/session.py": {"cfg": "", "ev": "evaluator", "search": "search",
@@ -297,11 +297,7 @@ def test_problems_built_from_plain_dicts_get_the_same_checks_and_defaults():
     with pytest.raises(ProblemError, match=r"^unknown config key 'problem\.gate_instance'"):
         make_problem({"target": "evolve.problems.smtt:SmttProblem", "gate_instance": 3})
     p = make_problem({"target": "evolve.problems.smtt:SmttProblem"})
-    assert p.conf.gate_instances == 20 and list(p.conf.tf) == SmttSchemaDefaults.tf
-
-
-class SmttSchemaDefaults:
-    tf = [0.2, 0.4, 0.6, 0.8]
+    assert p.conf.gate_instances == 20 and list(p.conf.tf) == [0.2, 0.4, 0.6, 0.8]
 
 
 def test_a_user_problem_without_schema_is_open_but_its_engine_keys_are_typed():
