@@ -2,8 +2,10 @@
 
 Types, keys and choices are OmegaConf's job (the dataclasses in evolve/config_schema.py and
 problems/*/schema.py). What OmegaConf cannot express sits in field metadata (`ge`, `gt`, `le`,
-`nonempty`; on a list they hold for every item) and in an optional `rules(node)` function of a
-dataclass (cross-field rules); `check` walks both, `typed` does merge + walk for a plain dict.
+`nonempty`; on a list they hold for every item) and in an optional `rules(node) -> str` function
+of a dataclass (cross-field rules: 'key=value: why' relative to the node, ': why' about the
+node as a whole, '' when fine); `walk` checks both, `typed` merges a plain dict onto a schema
+and walks it.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
+import types
 import typing
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -41,7 +44,7 @@ def items(factory: Callable[[], Any] | None, *, nonempty: bool = False, ge: floa
 # ---- OmegaConf / Hydra exceptions -> one line ---------------------------------------------------
 def _unwrap(t: Any) -> Any:
     """`X` of `Optional[X]`."""
-    if typing.get_origin(t) in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+    if typing.get_origin(t) in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(t) if a is not type(None)]
         return args[0] if len(args) == 1 else t
     return t
@@ -174,9 +177,11 @@ def walk(node: DictConfig, cls: type, prefix: str) -> str:
         bad = _check_value(_where(prefix, f.name), node[f.name], hints[f.name], f.metadata)
         if bad:
             return bad
-    rules = getattr(cls, "rules", None)
-    msg = rules(node) if rules is not None else None
-    return f"{prefix}: {msg}" if msg and prefix and not msg.startswith(prefix) else (msg or "")
+    rules = getattr(cls, "rules", None)  # cross-field rules: a message relative to the node
+    msg = rules(node) if rules is not None else ""
+    if msg.startswith(":"):  # about the node as a whole
+        return f"{prefix or 'the config'}{msg}"
+    return _where(prefix, msg) if msg else ""
 
 
 def typed(cls: type, values: Any, prefix: str,
@@ -228,9 +233,9 @@ def _fields_at(cls: type, dotted: str) -> list[str] | None:
         dataclasses.is_dataclass(t) else None
 
 
-def required(node: DictConfig, keys: tuple[str, ...], prefix: str) -> str:
-    """'<prefix>.<key>: missing ...' for the first of `keys` without a value, or ''."""
+def required(node: DictConfig, keys: tuple[str, ...]) -> str:
+    """'<key>: missing ...' for the first of `keys` without a value, or '' (for `rules`)."""
     for k in keys:
         if OmegaConf.is_missing(node, k):
-            return f"{_where(prefix, k)}: missing (no value in the config)"
+            return f"{k}: missing (no value in the config)"
     return ""

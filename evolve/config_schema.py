@@ -186,7 +186,7 @@ class ProblemBase:
     def rules(node: Any) -> str:
         from evolve.config_check import required
 
-        return required(node, ("name", "target", "seed_program"), "problem")
+        return required(node, ("name", "target", "seed_program"))
 
 
 class LogLevel(StrEnum):

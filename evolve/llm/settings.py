@@ -131,7 +131,7 @@ class LLMConfig:
     @staticmethod
     def rules(node: Any) -> str:
         if node.modes.diff + node.modes.rewrite <= 0:
-            return "llm.modes: diff and rewrite probabilities are both 0"
+            return "modes: diff and rewrite probabilities are both 0"
         if node.models:
             from omegaconf import OmegaConf
 
@@ -139,10 +139,10 @@ class LLMConfig:
                      for m in node.models]
             twice = sorted({str(n) for n in names if names.count(n) > 1})
             if twice:  # statistics and the archive's llm_calls are keyed by the model string
-                return (f"llm.models: {twice[0]} is listed twice (give each entry its own model "
+                return (f"models: {twice[0]} is listed twice (give each entry its own model "
                         "string)")
             if sum(m.weight for m in node.models) <= 0:
-                return "llm.models: weights sum to 0"
+                return "models: weights sum to 0"
         return ""
 
 

@@ -44,7 +44,7 @@ class MoeTiming:
 
 def _spec_rules(node: Any) -> str:
     bad = SeriesSpec(**{k: node[k] for k in node})._problem()
-    return f"problem.generator: {bad}" if bad else ""
+    return f": {bad}" if bad else ""
 
 
 # Synthetic time series for train / validation: workloads.SeriesSpec's fields and defaults
@@ -74,7 +74,7 @@ class TestSplit:
     def rules(node: Any) -> str:
         for i, p in enumerate(node.pairs):
             if len(p) != 2:
-                return f"problem.splits.test.pairs[{i}]={list(p)!r}: not a [plan, score] pair"
+                return f"pairs[{i}]={list(p)!r}: not a [plan, score] pair"
         return ""
 
 

@@ -65,7 +65,7 @@ class SpotMultiSchema(SpotSchema):
     @staticmethod
     def rules(node: Any) -> str:
         if node.deadline_hours < node.job_hours:
-            return (f"problem.deadline_hours={node.deadline_hours:g}: shorter than the job "
+            return (f"deadline_hours={node.deadline_hours:g}: shorter than the job "
                     f"({node.job_hours:g} h)")
         return ""
 
