@@ -360,3 +360,20 @@ def test_smtt_weighted_runs_under_its_own_folder(tmp_path):
                          text=True, timeout=300, env=env)
     assert out.returncode == 0, out.stderr
     assert [r["problem"] for r in json.loads(out.stdout)] == ["smtt_weighted"]
+
+
+def test_resume_checks_overrides_against_the_schema(tmp_path):
+    """`evolve resume=` merges the saved config onto the typed schema: bad values are one line."""
+    from tests.engine_util import SORTING, run_evolve
+
+    run_dir = tmp_path / "r"
+    run_evolve(*SORTING, "search.iterations=1", "evaluator.workers=1", "progress=false",
+               f"run_dir={run_dir}", timeout=300)
+    saved = OmegaConf.load(run_dir / "config.yaml")
+    validate(load_saved(OmegaConf.to_container(saved)))  # type: ignore[arg-type]
+    for override, message in (("search.iterations=abc",
+                               "search.iterations='abc': expected an integer"),
+                              ("search.islands=0", "search.islands=0: must be > 0")):
+        proc = run_evolve(*SORTING[:2], f"resume={run_dir}", override, check=False)
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.strip().splitlines() == [f"evolve: error: {message}"]
