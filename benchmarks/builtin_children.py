@@ -20,11 +20,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from evolve.config import problem_config  # noqa: E402
 from evolve.evaluator import Evaluator  # noqa: E402
 from evolve.problem import make_problem  # noqa: E402
 from evolve.proposers.base import ProblemInfo, ProgramView, ProposalContext  # noqa: E402
@@ -45,8 +45,7 @@ def main() -> None:
     ap.add_argument("--children", type=int, default=40)
     ap.add_argument("--timeout", type=float, default=60.0)
     args = ap.parse_args()
-    conf = ROOT / "evolve" / "conf" / "problem" / f"{args.problem}.yaml"
-    cfg = yaml.safe_load(conf.read_text())
+    cfg = problem_config(args.problem)
     problem = make_problem(cfg)
     info = ProblemInfo(problem.name, problem.entry, problem.signature, problem.description,
                        tuple(problem.primitives))

@@ -17,19 +17,17 @@ import argparse
 import json
 import os
 import time
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
-import yaml
 
+from evolve.config import problem_config
 from evolve.problem import make_problem
 from evolve.problems.moe_placement.workloads import real_statistics
 from evolve.program import load_candidate
 from evolve.result import evaluate_in_process
 
-CFG = yaml.safe_load(
-    (resources.files("evolve.conf") / "problem" / "moe_placement.yaml").read_text())
+CFG = problem_config("moe_placement")
 MODES = {"hierarchical": (288, 8, 4, 32), "global": (288, 1, 1, 32)}
 
 

@@ -19,7 +19,7 @@ from typing import Any, cast
 
 from omegaconf import DictConfig, OmegaConf
 
-from evolve.config import ConfigError, compose, group_choices, validate
+from evolve.config import ConfigError, compose, config_error, group_choices, validate
 
 log = logging.getLogger("evolve")
 
@@ -90,8 +90,11 @@ def _resume_config(folder: Path, overrides: list[str]) -> DictConfig:
         if OmegaConf.select(cfg, key.lstrip("+"), default="__missing__") == "__missing__" \
                 and not key.startswith("+"):
             raise ConfigError(f"unknown config key '{key}'")
-        OmegaConf.update(cfg, key.lstrip("+"), _override_value(ov) if value else None,
-                         force_add=True)
+        try:  # the saved sections merged onto the schema are typed: a bad value raises here
+            OmegaConf.update(cfg, key.lstrip("+"), _override_value(ov) if value else None,
+                             force_add=True)
+        except Exception as e:  # noqa: BLE001 - OmegaConf's errors become the one-line message
+            raise config_error(e) from None
     cfg.resume = str(folder)
     return cfg
 

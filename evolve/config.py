@@ -1,32 +1,46 @@
-"""Composing and checking the Hydra config; every mistake becomes one line naming key and value."""
+"""Composing and checking the Hydra config; every mistake becomes one line naming key and value.
+
+The schema (types, ranges, choices, defaults) is evolve/config_schema.py plus each problem's
+problems/<name>/schema.py; evolve/config_check.py is the one checker. This module is the API the
+rest of the engine uses: compose, validate, config_error, load_saved, to_dict, group_choices.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import dataclasses
+import logging
+import re
+import typing
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any
 
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 GROUPS = ("problem", "search", "proposer", "llm")
+
+log = logging.getLogger(__name__)
 
 
 class ConfigError(Exception):
     """A bad config key, value or choice (one line for the user)."""
 
 
-def _one_line(msg: str) -> str:
-    return " ".join(msg.split())
+def register() -> None:
+    """Put the structured schema into Hydra's ConfigStore (call before any Hydra compose)."""
+    from evolve.config_schema import register as _register
+
+    _register()
 
 
 def compose(overrides: list[str], config_dirs: Sequence[str] = ()) -> DictConfig:
-    """Compose `evolve/conf/config.yaml` with `overrides`; extra `config_dirs` add choices."""
+    """Compose `evolve/conf/config.yaml` with `overrides`; extra `config_dirs` add choices.
+    Types, keys and choices are checked here (by Hydra), ranges by `validate`."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_module
     from hydra.core.global_hydra import GlobalHydra
-    from hydra.errors import HydraException, MissingConfigException
 
+    register()
     extra = []
     if config_dirs:
         paths = ",".join(f"file://{Path(d).resolve()}" for d in config_dirs)
@@ -35,183 +49,165 @@ def compose(overrides: list[str], config_dirs: Sequence[str] = ()) -> DictConfig
     try:
         with initialize_config_module(config_module="evolve.conf", version_base=None):
             return hydra_compose("config", overrides=extra + list(overrides))
-    except MissingConfigException as e:
-        text = str(e)
-        group = (text.split("Could not find '")[-1].split("/")[0] if "Could not find" in text
-                 else "?")
-        bad = text.split("Could not find '")[-1].split("'")[0] if "Could not find" in text else "?"
-        choices = ", ".join(sorted(o for o in (e.options or []) if not o.startswith("_"))) or "none"
-        raise ConfigError(f"unknown {group} '{bad.split('/')[-1]}' (valid {group} choices: "
-                          f"{choices})") from None
-    except HydraException as e:
-        text = str(e)
-        if "Could not override" in text:
-            key = text.split("'")[1]
-            raise ConfigError(f"unknown config key '{key}' "
-                              f"({_valid_keys_hint(key, config_dirs)})") from None
-        raise ConfigError(_one_line(text).split(" See https")[0]) from None
+    except Exception as e:  # noqa: BLE001 - Hydra and OmegaConf raise many types; all become one line
+        raise config_error(e) from None
 
 
-def _valid_keys_hint(key: str, config_dirs) -> str:
-    parent = key.rsplit(".", 1)[0] if "." in key else ""
-    try:
-        base = compose([], config_dirs)
-        node = OmegaConf.select(base, parent) if parent else base
-        if isinstance(node, DictConfig):
-            return (f"valid keys under {parent or 'the root'}: "
-                    f"{', '.join(sorted(map(str, node.keys())))}")
-    except ConfigError:
-        pass
-    return "see `evolve --show`"
+def _omega_cause(exc: BaseException | None):
+    from omegaconf.errors import OmegaConfBaseException
+
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, OmegaConfBaseException):
+            return exc
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None
 
 
-@dataclass(frozen=True)
-class Rule:
-    """How one config value is checked: kind, bounds, choices, whether null is allowed."""
+def config_error(exc: BaseException) -> ConfigError:
+    """The one-line ConfigError for any Hydra/OmegaConf exception (compose, overrides, merges)."""
+    from hydra.errors import MissingConfigException
 
-    kind: type  # int, float, bool, str or list
-    low: float | None = None
-    low_open: bool = False  # True: value > low; False: value >= low
-    high: float | None = None
-    choices: tuple[str, ...] | None = None  # for str, or for each item of a list
-    nullable: bool = False
-    required: bool = True  # the shipped YAML must define it (the one source of defaults)
+    from evolve.config_check import describe, one_line
 
-
-def _num(kind: type, low=None, high=None, *, gt: bool = False, null: bool = False,
-         required: bool = True) -> Rule:
-    return Rule(kind, low, gt, high, nullable=null, required=required)
-
-
-def _choice(*names: str, required: bool = True) -> Rule:
-    return Rule(str, choices=names, required=required)
-
-
-_BOOL, _OPT_STR = Rule(bool), Rule(str, nullable=True)
-_INT_POS, _INT_NONNEG, _PROB = _num(int, 0, gt=True), _num(int, 0), _num(float, 0, 1)
-
-
-class _Optional(TypedDict):
-    required: bool
-
-
-_OPT: _Optional = {"required": False}  # keys of optional sections (the builtin proposer, problems)
-
-# The schema: every config value the engine reads, checked before anything is written.
-# `*` matches any one key (operator weights). Problem-specific keys are the problem's own.
-SCHEMA: dict[str, Rule] = {
-    "resume": _OPT_STR, "run_dir": _OPT_STR, "progress": _BOOL,
-    "log_level": _choice("DEBUG", "INFO", "WARNING", "ERROR", "debug", "info", "warning", "error"),
-    "search.iterations": _INT_NONNEG, "search.seed": _INT_NONNEG,
-    "search.islands": _INT_POS, "search.migration_interval": _INT_NONNEG,
-    "search.migration_count": _INT_NONNEG, "search.max_seconds": _num(float, 0, gt=True, null=True),
-    "search.target_score": _num(float, null=True), "search.concurrency": _INT_POS,
-    "search.parent_selection": _choice("power_law", "weighted", "tournament", "uniform"),
-    "search.power_law_alpha": _num(float, 0), "search.weighted_sharpness": _num(float, 0, gt=True),
-    "search.tournament_k": _INT_POS, "search.fix_probability": _PROB, "search.exploration": _PROB,
-    "search.num_top_inspirations": _INT_NONNEG, "search.num_diverse_inspirations": _INT_NONNEG,
-    "search.map_elites.features": Rule(list, choices=("code_length", "behaviour", "score")),
-    "search.map_elites.bins": _INT_POS,
-    "evaluator.workers": _INT_POS, "evaluator.timeout_s": _num(float, 0, gt=True),
-    "evaluator.memory_mb": _INT_POS, "evaluator.max_output_kb": _INT_POS,
-    "evaluator.isolate_network": _BOOL, "evaluator.drop_privileges": _BOOL, "evaluator.gate": _BOOL,
-    "archive.url": _OPT_STR,
-    "llm.max_cost_usd": _num(float, 0, gt=True, null=True),
-    "problem.name": Rule(str), "problem.target": Rule(str, required=False),
-    "problem.seed_program": Rule(str, required=False),
-    "problem.preload": Rule(list, required=False),
-    "proposer.kind": _choice("auto", "builtin", "llm", "mixed", "scripted"),
-    "proposer.builtin_fraction": _PROB, "proposer.programs": Rule(list, **_OPT),
-    "proposer.builtin.operators.*": _num(float, 0, **_OPT),
-    "proposer.builtin.bandit.window": _num(int, 0, gt=True, **_OPT),
-    "proposer.builtin.bandit.prior_n": _num(float, 0, **_OPT),
-    "proposer.builtin.bandit.floor": _num(float, 0, 1, **_OPT),
-    "proposer.builtin.expr_depth": _num(int, 0, gt=True, **_OPT),
-    "proposer.builtin.const_prob": _num(float, 0, 1, **_OPT),
-    "proposer.builtin.rel_step": _num(float, 0, **_OPT),
-    "proposer.builtin.abs_step": _num(float, 0, **_OPT),
-    "proposer.builtin.depth_bias": _num(float, 0, **_OPT),
-    "proposer.builtin.key_bias": _num(float, 0, **_OPT),
-    "proposer.builtin.max_attempts": _num(int, 0, gt=True, **_OPT),
-    "proposer.builtin.tune.max_params": _num(int, 0, gt=True, **_OPT),
-    "proposer.builtin.tune.max_evals": _num(int, 0, gt=True, **_OPT),
-    "proposer.builtin.tune.sigma0": _num(float, 0, gt=True, **_OPT),
-    "proposer.builtin.tune.sets": _choice("train", "gate", **_OPT),
-    "proposer.builtin.tune.max_sets": _num(int, 0, gt=True, null=True, **_OPT),
-}
-
-
-def _expand(cfg: DictConfig, key: str) -> list[str]:
-    """`key` itself, or one key per child where it ends in `.*`."""
-    if not key.endswith(".*"):
-        return [key]
-    node = OmegaConf.select(cfg, key[:-2], default=None)
-    return [f"{key[:-2]}.{k!s}" for k in node] if isinstance(node, DictConfig) else []
-
-
-def _check(key: str, value: Any, rule: Rule) -> None:
-    """Raise ConfigError naming `key=value` when `value` breaks `rule`."""
-    shown = f"{key}={value!r}"
-    if value is None:
-        if not rule.nullable:
-            raise ConfigError(f"{key}=null: a value is required")
-        return
-    if rule.kind is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{shown}: expected true or false")
-        return
-    if rule.kind is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{shown}: expected a string")
-        if rule.choices and value not in rule.choices:
-            raise ConfigError(f"{shown}: choose one of {', '.join(rule.choices)}")
-        return
-    if rule.kind is list:
-        if isinstance(value, str) or not isinstance(value, (list, tuple, ListConfig)):
-            raise ConfigError(f"{shown}: expected a list")
-        choices = rule.choices or ()
-        bad = [v for v in value if choices and v not in choices]
-        if bad:
-            raise ConfigError(f"{shown}: unknown {bad[0]!r} "
-                              f"(choose from {', '.join(choices)})")
-        if choices and not len(value):
-            raise ConfigError(f"{key}=[]: name at least one of {', '.join(choices)}")
-        return
-    integer = rule.kind is int
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or \
-            (integer and float(value) != int(value)) or value in (float("inf"), float("-inf")):
-        raise ConfigError(f"{shown}: expected a{'n integer' if integer else ' finite number'}")
-    if rule.low is not None and (value <= rule.low if rule.low_open else value < rule.low):
-        raise ConfigError(f"{shown}: must be {'>' if rule.low_open else '>='} {rule.low:g}")
-    if rule.high is not None and value > rule.high:
-        raise ConfigError(f"{shown}: must be <= {rule.high:g}")
+    if isinstance(exc, ConfigError):
+        return exc
+    text = str(exc)
+    if isinstance(exc, MissingConfigException) and "Could not find '" in text:
+        bad = text.split("Could not find '")[-1].split("'")[0]
+        group = bad.rsplit("/", 1)[0] if "/" in bad else "config"
+        choices = ", ".join(sorted(o for o in (exc.options or []) if not o.startswith("_")))
+        return ConfigError(f"unknown {group} '{bad.split('/')[-1]}' (valid {group} choices: "
+                           f"{choices or 'none'})")
+    cause = _omega_cause(exc)
+    if cause is not None:
+        msg = describe(cause)
+        over = re.match(r"Error merging override ([^=\s]+)=(.*)", text.split("\n")[0])
+        if over and not msg.startswith(over.group(1).split("[")[0]):
+            # OmegaConf lost the path (items of nested lists): name the override instead
+            return ConfigError(f"{over.group(1)}={over.group(2)}: "
+                               f"{one_line(str(cause).splitlines()[0])}")
+        return ConfigError(msg)
+    if "Could not override '" in text:
+        return ConfigError(f"unknown config key '{text.split(chr(39))[1]}'")
+    return ConfigError(one_line(text).split(" See https")[0])
 
 
 def validate(cfg: DictConfig) -> None:
-    """Check every value in SCHEMA (kind, range, choice); the first problem is one ConfigError."""
-    for pattern, rule in SCHEMA.items():
-        for key in _expand(cfg, pattern):
-            try:
-                value = OmegaConf.select(cfg, key, default=_ABSENT, throw_on_missing=True)
-            except Exception as e:  # noqa: BLE001 - ??? values, broken ${interpolations}
-                raise ConfigError(f"{key}: {_one_line(str(e)).split(' full_key:')[0]}") from None
-            if value is _ABSENT:
-                if rule.required and not pattern.endswith(".*"):
-                    raise ConfigError(f"{key}: missing (no default in the config)")
-                continue
-            _check(key, value, rule)
+    """Check every value against the schema (type, key, range, cross-field rules), whatever
+    built `cfg` (Hydra, a resumed run's config.yaml); the first problem is one ConfigError."""
+    from omegaconf.errors import OmegaConfBaseException
+
+    from evolve.config_check import describe, typed, walk
+    from evolve.config_schema import ProblemBase, RootConfig, schema_for
+
+    try:
+        data = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+    except OmegaConfBaseException as e:  # ??? values, broken ${interpolations}
+        raise ConfigError(f"{e.full_key}: {str(e).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise ConfigError("the config is not a mapping")
+    problem = data.pop("problem", None)
+    typed(RootConfig, data, "")
+    if not isinstance(problem, dict):
+        raise ConfigError(f"problem={problem!r}: expected a problem section (problem=<name>)")
+    node_type = OmegaConf.get_type(cfg, "problem") if "problem" in cfg else None
+    schema = node_type if dataclasses.is_dataclass(node_type) else schema_for(problem)
+    if schema is not ProblemBase:
+        typed(schema, problem, "problem")
+        return
+    node = OmegaConf.structured(ProblemBase)  # a user's problem: its own keys are its own
+    OmegaConf.set_struct(node, False)
+    try:
+        node = OmegaConf.merge(node, problem)
+    except OmegaConfBaseException as e:
+        raise ConfigError(describe(e, "problem")) from None
+    bad = walk(typing.cast(DictConfig, node), ProblemBase, "problem")
+    if bad:
+        raise ConfigError(bad)
+
+
+# Keys renamed since runs were saved: old dotted key -> new dotted key (resume maps them).
+RENAMED: dict[str, str] = {}
+
+
+def _prune(data: dict, cls: type, where: str) -> dict:
+    """`data` without keys that `cls` no longer declares (recursively), each one logged."""
+    hints = typing.get_type_hints(cls)
+    out = {}
+    for key, value in data.items():
+        if key not in hints:
+            log.warning("saved config: %s%s is no longer a config key (ignored)", where, key)
+            continue
+        t = hints[key]
+        args = [a for a in typing.get_args(t) if a is not type(None)]
+        inner = args[0] if len(args) == 1 and typing.get_origin(t) is not list else t
+        if dataclasses.is_dataclass(inner) and isinstance(value, dict):
+            value = _prune(value, typing.cast(type, inner), f"{where}{key}.")
+        out[key] = value
+    return out
+
+
+def load_saved(saved: Mapping[str, Any]) -> DictConfig:
+    """A saved run config (plain, maybe older: keys missing, renamed or gone) on today's schema:
+    missing keys get today's defaults, renamed ones move (RENAMED), gone ones are dropped with a
+    warning. The problem section is typed by its shipped schema when its `target` has one."""
+    from omegaconf.errors import OmegaConfBaseException
+
+    from evolve.config_schema import ProblemBase, RootConfig, schema_for
+
+    data = OmegaConf.to_container(OmegaConf.create(dict(saved)), resolve=False)
+    assert isinstance(data, dict)
+    for old, new in RENAMED.items():
+        value = OmegaConf.select(OmegaConf.create(data), old, default=_ABSENT)
+        if value is not _ABSENT:
+            _pop(data, old)
+            _put(data, new, value)
+    problem = data.pop("problem", None) or {}
+    try:
+        cfg = OmegaConf.merge(OmegaConf.structured(RootConfig), _prune(data, RootConfig, ""))
+        schema = schema_for(problem)
+        if schema is ProblemBase:
+            cfg.problem = problem
+        else:
+            cfg.problem = OmegaConf.merge(OmegaConf.structured(schema),
+                                          _prune(problem, schema, "problem."))
+    except OmegaConfBaseException as e:
+        raise config_error(e) from None
+    assert isinstance(cfg, DictConfig)
+    return cfg
 
 
 _ABSENT = object()
 
 
+def _pop(data: dict, dotted: str) -> None:
+    *path, last = dotted.split(".")
+    for k in path:
+        data = data.get(k) or {}
+    data.pop(last, None)
+
+
+def _put(data: dict, dotted: str, value: Any) -> None:
+    *path, last = dotted.split(".")
+    for k in path:
+        data = data.setdefault(k, {})
+    data[last] = value
+
+
 def to_dict(node: Any) -> dict:
+    """A plain dict of a config section (choices as their names)."""
     if node is None:
         return {}
-    out = OmegaConf.to_container(node, resolve=True)
+    out = OmegaConf.to_container(node, resolve=True, enum_to_str=True)
     if not isinstance(out, dict):  # a list where a config section (a mapping) belongs
         raise ConfigError(f"expected a config mapping, got {type(out).__name__}")
     return out
+
+
+def problem_config(name: str, config_dirs: Sequence[str] = ()) -> dict:
+    """The composed section of `problem=<name>` as a plain dict (what make_problem takes)."""
+    return to_dict(compose([f"problem={name}"], config_dirs).problem)
 
 
 def group_choices(config_dirs: Sequence[str] = ()) -> dict[str, list[str]]:

@@ -62,7 +62,7 @@ def test_missing_model_package_names_the_extra():
 
 
 def test_unknown_local_server_key():
-    with pytest.raises(ConfigError, match=r"llm\.local_server\.nctx: unknown key"):
+    with pytest.raises(ConfigError, match=r"unknown config key 'llm\.local_server\.nctx'"):
         LLMProposer({"model": "openai/x", "local_server": {"nctx": 1}}, {}, INFO)
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
+from evolve.config import problem_config
 from evolve.evaluators.moe import Shapes, balance, validate
 from evolve.evaluators.moe_bounds import bounds
 from evolve.problem import InvalidOutput, ProblemError, make_problem
@@ -19,7 +19,7 @@ from evolve.problems.moe_placement.workloads import SeriesSpec, generate, real_s
 from evolve.result import evaluate_in_process
 
 REPO = Path(__file__).resolve().parents[1]
-CFG = yaml.safe_load((REPO / "evolve/conf/problem/moe_placement.yaml").read_text())
+CFG = problem_config("moe_placement")
 HIER = Shapes(16, 4, 2, 8)
 
 
@@ -127,7 +127,7 @@ def test_generator_is_seeded_and_skewed():
 def test_config_errors_name_the_field():
     with pytest.raises(ProblemError, match=r"problem.shapes .*num_replicas=100 < 256"):
         MoePlacementProblem({**CFG, "shapes": {**CFG["shapes"], "num_replicas": 100}})
-    with pytest.raises(ProblemError, match=r"problem.generator.tokens: unknown generator key"):
+    with pytest.raises(ProblemError, match=r"unknown config key 'problem.generator.tokens'"):
         MoePlacementProblem({**CFG, "generator": {"tokens": 5}})
     with pytest.raises(ProblemError, match="unknown statistics 'prefill_in9999'"):
         MoePlacementProblem({**CFG,

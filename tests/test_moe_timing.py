@@ -8,15 +8,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
+from evolve.config import problem_config
 from evolve.problem import Candidate, make_problem
 from evolve.problems.moe_placement.problem import seed_function
 from evolve.program import load_candidate
 from evolve.result import evaluate_in_process, run_sets
 
 REPO = Path(__file__).resolve().parents[1]
-CFG = yaml.safe_load((REPO / "evolve/conf/problem/moe_placement.yaml").read_text())
+CFG = problem_config("moe_placement")
 # DeepSeek's placements, but at import it stops the clock: any timing read from inside its own
 # process says every call took 0 s. Only a runtime measured outside its reach gives the seed's
 # score.

@@ -168,11 +168,11 @@ def test_baseline_names(problem):
 
 
 @pytest.mark.parametrize("cfg,needle", [
-    ({"weighted": "yes"}, "problem.weighted='yes'"),
-    ({"train": {"sizes": [20, 0]}}, "problem.train.sizes"),
-    ({"train": {"size": [20]}}, "unknown key(s) ['size']"),
-    ({"miss_penalty_pct": -1}, "problem.miss_penalty_pct=-1"),
-    ({"reference": {"budget": 3}}, "problem.reference="),
+    ({"weighted": "maybe"}, "problem.weighted='maybe': expected true or false"),
+    ({"train": {"sizes": [20, 0]}}, "problem.train.sizes[1]=0: must be >= 2"),
+    ({"train": {"size": [20]}}, "unknown config key 'problem.train.size'"),
+    ({"miss_penalty_pct": -1}, "problem.miss_penalty_pct=-1: must be >= 0"),
+    ({"reference": {"budget": 3}}, "unknown config key 'problem.reference.budget'"),
 ])
 def test_config_errors(cfg, needle):
     with pytest.raises(ProblemError) as e:

@@ -6,14 +6,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from evolve.config import problem_config
 from evolve.evaluators import spot
 from evolve.problem import Candidate, InvalidOutput, ProblemError, make_problem
 from evolve.problems.spot import SpotMultiProblem, SpotSingleProblem, data
 from evolve.problems.spot import baselines as B
 from evolve.program import load_candidate, split_blocks
 from evolve.result import evaluate_in_process
-
-CONF = Path(__file__).resolve().parents[1] / "evolve" / "conf" / "problem"
 
 
 @pytest.fixture(scope="module")
@@ -27,9 +26,7 @@ def multi():
 
 
 def _load_cfg(name):
-    import yaml
-
-    return yaml.safe_load((CONF / f"{name}.yaml").read_text())
+    return problem_config(name)
 
 
 @pytest.mark.parametrize("name", ["spot_single", "spot_multi"])
@@ -144,14 +141,18 @@ def test_observe_all_regions_switch():
 
 
 def test_config_errors():
-    with pytest.raises(ProblemError, match="suite"):
+    with pytest.raises(ProblemError, match=r"problem.suite=.nope.: choose one of leaderboard"):
         SpotSingleProblem({"suite": "nope"})
-    with pytest.raises(ProblemError, match="std_penalty"):
+    with pytest.raises(ProblemError, match=r"problem\.std_penalty=-1: must be >= 0"):
         SpotMultiProblem({"std_penalty": -1})
-    with pytest.raises(ProblemError, match="published_accounting"):
-        SpotMultiProblem({"published_accounting": "yes"})
-    with pytest.raises(ProblemError, match="deadlines_hours"):
+    with pytest.raises(ProblemError, match=r"problem\.published_accounting=.maybe."):
+        SpotMultiProblem({"published_accounting": "maybe"})
+    with pytest.raises(ProblemError, match=r"problem\.deadlines_hours=.52.: expected a list"):
         SpotSingleProblem({"deadlines_hours": "52"})
+    with pytest.raises(ProblemError, match=r"problem.deadline_hours=40: shorter than the job"):
+        SpotMultiProblem({"deadline_hours": 40})
+    with pytest.raises(ProblemError, match=r"unknown config key .problem\.deadline_hour."):
+        SpotMultiProblem({"deadline_hour": 60})
 
 
 # ---- evolve-replay --instances -------------------------------------------------------------

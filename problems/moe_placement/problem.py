@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from evolve.config import to_dict
+from evolve.config_check import typed
 from evolve.evaluators.moe import Shapes
 from evolve.problem import (
     InstanceSet,
@@ -22,8 +24,8 @@ from evolve.problem import (
     readonly,
 )
 from evolve.problems.moe_placement import scoring, snake
+from evolve.problems.moe_placement.schema import MoeSchema
 from evolve.problems.moe_placement.workloads import (
-    TEST_PAIRS,
     Series,
     SeriesSpec,
     generated_series,
@@ -71,24 +73,6 @@ def seed_function(name: str) -> Callable:
     return module.rebalance_experts
 
 
-def _section(cfg: Mapping[str, Any], key: str) -> dict:
-    value = cfg.get(key) or {}
-    if not hasattr(value, "items"):
-        raise ProblemError(f"problem.{key}={value!r}: expected a mapping")
-    return dict(value.items())
-
-
-def _number(section: dict, key: str, default, kind, where: str, low=None):
-    value = section.get(key, default)
-    try:
-        out = kind(value)
-    except (TypeError, ValueError):
-        raise ProblemError(f"{where}.{key}={value!r}: expected {kind.__name__}") from None
-    if low is not None and out < low:
-        raise ProblemError(f"{where}.{key}={value!r}: must be >= {low}")
-    return out
-
-
 class MoePlacementProblem(Problem):
     """Place and replicate MoE experts on GPUs so that the next window's load is balanced, fast."""
 
@@ -103,20 +87,13 @@ class MoePlacementProblem(Problem):
 
     def __init__(self, cfg: Mapping[str, Any] | None = None):
         super().__init__(cfg)
-        sh = _section(self.cfg, "shapes")
-        self.shapes = Shapes(*(_number(sh, k, d, int, "problem.shapes", 1) for k, d in
-                               (("num_replicas", 288), ("num_groups", 8), ("num_nodes", 4),
-                                ("num_gpus", 32))))
-        sc = _section(self.cfg, "score")
-        self.weights = scoring.Weights(
-            _number(sc, "balancedness", 1.0, float, "problem.score", 0.0),
-            _number(sc, "runtime", 0.05, float, "problem.score", 0.0),
-            _number(sc, "runtime_ref_ms", 5.0, float, "problem.score", 1e-6))
-        tm = _section(self.cfg, "timing")
-        self.repeats = _number(tm, "repeats", 5, int, "problem.timing", 1)
+        c = self.conf = typed(MoeSchema, self.cfg, "problem", ProblemError)
+        self.shapes = Shapes(**to_dict(c.shapes))
+        self.weights = scoring.Weights(**to_dict(c.score))
+        self.repeats = int(c.timing.repeats)
         self.timed_calls = self.repeats + 1  # the first call is a warm-up (never timed)
-        self.spec = SeriesSpec.from_cfg(_section(self.cfg, "generator"), "problem.generator")
-        self.worst_layers = _number(self.cfg, "feedback_layers", 3, int, "problem", 0)
+        self.spec = SeriesSpec(**to_dict(c.generator))
+        self.worst_layers = int(c.feedback_layers)
         self._check_shapes(self.spec.experts, "problem.generator.experts")
         self._sets: dict[str, list[InstanceSet]] = {}
         self._refs: dict[str, tuple[Series, list[dict[str, float]]]] = {}
@@ -129,16 +106,8 @@ class MoePlacementProblem(Problem):
                                f"{'; '.join(bad)}")
 
     # ---- data -----------------------------------------------------------------------------
-    def _split_cfg(self, split: str) -> dict:
-        return _section(_section(self.cfg, "splits"), split)
-
     def _generated(self, split: str, seeds, spec: SeriesSpec) -> list[InstanceSet]:
-        try:
-            seeds = [int(s) for s in seeds]
-        except (TypeError, ValueError):
-            raise ProblemError(f"problem.splits.{split}.seeds={seeds!r}: expected a list of "
-                               "integers") from None
-        return [self._iset(generated_series(f"{split}/series_{s}", s, spec)) for s in seeds]
+        return [self._iset(generated_series(f"{split}/series_{s}", int(s), spec)) for s in seeds]
 
     @staticmethod
     def _iset(series: Series) -> InstanceSet:
@@ -148,17 +117,13 @@ class MoePlacementProblem(Problem):
         if split in self._sets:
             return self._sets[split]
         if split in ("train", "validation"):
-            default = [0, 1] if split == "train" else [100, 101]
-            sets = self._generated(split, self._split_cfg(split).get("seeds", default), self.spec)
+            sets = self._generated(split, self.conf.splits[split].seeds, self.spec)
         elif split == "test":
-            pairs = self._split_cfg("test").get("pairs") or TEST_PAIRS
+            pairs = self.conf.splits.test.pairs
             self._check_shapes(next(iter(real_statistics().values())).shape[1],
                                "the SGLang statistics")
             sets = []
             for p in pairs:
-                if isinstance(p, str) or not hasattr(p, "__len__") or len(p) != 2:
-                    raise ProblemError(f"problem.splits.test.pairs: {p!r} is not a [plan, score] "
-                                       "pair")
                 sets.append(self._iset(real_pair(str(p[0]), str(p[1]))))
         else:
             raise ProblemError(f"split {split!r}: expected one of train, validation, test")
@@ -166,12 +131,11 @@ class MoePlacementProblem(Problem):
         return sets
 
     def gate_sets(self) -> list[InstanceSet]:
-        g = _section(self.cfg, "gate")
-        if not g.get("enabled", True):
+        g = self.conf.gate
+        if not g.enabled:
             return []
         if "gate" not in self._sets:
-            layers = _number(g, "layers", 4, int, "problem.gate", 1)
-            seed = _number(g, "seed", 7, int, "problem.gate")
+            layers, seed = int(g.layers), int(g.seed)
             spec = dataclasses.replace(self.spec, layers=layers, windows=2)
             self._sets["gate"] = [self._iset(generated_series(f"gate/series_{seed}", seed, spec))]
         return self._sets["gate"]

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from evolve.config import to_dict
+from evolve.config_check import typed
 from evolve.problem import Candidate, InstanceSet, Problem, ProblemError, SetScore, Summary
 
 from . import reference, splits
 from .baselines import DEFAULT, baselines
-from .config import SmttConfig
 from .instances import Instances
 from .loaders import load_file
+from .schema import SmttSchema
 from .scoring import collect, score_orders, set_metrics
 
 log = logging.getLogger(__name__)
@@ -66,7 +69,12 @@ class SmttProblem(Problem):
 
     def __init__(self, cfg: Mapping[str, Any] | None = None):
         super().__init__(cfg)
-        self.conf = SmttConfig.parse(self.cfg)
+        self.conf = typed(SmttSchema, self.cfg, "problem", ProblemError)
+        # the configured name (smtt, smtt_weighted): run folders and the archive use it; seeds
+        # and prompts stay those of smtt (seeds_root)
+        self.name = str(self.conf.name)
+        self.reference = to_dict(self.conf.reference)
+        self.cache = Path(self.conf.cache_dir).expanduser() if self.conf.cache_dir else None
         w = self.conf.weighted
         args = "p, d, w" if w else "p, d"
         self.signature = f"def schedule({args}) -> np.ndarray  # int64 permutation of range(len(p))"
@@ -87,9 +95,9 @@ class SmttProblem(Problem):
 
     # ---- data -------------------------------------------------------------------------------
     def _generated(self, split: str) -> Instances:
-        params = splits.split_params(split, getattr(self.conf, split), self.conf.weighted,
+        params = splits.split_params(split, self.conf[split], self.conf.weighted,
                                      self.conf.rdd, self.conf.tf)
-        return splits.generated(params, self.conf.reference, self.conf.cache_dir)
+        return splits.generated(params, self.reference, self.cache)
 
     def instance_sets(self, split: str) -> list[InstanceSet]:
         if split not in self._sets:
@@ -126,7 +134,7 @@ class SmttProblem(Problem):
         """Fill missing reference values (solver run once per file content, then cached)."""
         if np.all(np.isfinite(inst.ref)):
             return inst
-        cache = (self.conf.cache_dir or splits.cache_dir()) / f"refs-{inst.fingerprint()}.npz"
+        cache = (self.cache or splits.cache_dir()) / f"refs-{inst.fingerprint()}.npz"
         if cache.exists():
             z = np.load(cache)
             if z["ref"].shape == inst.ref.shape:
@@ -134,7 +142,7 @@ class SmttProblem(Problem):
                 return inst.with_refs(np.where(keep, inst.ref, z["ref"]),
                                       np.where(keep, inst.ref_exact, z["exact"]))
         log.info("smtt: computing reference values for %s (%d instances)", inst.source, inst.m)
-        solved = reference.solve(inst, self.conf.reference)
+        solved = reference.solve(inst, self.reference)
         try:
             cache.parent.mkdir(parents=True, exist_ok=True)
             np.savez(cache, ref=solved.ref, exact=solved.ref_exact)
@@ -189,6 +197,10 @@ class SmttProblem(Problem):
 
     def default_baselines(self) -> list[str]:
         return list(DEFAULT)
+
+    def seeds_root(self) -> Path:
+        """seeds/smtt/ whatever the configured name (smtt_weighted shares them)."""
+        return Path(str(resources.files("evolve.seeds"))) / "smtt"
 
     def seed_path(self, name_or_path: str) -> Path:
         """Weighted runs start from the weighted twin of a named seed (edd -> wedd) if it exists."""

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from evolve.config_check import typed
 from evolve.evaluators import spot
 from evolve.problem import (
     Candidate,
@@ -20,6 +21,7 @@ from evolve.problem import (
 )
 from evolve.problems.spot import baselines as base_policies
 from evolve.problems.spot import data, texts
+from evolve.problems.spot.schema import SpotMultiSchema, SpotSchema, SpotSingleSchema
 from evolve.problems.spot.summary import set_metrics, summarize_sets
 
 # for the built-in mutator: unary functions (module attributes) and useful terms of `decide`
@@ -30,22 +32,6 @@ PRIMITIVES = (
     "(work_left + overhead) / gap",  # ticks needed after one restart
     "(job - work_left) - elapsed * job / deadline",  # progress ahead of the uniform line
 )
-
-
-def _num(cfg: Mapping, key: str, default, lo: float = 0.0, allow_none: bool = False):
-    v = cfg.get(key, default)
-    if v is None and allow_none:
-        return None
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= lo:
-        raise ProblemError(f"problem.{key}={v!r}: expected a number >= {lo:g}")
-    return float(v)
-
-
-def _flag(cfg: Mapping, key: str, default: bool) -> bool:
-    v = cfg.get(key, default)
-    if not isinstance(v, bool):
-        raise ProblemError(f"problem.{key}={v!r}: expected true or false")
-    return v
 
 
 class SpotProblem(Problem):
@@ -60,23 +46,23 @@ class SpotProblem(Problem):
                    "optimum_mean_cost", "bound_sum")
     weighting = "instance"  # how jobs fold into mean_cost: per job, or mean of scenario means
     policies: ClassVar[dict[str, Callable]] = {}
+    schema: ClassVar[type[SpotSchema]] = SpotSchema
 
     def __init__(self, cfg: Mapping[str, Any] | None = None):
         super().__init__(cfg)
-        c = self.cfg
-        self.job_h = _num(c, "job_hours", 48.0, lo=1e-3)
-        self.switch_h = _num(c, "region_switch_overhead_hours", None, allow_none=True)
-        self.std_penalty = _num(c, "std_penalty", 0.0)
-        self.report_optimum = _flag(c, "report_optimum", True)
-        published = _flag(c, "published_accounting", False)
+        c = self.conf = typed(self.schema, self.cfg, "problem", ProblemError)
+        self.job_h = float(c.job_hours)
+        self.switch_h = c.region_switch_overhead_hours
+        self.std_penalty = float(c.std_penalty)
+        self.report_optimum = bool(c.report_optimum)
         self.sim = spot.SimConfig(
-            od_price=_num(c, "on_demand_price", spot.OD_PRICE, lo=1e-9),
-            published_pricing=published,
-            free_region_switch=published,
-            published_safety_net=_flag(c, "published_safety_net", False),
-            observe_all_regions=_flag(c, "observe_all_regions", True),
+            od_price=float(c.on_demand_price),
+            published_pricing=bool(c.published_accounting),
+            free_region_switch=bool(c.published_accounting),
+            published_safety_net=bool(c.published_safety_net),
+            observe_all_regions=bool(c.observe_all_regions),
         )
-        self.spot_anchor = _num(c, "spot_anchor_price", spot.SPOT_PRICE, lo=0.0)
+        self.spot_anchor = float(c.spot_anchor_price)
         self._sets: dict[str, list[InstanceSet]] = {}
 
     # ---- data -----------------------------------------------------------------------------
@@ -155,36 +141,23 @@ class SpotSingleProblem(SpotProblem):
     name = "spot_single"
     description = texts.single("leaderboard")
     policies = base_policies.SINGLE
+    schema = SpotSingleSchema
 
     def __init__(self, cfg: Mapping[str, Any] | None = None):
         super().__init__(cfg)
-        suite = self.cfg.get("suite", "leaderboard")
-        if suite not in data.SINGLE_SUITES:
-            raise ProblemError(f"problem.suite={suite!r}: expected one of "
-                               f"{', '.join(data.SINGLE_SUITES)}")
+        c = self.conf
+        suite = str(c.suite)
         s = data.SINGLE_SUITES[suite]
         self.suite = suite
         self.description = texts.single(suite)
         self.envs = s["envs"]
-        self.deadlines = self._hours("deadlines_hours", s["deadlines"])
-        self.overheads = self._hours("overheads_hours", s["overheads"])
-        self.n_train = int(_num(self.cfg, "train_windows", 8, lo=1))
-        self.n_validation = int(_num(self.cfg, "validation_windows", 8, lo=1))
-        self.spot_price = _num(self.cfg, "spot_price", spot.SPOT_PRICE, lo=0.0)
-
-    def _hours(self, key: str, default) -> tuple[float, ...]:
-        v = self.cfg.get(key)
-        if v is None:
-            return tuple(default)
-        if isinstance(v, (str, bytes)) or not hasattr(v, "__iter__"):
-            raise ProblemError(f"problem.{key}={v!r}: expected a list of hours")
-        try:
-            vals = tuple(float(x) for x in v)
-        except (TypeError, ValueError):
-            raise ProblemError(f"problem.{key}={v!r}: expected a list of hours") from None
-        if not vals or min(vals) < 0:
-            raise ProblemError(f"problem.{key}={v!r}: expected a non-empty list of hours >= 0")
-        return vals
+        self.deadlines = tuple(c.deadlines_hours if c.deadlines_hours is not None
+                               else s["deadlines"])
+        self.overheads = tuple(c.overheads_hours if c.overheads_hours is not None
+                               else s["overheads"])
+        self.n_train = int(c.train_windows)
+        self.n_validation = int(c.validation_windows)
+        self.spot_price = float(c.spot_price)
 
     def _batch(self, env, wins, names, deadlines=None, overheads=None, job_h=None):
         return data.single_batch(wins, names, env, data.load()["single_gap"],
@@ -242,14 +215,12 @@ class SpotMultiProblem(SpotProblem):
     description = texts.MULTI
     policies = base_policies.MULTI
     weighting = "scenario"
+    schema = SpotMultiSchema
 
     def __init__(self, cfg: Mapping[str, Any] | None = None):
         super().__init__(cfg)
-        self.deadline_h = _num(self.cfg, "deadline_hours", 52.0, lo=1e-3)
-        self.overhead_h = _num(self.cfg, "overhead_hours", 0.2)
-        if self.deadline_h < self.job_h:
-            raise ProblemError(f"problem.deadline_hours={self.deadline_h:g}: shorter than the job "
-                               f"({self.job_h:g} h)")
+        self.deadline_h = float(self.conf.deadline_hours)
+        self.overhead_h = float(self.conf.overhead_hours)
 
     def _scenario(self, name, regions, windows, job_h=None, dl_h=None):
         avail, prices = data.multi_windows(regions, windows)
