@@ -35,6 +35,7 @@ from evolve.hydra_app import (
     link_latest,
     setup_logging,
     sweep_summary,
+    sweeper_params,
     task,
 )
 from evolve.resume import resume_config, resume_folder, trust_folder
@@ -57,7 +58,7 @@ def _parser():
 
 
 def _rewrite(argv: list[str]) -> list[str]:
-    """`--show` is `--cfg job --resolve`; `run_dir=X` is `hydra.run.dir=X`."""
+    """`--show` is `--cfg job --resolve`; `run_dir=X` is `hydra.run.dir=X`; see the Ray note."""
     out: list[str] = []
     for a in argv:
         if a == "--show":
@@ -67,6 +68,11 @@ def _rewrite(argv: list[str]) -> list[str]:
             out.append("hydra.run.dir=" + a.split("=", 1)[1])
         else:
             out.append(a)
+    # hydra-ray-launcher sets a default object store size, which ray.init() refuses when it
+    # joins a running cluster: name the cluster, and no size is asked for
+    if any(a.startswith("hydra.launcher.ray.init.address=") for a in out) and \
+            not any("ray.init.object_store_memory=" in a for a in out):
+        out.append("+hydra.launcher.ray.init.object_store_memory=null")
     return out
 
 
@@ -93,9 +99,11 @@ def _hydra(args, parser) -> int:
     from hydra._internal.utils import _run_hydra
 
     shows = args.help or args.hydra_help or args.info or args.shell_completion
-    if not shows and args.config_name is None:  # a user primary config: checked per job only
-        jobs = job_overrides(args.overrides, args.multirun)
-        check_jobs(jobs, args.config_dir, seeds=not args.cfg)
+    if not shows:
+        params = sweeper_params(args.config_name, args.config_dir, args.overrides) \
+            if args.multirun and args.config_name else {}
+        jobs = job_overrides(args.overrides, args.multirun, params)
+        check_jobs(jobs, args.config_name, args.config_dir, seeds=not args.cfg)
     State.launcher_pid, State.exit_code, State.sweep_dir = os.getpid(), None, None
     # Hydra prints a traceback and a HYDRA_FULL_ERROR hint for any error; with the variable set
     # it re-raises instead, and main() turns the error into one line
@@ -158,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except SystemExit as e:  # --help, --version
         return e.code if isinstance(e.code, int) else 0
-    except Exception as e:  # noqa: BLE001 - Hydra's own errors (bad launcher, sweep syntax ...)
+    except Exception as e:
         from hydra.errors import HydraException
         from omegaconf.errors import OmegaConfBaseException
 

@@ -47,7 +47,8 @@ class State:
 
 # ---- before Hydra: every job's config is composed and checked --------------------------------
 
-def job_overrides(overrides: list[str], multirun: bool) -> list[list[str]]:
+def job_overrides(overrides: list[str], multirun: bool, params: dict | None = None) \
+        -> list[list[str]]:
     """The engine overrides of each job Hydra's basic sweeper will launch (hydra.* left out; the
     comma lists and `hydra.sweeper.params` expanded the way the sweeper does it)."""
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
@@ -56,12 +57,12 @@ def job_overrides(overrides: list[str], multirun: bool) -> list[list[str]]:
     engine = [o for o in overrides if not o.lstrip("+~").startswith(("hydra.", "hydra/"))]
     if not multirun:
         return [engine]
-    params = []
+    swept = [f"{k}={v}" for k, v in (params or {}).items()]
     for o in overrides:
         key, _, value = o.lstrip("+").partition("=")
         if key.startswith("hydra.sweeper.params."):
-            params.append(f"{key.removeprefix('hydra.sweeper.params.')}={_unquote(value)}")
-    parsed = OverridesParser.create().parse_overrides(params + engine)
+            swept.append(f"{key.removeprefix('hydra.sweeper.params.')}={_unquote(value)}")
+    parsed = OverridesParser.create().parse_overrides(swept + engine)
     return [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
 
 
@@ -72,22 +73,64 @@ def _unquote(value: str) -> str:
     return value
 
 
-def check_jobs(jobs: list[list[str]], config_dir: str | None, seeds: bool) -> None:
+def _compose(overrides: list[str], config_name: str | None, dirs: list[str],
+             hydra_node: bool = False) -> DictConfig:
+    """evolve.config.compose (its one-line errors), or a user's primary config (-cn NAME)."""
+    if config_name is None and not hydra_node:
+        return compose(overrides, dirs)
+    from hydra._internal.hydra import Hydra
+    from hydra._internal.utils import create_automatic_config_search_path
+    from hydra.core.config_search_path import SearchPathQuery
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.types import RunMode
+
+    # the search path _run_hydra builds: evolve.conf, and --config-dir before it
+    path = create_automatic_config_search_path(None, None, "pkg://evolve.conf")
+    for d in dirs:
+        path.prepend(provider="command-line", path=f"file://{Path(d).resolve()}",
+                     anchor=SearchPathQuery(provider="schema"))
+    GlobalHydra.instance().clear()
+    try:
+        hydra = Hydra.create_main_hydra2(task_name="evolve", config_search_path=path)
+        cfg = hydra.compose_config(config_name or "config", overrides, run_mode=RunMode.RUN,
+                                   with_log_configuration=False)
+        if not hydra_node:
+            with read_write(cfg), open_dict(cfg):
+                del cfg["hydra"]
+        return cfg
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def sweeper_params(config_name: str, config_dir: str | None, overrides: list[str]) -> dict:
+    """`hydra.sweeper.params` of a user's primary config (`--config-dir DIR -cn NAME`)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    fixed = [o.input_line for o in OverridesParser.create().parse_overrides(overrides)
+             if not o.is_sweep_override() and o.input_line is not None]
+    cfg = _compose(fixed, config_name, [config_dir] if config_dir else [], hydra_node=True)
+    params = OmegaConf.select(cfg, "hydra.sweeper.params", default=None)
+    return {str(k): str(v) for k, v in params.items()} if isinstance(params, DictConfig) else {}
+
+
+def check_jobs(jobs: list[list[str]], config_name: str | None, config_dir: str | None,
+               seeds: bool) -> None:
     """Compose and validate every job (and find its seed program) before any job starts."""
     from hydra.errors import HydraException
 
     dirs = [config_dir] if config_dir else []
+    common = set.intersection(*(set(j) for j in jobs)) if jobs else set()
     for i, job in enumerate(jobs):
         try:
-            cfg = compose(job, dirs)
+            cfg = _compose(job, config_name, dirs)
             validate(cfg)
             if seeds:
                 _check_seed(cfg)
-        except ConfigError as e:
-            raise ConfigError(f"job #{i} ({' '.join(job)}): {e}" if len(jobs) > 1 else str(e)) \
+        except (ConfigError, HydraException) as e:
+            text = " ".join(str(e).split())
+            which = " ".join(o for o in job if o not in common)
+            raise ConfigError(f"job #{i} ({which}): {text}" if len(jobs) > 1 else text) \
                 from None
-        except HydraException as e:  # a sweep syntax the basic sweeper refuses
-            raise ConfigError(" ".join(str(e).split())) from None
 
 
 def _check_seed(cfg: DictConfig) -> None:
@@ -279,6 +322,13 @@ def setup_logging(folder: Path, level: str) -> None:
 
 # ---- after a sweep ---------------------------------------------------------------------------
 
+def _overrides(job: Path) -> list[str]:
+    try:
+        return [str(o) for o in OmegaConf.load(job / HYDRA_DIR / "overrides.yaml")]
+    except Exception:  # noqa: BLE001 - a damaged record: the folder is still listed
+        return ["?"]
+
+
 def sweep_summary(sweep_dir: Path) -> list[tuple[str, str]]:
     """(line, status) per job folder of the sweep, in job order."""
     from evolve.cli.common import CliError
@@ -287,12 +337,11 @@ def sweep_summary(sweep_dir: Path) -> list[tuple[str, str]]:
     jobs = [p for p in sweep_dir.iterdir() if (p / HYDRA_DIR).is_dir()]
     jobs.sort(key=lambda p: (not p.name.isdigit(), int(p.name) if p.name.isdigit() else 0,
                              p.name))
+    overrides = {job: _overrides(job) for job in jobs}
+    common = set.intersection(*(set(o) for o in overrides.values())) if jobs else set()
     out = []
     for job in jobs:
-        try:
-            overrides = " ".join(map(str, OmegaConf.load(job / HYDRA_DIR / "overrides.yaml")))
-        except Exception:  # noqa: BLE001 - a damaged record: the folder is still listed
-            overrides = "?"
+        which = " ".join(o for o in overrides[job] if o not in common)
         try:
             with open_run(job) as h:
                 status = str(h.run.status)
@@ -300,5 +349,5 @@ def sweep_summary(sweep_dir: Path) -> list[tuple[str, str]]:
             score = f"best {best[0].score:.6g}" if best else "no program"
         except CliError:
             status, score = "no run", "see its run.log"
-        out.append((f"  {_shown(job)}  {status}  {score}  [{overrides}]", status))
+        out.append((f"  {_shown(job)}  {status}  {score}  [{which}]", status))
     return out

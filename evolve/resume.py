@@ -15,8 +15,8 @@ GROUP_KEYS = ("problem", "search", "proposer", "llm")
 
 
 def resume_folder(spec: str) -> Path:
-    """The run folder `resume=` names: the folder itself, or the run its `latest` link points at
-    (so `resume=runs/smtt` continues the newest smtt run, as `evolve-archive runs/smtt` reads it)."""
+    """The run folder `resume=` names: the folder itself, or the run its `latest` link points
+    at (`resume=runs/smtt` continues the newest smtt run, as `evolve-archive runs/smtt` reads)."""
     folder = Path(spec).expanduser()
     latest = folder / "latest"
     if not (folder / "config.yaml").exists() and latest.is_symlink() \
