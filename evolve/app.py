@@ -30,14 +30,12 @@ from evolve.hydra_app import (
     FolderRefused,
     JobFailed,
     State,
-    check_jobs,
-    job_overrides,
     link_latest,
     setup_logging,
     sweep_summary,
-    sweeper_params,
     task,
 )
+from evolve.preflight import check_jobs, job_overrides, sweeper_params
 from evolve.resume import resume_config, resume_folder, trust_folder
 
 CONFIG_MODULE, CONFIG_NAME = "pkg://evolve.conf", "config"
@@ -53,7 +51,7 @@ def _parser():
     def error(message: str):
         raise ConfigError(f"{message} (see evolve --help)")
 
-    parser.error = error  # type: ignore[method-assign]
+    parser.error = error
     return parser
 
 
@@ -115,6 +113,11 @@ def _hydra(args, parser) -> int:
                    config_path=CONFIG_MODULE, config_name=CONFIG_NAME)
     except JobFailed as e:
         failed = e
+    except KeyboardInterrupt:
+        if State.sweep_dir is None:
+            raise
+        print("evolve: interrupted", file=sys.stderr)
+        failed = JobFailed(130, str(State.sweep_dir))
     finally:
         if saved is None:
             os.environ.pop("HYDRA_FULL_ERROR", None)
