@@ -68,7 +68,10 @@ def test_a_failed_job_does_not_stop_the_others(tmp_path):
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert rows(sweep / "0", "select status from runs") == [("failed",)]
     assert rows(sweep / "1", "select status from runs") == [("finished",)]
-    summary = [line for line in proc.stdout.splitlines() if line.startswith("  ")]
+    lines = proc.stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("sweep folder: "))
+    summary = lines[start + 1:]
+    assert len(summary) == 2, proc.stdout
     assert "  failed  " in summary[0] and "raise_at_import" in summary[0]
     assert "  finished  " in summary[1] and "problem.seed_program=keyed" in summary[1]
 
