@@ -1,236 +1,182 @@
-"""`evolve`: the Hydra app that launches or resumes a run.
+"""`evolve`: the Hydra application that launches runs and sweeps, or resumes a run.
 
-    evolve problem=smtt search.iterations=300
+    evolve problem=smtt search.iterations=300          # one run in runs/smtt/<timestamp>
+    evolve -m problem.seed_program=edd,mdd search.seed=0,1,2   # a sweep: 6 runs
+    evolve -m hydra/launcher=joblib search.seed=0,1,2  # ... in parallel (or hydra/launcher=ray)
+    evolve hydra.run.dir=my_runs/first                 # the run folder (alias: run_dir=)
     evolve resume=runs/smtt/2026-11-23_10-00-00 search.iterations=500
-    evolve --show problem=smtt          # print the composed config
-    evolve --config-dir my_conf problem=my_problem
+    evolve resume=runs/smtt                            # the newest run there (`latest`)
+    evolve --cfg job problem=smtt                      # print the config (--show: resolved)
+    evolve --config-dir my_conf problem=my_problem     # add config groups / choices
+    evolve --help | --hydra-help | --info | -sc install=bash
+
+Hydra's own command line (`hydra.main` machinery, its argument parser, sweeper and launcher
+plugins); on top of it: every job's config is checked before any job starts or any folder is
+made, mistakes are one line with exit code 2, and the exit code is the session's (0, 1 failed,
+2 config, 130 interrupted; a sweep: the first failed job's).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import logging
 import os
 import sys
-from datetime import datetime
 from pathlib import Path
-from typing import Any, cast
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
 
-from evolve.config import ConfigError, compose, config_error, group_choices, validate
+from evolve.config import ConfigError, validate
+from evolve.hydra_app import (
+    FolderRefused,
+    JobFailed,
+    State,
+    link_latest,
+    setup_logging,
+    sweep_summary,
+    task,
+)
+from evolve.preflight import check_jobs, job_overrides, sweeper_params
+from evolve.resume import resume_config, resume_folder, trust_folder
 
-log = logging.getLogger("evolve")
-
-USAGE = """usage: evolve [--show] [--config-dir DIR] [key=value ...]
-
-Evolve a heuristic. Config groups (choose with group=name):
-{groups}
-Common overrides: problem.seed_program=<seed|file.py> search.iterations=N search.seed=N
-search.islands=N search.max_seconds=S search.target_score=X search.concurrency=N
-evaluator.workers=N evaluator.timeout_s=S evaluator.memory_mb=MB archive.url=URL
-resume=<run folder> run_dir=<folder> llm.model=<litellm model> llm.max_cost_usd=USD
-"""
+CONFIG_MODULE, CONFIG_NAME = "pkg://evolve.conf", "config"
 
 
-def _split_args(argv: list[str]) -> tuple[list[str], list[str], bool]:
-    overrides: list[str] = []
-    dirs: list[str] = []
-    show = False
-    it = iter(argv)
-    for a in it:
-        if a in ("-h", "--help"):
-            raise SystemExit(_usage(dirs))
+def _parser():
+    """Hydra's own argument parser, with one-line errors instead of argparse's usage block."""
+    from hydra._internal.utils import get_args_parser
+
+    parser = get_args_parser()
+    parser.prog = "evolve"
+
+    def error(message: str):
+        raise ConfigError(f"{message} (see evolve --help)")
+
+    parser.error = error
+    return parser
+
+
+def _rewrite(argv: list[str]) -> list[str]:
+    """`--show` is `--cfg job --resolve`; `run_dir=X` is `hydra.run.dir=X`; see the Ray note."""
+    out: list[str] = []
+    for a in argv:
         if a == "--show":
-            show = True
-        elif a == "--config-dir":
-            dirs.append(next(it, ""))
-        elif a.startswith("--config-dir="):
-            dirs.append(a.split("=", 1)[1])
-        elif a.startswith("-"):
-            raise ConfigError(f"unknown option {a} (see evolve --help)")
+            out += ["--cfg", "job", "--resolve"]
+        elif a.startswith("run_dir="):
+            State.run_dir_key = "run_dir"
+            out.append("hydra.run.dir=" + a.split("=", 1)[1])
         else:
-            overrides.append(a)
-    return overrides, dirs, show
+            out.append(a)
+    # hydra-ray-launcher sets a default object store size, which ray.init() refuses when it
+    # joins a running cluster: name the cluster, and no size is asked for
+    if any(a.startswith("hydra.launcher.ray.init.address=") for a in out) and \
+            not any("ray.init.object_store_memory=" in a for a in out):
+        out.append("+hydra.launcher.ray.init.object_store_memory=null")
+    return out
 
 
-def _usage(dirs: list[str]) -> str:
-    groups = "".join(f"  {g}: {', '.join(c)}\n" for g, c in group_choices(dirs).items())
-    return USAGE.format(groups=groups)
+def _resume(args, spec: str) -> int:
+    """Continue a run in its own folder (not a Hydra job: nothing new is created)."""
+    if args.multirun:
+        raise ConfigError("resume= continues one run; it cannot be combined with --multirun")
+    folder = resume_folder(spec)
+    overrides = [o for o in args.overrides if not o.startswith("resume=")]
+    dirs = [args.config_dir] if args.config_dir else []
+    cfg = resume_config(folder, overrides)
+    trust_folder(cfg, folder, dirs, overrides)
+    validate(cfg)
+    if args.cfg:
+        print(OmegaConf.to_yaml(cfg, resolve=True))
+        return 0
+    from evolve.session import run_session
+
+    return asyncio.run(run_session(cfg, True, lambda _cfg: folder, link_latest, setup_logging))
 
 
-def _resume_config(folder: Path, overrides: list[str]) -> DictConfig:
-    """The run's saved config with plain key=value overrides (no group changes) applied."""
-    saved = folder / "config.yaml"
-    if not saved.exists():
-        raise ConfigError(f"resume={folder}: no config.yaml there (not a run folder)")
+def _hydra(args, parser) -> int:
+    """Run Hydra's own dispatch (run, multirun, --cfg, --help, --info, completion)."""
+    from hydra._internal.utils import _run_hydra
+
+    shows = args.help or args.hydra_help or args.info or args.shell_completion
+    if not shows:
+        params = sweeper_params(args.config_name, args.config_dir, args.overrides) \
+            if args.multirun and args.config_name else {}
+        jobs = job_overrides(args.overrides, args.multirun, params)
+        check_jobs(jobs, args.config_name, args.config_dir, seeds=not args.cfg)
+    State.launcher_pid, State.exit_code, State.sweep_dir = os.getpid(), None, None
+    # Hydra prints a traceback and a HYDRA_FULL_ERROR hint for any error; with the variable set
+    # it re-raises instead, and main() turns the error into one line
+    saved = os.environ.get("HYDRA_FULL_ERROR")
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    failed: JobFailed | None = None
     try:
-        run_id = json.loads((folder / "run.json").read_text())["run_id"]
-        if not isinstance(run_id, int):
-            raise TypeError
-    except (OSError, ValueError, KeyError, TypeError):
-        raise ConfigError(f"resume={folder}: run.json missing or unreadable "
-                          "(not a run folder)") from None
-    try:
-        cfg = OmegaConf.load(saved)
-    except Exception as e:  # noqa: BLE001 - YAML and OmegaConf errors of a damaged file
-        raise ConfigError(f"resume={folder}: config.yaml unreadable: "
-                          f"{' '.join(str(e).split())[:200]}") from None
-    if not isinstance(cfg, DictConfig):  # a YAML list
-        raise ConfigError(f"resume={folder}: config.yaml is not a run config (not a mapping)")
-    OmegaConf.set_struct(cfg, False)
-    _add_new_defaults(cfg)
-    for ov in overrides:
-        key, _, value = ov.partition("=")
-        if key == "resume":
-            continue
-        if key in ("problem", "search", "proposer", "llm") or key.startswith("problem."):
-            raise ConfigError(f"{ov}: cannot change the problem or a config group when resuming")
-        if OmegaConf.select(cfg, key.lstrip("+"), default="__missing__") == "__missing__" \
-                and not key.startswith("+"):
-            raise ConfigError(f"unknown config key '{key}'")
-        try:  # the saved sections merged onto the schema are typed: a bad value raises here
-            OmegaConf.update(cfg, key.lstrip("+"), _override_value(ov) if value else None,
-                             force_add=True)
-        except Exception as e:  # noqa: BLE001 - OmegaConf's errors become the one-line message
-            raise config_error(e) from None
-    cfg.resume = str(folder)
-    return cfg
+        _run_hydra(args=args, args_parser=parser, task_function=task,
+                   config_path=CONFIG_MODULE, config_name=CONFIG_NAME)
+    except JobFailed as e:
+        failed = e
+    except KeyboardInterrupt:
+        if State.sweep_dir is None:
+            raise
+        print("evolve: interrupted", file=sys.stderr)
+        failed = JobFailed(130, str(State.sweep_dir))
+    finally:
+        if saved is None:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
+        else:
+            os.environ["HYDRA_FULL_ERROR"] = saved
+    if State.sweep_dir is not None:
+        return _summarize(State.sweep_dir, failed)
+    return State.exit_code or 0
 
 
-def _override_value(ov: str):
-    """The typed value of `key=value` as Hydra parses it (6 -> int, null -> None, [a,b] -> list)."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.errors import HydraException
-
-    try:
-        return OverridesParser.create().parse_override(ov).value()
-    except HydraException as e:
-        raise ConfigError(f"{ov}: {' '.join(str(e).split())[:200]}") from None
-
-
-def _trust_folder(cfg: DictConfig, folder: Path, dirs: list[str], overrides: list[str]) -> None:
-    """A run folder is untrusted input: its problem code is imported only when registered (or
-    under a --config-dir the user passed), and its isolation switches are the engine's."""
-    from evolve.trust import trusted_problem_cfg
-
-    problem = OmegaConf.to_container(cfg.problem, resolve=True)
-    if not isinstance(problem, dict):
-        raise ConfigError(f"resume={folder}: config.yaml has no problem section")
-    # OmegaConf types the keys as str | bytes | int | Enum | ...; trusted_problem_cfg only looks
-    # up named (str) keys, whatever else the saved section holds
-    cfg.problem = trusted_problem_cfg(cast(dict[str, Any], problem), dirs, source=folder)
-    shipped = compose([]).evaluator
-    given = {ov.partition("=")[0].lstrip("+") for ov in overrides}
-    for key in ("isolate_network", "drop_privileges"):
-        if f"evaluator.{key}" not in given:
-            cfg.evaluator[key] = shipped[key]
+def _summarize(sweep_dir: Path, failed: JobFailed | None) -> int:
+    lines = sweep_summary(sweep_dir)
+    print(f"sweep folder: {sweep_dir}  ({len(lines)} jobs)")
+    for line, _status in lines:
+        print(line)
+    if failed is not None:
+        return failed.code
+    return 1 if any(status in ("failed", "no run") for _, status in lines) else 0
 
 
-def _add_new_defaults(cfg: DictConfig) -> None:
-    """Keys added to the shipped config since a run was saved get their default (YAML is the
-    source)."""
-    base = compose([])
-    for section in ("search", "evaluator", "archive"):
-        saved = cfg.get(section)
-        cfg[section] = OmegaConf.merge(base[section], saved if saved is not None else {})
-    for key, value in base.items():
-        if key not in cfg and not isinstance(value, DictConfig):
-            cfg[key] = value
+def _one_line(e: BaseException) -> str:
+    """Hydra's message on one line (an unknown hydra/... choice names the valid ones)."""
+    from hydra.errors import MissingConfigException
 
-
-def _check_new_run_dir(cfg: DictConfig) -> None:
-    """run_dir= names a folder for a new run: refuse one that holds anything (it may be a run)."""
-    if not cfg.get("run_dir"):
-        return
-    folder = Path(cfg.run_dir)
-    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-        what = "a run folder" if any((folder / n).exists() for n in (
-            "config.yaml", "archive.sqlite", "run.json")) else "not an empty folder"
-        raise ConfigError(f"run_dir={folder}: {what}; use resume={folder} to continue a run, "
-                          f"or another run_dir")
-
-
-def _new_run_dir(cfg: DictConfig) -> Path:
-    if cfg.get("run_dir"):
-        return Path(cfg.run_dir)
-    base = Path("runs") / str(cfg.problem.name)
-    stamp = datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
-    folder, n = base / stamp, 1
-    while folder.exists():
-        n += 1
-        folder = base / f"{stamp}_{n}"
-    return folder
-
-
-def _link_latest(folder: Path) -> None:
-    """Point `latest` beside the run folder at it; only ever replaces a symlink."""
-    link = folder.parent / "latest"
-    if link.exists() and not link.is_symlink():
-        log.warning("%s is not a symlink: left as it is (not pointed at this run)", link)
-        return
-    tmp = folder.parent / f".latest.{os.getpid()}"
-    try:
-        if tmp.is_symlink():
-            tmp.unlink()
-        tmp.symlink_to(folder.name)
-        os.replace(tmp, link)  # atomic; a directory or file that appeared meanwhile is refused
-    except OSError as e:
-        log.warning("could not update %s: %s", link, e)
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
-
-
-def _setup_logging(folder: Path, level: str) -> None:
-    from rich.logging import RichHandler
-
-    log.handlers.clear()
-    log.setLevel(logging.DEBUG)
-    fh = logging.FileHandler(folder / "run.log")
-    fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    fh.setLevel(logging.INFO)
-    ch = RichHandler(show_path=False, markup=False, rich_tracebacks=False)
-    ch.setLevel(getattr(logging, str(level).upper(), logging.INFO))
-    ch.addFilter(lambda record: not getattr(record, "file_only", False))  # tracebacks: run.log
-    log.addHandler(fh)
-    log.addHandler(ch)
-    log.propagate = False
+    text = " ".join(str(e).split()) or type(e).__name__
+    if isinstance(e, MissingConfigException) and "Could not find '" in text:
+        bad = text.split("Could not find '")[1].split("'")[0]
+        group, _, name = bad.rpartition("/")
+        choices = ", ".join(sorted(o for o in (e.options or []) if not o.startswith("_")))
+        return f"unknown {group} '{name}' (valid {group} choices: {choices or 'none'})"
+    return text.split(" Set the environment variable HYDRA_FULL_ERROR")[0][:500]
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
-        overrides, dirs, show = _split_args(argv)
-        resume = next((o.split("=", 1)[1] for o in overrides if o.startswith("resume=")), None)
-        if resume:
-            cfg = _resume_config(Path(resume), overrides)
-            _trust_folder(cfg, Path(resume), dirs, overrides)
-        else:
-            cfg = compose(overrides, dirs)
-        validate(cfg)
-        if show:
-            print(OmegaConf.to_yaml(cfg, resolve=True))
-            return 0
-        if not resume:
-            _check_new_run_dir(cfg)
-        from evolve.session import run_session
-
-        return asyncio.run(run_session(cfg, resume is not None, _new_run_dir, _link_latest,
-                                       _setup_logging))
-    except ConfigError as e:
+        parser = _parser()
+        args = parser.parse_intermixed_args(_rewrite(argv))
+        resume = next((o.split("=", 1)[1] for o in args.overrides if o.startswith("resume=")),
+                      None)
+        if resume and not (args.help or args.hydra_help or args.info or args.shell_completion):
+            return _resume(args, resume)
+        return _hydra(args, parser)
+    except (ConfigError, FolderRefused) as e:
         print(f"evolve: error: {e}", file=sys.stderr)
         return 2
-    except SystemExit as e:
-        if isinstance(e.code, str):
-            print(e.code)
-            return 0
-        raise
     except (KeyboardInterrupt, asyncio.CancelledError):
         print("evolve: interrupted", file=sys.stderr)
         return 130
+    except SystemExit as e:  # --help, --version
+        return e.code if isinstance(e.code, int) else 0
+    except Exception as e:
+        from hydra.errors import HydraException
+        from omegaconf.errors import OmegaConfBaseException
+
+        if isinstance(e, (HydraException, OmegaConfBaseException, ValueError)):
+            print(f"evolve: error: {_one_line(e)}", file=sys.stderr)
+            return 2
+        raise
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -138,7 +138,8 @@ async def run_session(cfg: DictConfig, resuming: bool, new_run_dir: Callable, li
         if not resuming:
             folder.mkdir(parents=True, exist_ok=True)
             lock = RunLock(folder).acquire()
-            if any(p.name != LOCK_FILE for p in folder.iterdir()):  # another run got there first
+            # another run got there first (Hydra's own record of the job, .hydra/, is not a run)
+            if any(p.name not in (LOCK_FILE, ".hydra") for p in folder.iterdir()):
                 raise ConfigError(f"run_dir={folder}: not empty (use resume={folder} to continue "
                                   "it)")
         setup_logging(folder, cfg.log_level)

@@ -1,0 +1,108 @@
+"""Sweeps (`evolve -m`) on Hydra's basic, joblib and Ray launchers: one finished run per job.
+
+Real processes throughout: joblib's loky workers, and a local Ray cluster started here with
+`ray start` (session files in a temporary folder) and stopped with `ray stop` even on failure.
+Each job is a full evolve session (signal handlers, asyncio, sandbox worker processes) in the
+launcher's worker.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests.engine_util import SORTING, rows, run_evolve
+
+TINY = [*SORTING, "proposer=builtin", "search.iterations=2", "evaluator.workers=1",
+        "progress=false"]
+GOOD = "tests/hostile/good.py"
+SWEEP = [f"problem.seed_program=keyed,{GOOD}", "search.seed=0,1,2"]  # 2 x 3 = 6 jobs
+RAY = Path(sys.executable).parent / "ray"
+
+
+def _check_sweep(proc: subprocess.CompletedProcess, sweep: Path) -> None:
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    jobs = sorted((p for p in sweep.iterdir() if p.is_dir() and p.name != "latest"),
+                  key=lambda p: int(p.name))
+    assert [p.name for p in jobs] == [str(i) for i in range(6)]
+    seen = set()
+    for job in jobs:
+        assert rows(job, "select status from runs") == [("finished",)], job
+        assert rows(job, "select max(iteration) from programs") == [(2,)]
+        config = (job / "config.yaml").read_text()
+        seed = next(line.split(":")[1].strip() for line in config.splitlines()
+                    if line.startswith("  seed:"))
+        program = next(line.split(":", 1)[1].strip() for line in config.splitlines()
+                       if line.startswith("  seed_program:"))
+        seen.add((program, seed))
+        assert (job / ".hydra" / "overrides.yaml").exists()
+        assert f"  {job}  finished  best " in proc.stdout  # the summary line of the job
+    assert seen == {(p, s) for p in ("keyed", GOOD) for s in "012"}
+    assert (sweep / "multirun.yaml").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("launcher", ["basic", "joblib"])
+def test_sweep_on_local_launchers(tmp_path, launcher):
+    sweep = tmp_path / "sweep"
+    extra = ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"] if launcher == "joblib" else []
+    proc = run_evolve("-m", *TINY, *SWEEP, *extra, f"hydra.sweep.dir={sweep}", timeout=1200)
+    _check_sweep(proc, sweep)
+    assert (tmp_path / "latest").resolve() == sweep.resolve()  # `latest` names the sweep
+
+
+@pytest.mark.slow
+def test_a_failed_job_does_not_stop_the_others(tmp_path):
+    """A seed that cannot run fails its job (exit 1, status failed); the other job finishes, and
+    the sweep's exit code says that one failed."""
+    sweep = tmp_path / "sweep"
+    proc = run_evolve("-m", *TINY, "problem.seed_program=tests/hostile/raise_at_import.py,keyed",
+                      "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
+                      f"hydra.sweep.dir={sweep}", check=False, timeout=900)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert rows(sweep / "0", "select status from runs") == [("failed",)]
+    assert rows(sweep / "1", "select status from runs") == [("finished",)]
+    lines = proc.stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("sweep folder: "))
+    summary = lines[start + 1:]
+    assert len(summary) == 2, proc.stdout
+    assert "  failed  " in summary[0] and "raise_at_import" in summary[0]
+    assert "  finished  " in summary[1] and "problem.seed_program=keyed" in summary[1]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def ray_cluster():
+    """A one-node Ray cluster (2 CPUs) for the test; `ray stop` in the finalizer, always."""
+    if not RAY.exists():
+        pytest.fail("ray is not installed (make install installs the launchers)")
+    temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths are limited
+    port = _free_port()
+    try:
+        subprocess.run([str(RAY), "start", "--head", f"--port={port}", "--num-cpus=2",
+                        f"--temp-dir={temp}", "--include-dashboard=false",
+                        "--disable-usage-stats"], check=True, capture_output=True, timeout=600)
+        yield f"127.0.0.1:{port}"
+    finally:
+        subprocess.run([str(RAY), "stop", "--force"], capture_output=True, timeout=300)
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_sweep_on_a_ray_cluster(tmp_path, ray_cluster):
+    sweep = tmp_path / "sweep"
+    proc = run_evolve("-m", *TINY, *SWEEP, "hydra/launcher=ray",
+                      f"hydra.launcher.ray.init.address={ray_cluster}",
+                      f"hydra.sweep.dir={sweep}", timeout=1500)
+    _check_sweep(proc, sweep)  # the relative problem target loaded: jobs ran in the user's folder
