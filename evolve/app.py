@@ -25,7 +25,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from evolve.config import ConfigError, validate
+from evolve.config import ConfigError, register, validate
 from evolve.hydra_app import (
     FolderRefused,
     JobFailed,
@@ -109,6 +109,7 @@ def _hydra(args, parser) -> int:
     os.environ["HYDRA_FULL_ERROR"] = "1"
     failed: JobFailed | None = None
     try:
+        register()  # the schemas, before Hydra composes anything (--info, --cfg, the job)
         _run_hydra(args=args, args_parser=parser, task_function=task,
                    config_path=CONFIG_MODULE, config_name=CONFIG_NAME)
     except JobFailed as e:
