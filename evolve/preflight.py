@@ -55,12 +55,13 @@ def _compose(overrides: list[str], config_name: str | None, dirs: list[str],
     GlobalHydra.instance().clear()
     try:
         hydra = Hydra.create_main_hydra2(task_name="evolve", config_search_path=path)
-        cfg = hydra.compose_config(config_name or "config", overrides, run_mode=RunMode.RUN,
-                                   with_log_configuration=False)
+        # `composed` holds Hydra's own `hydra` node next to the engine's sections
+        composed = hydra.compose_config(config_name or "config", overrides,
+                                        run_mode=RunMode.RUN, with_log_configuration=False)
         if not hydra_node:
-            with read_write(cfg), open_dict(cfg):
-                del cfg["hydra"]
-        return cfg
+            with read_write(composed), open_dict(composed):
+                del composed["hydra"]
+        return composed
     finally:
         GlobalHydra.instance().clear()
 

@@ -56,6 +56,9 @@ RECEIVERS: dict[str, dict[str, str]] = {
     "evolve/cli/replay.py": {"problem_cfg": "problem", "root": ""},
     "evolve/cli/replay_target.py": {"problem_cfg": "problem", "cfg": ""},
     "evolve/cli/archive_export.py": {"config": "", "problem_cfg": "problem"},
+    "evolve/cli/compare_heldout.py": {"cfg": "problem", "problem_cfg": "problem"},
+    "evolve/preflight.py": {"cfg": "", "problem_cfg": "problem"},
+    "evolve/resume.py": {"cfg": ""},
     "problems/smtt/problem.py": {"self.conf": "problem@smtt"},
     "problems/spot/problem.py": {"c": "problem@spot_single+spot_multi",
                                  "self.conf": "problem@spot_single+spot_multi",
@@ -68,7 +71,8 @@ RECEIVERS: dict[str, dict[str, str]] = {
 SKIP = {"evolve/config.py", "evolve/config_check.py", "evolve/config_schema.py",
         "evolve/llm/settings.py", "problems/smtt/schema.py", "problems/spot/schema.py",
         "problems/moe_placement/schema.py",
-        "evolve/llm/errors.py"}  # `config` there is the evolve.config module
+        "evolve/llm/errors.py",  # `config` there is the evolve.config module
+        "evolve/hydra_app.py"}  # `config` there is Hydra's own (hydra.run.dir, hydra.overrides)
 METHODS = {"get", "items", "keys", "values", "pop", "setdefault", "update", "copy"}
 CONFIG_NAME = re.compile(r"^(self\.)?(cfg|conf|config|\w+_cfg)$")
 
