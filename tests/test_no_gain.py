@@ -7,7 +7,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from omegaconf import OmegaConf
 
 from evolve.llm.selection import choose_mode
 from evolve.llm.settings import parse_settings
@@ -55,7 +54,9 @@ def test_the_live_count_of_failures_skips_no_gain_duplicates_seeds_and_migration
 
 
 def test_selection_never_picks_a_no_gain_row_to_fix_nor_shows_it_as_a_failure():
-    cfg = OmegaConf.to_container(OmegaConf.load(ROOT / "evolve/conf/search/default.yaml"))
+    from evolve.config import compose, to_dict
+
+    cfg = to_dict(compose([]).search)  # the schema's defaults (the YAML only picks presets)
     grid = {"features": ["code_length"], "bins": 8}
     sel = IslandSelector({**cfg, "islands": 1, "map_elites": grid}, fix_probability=1.0)
     parent = view(1, PERFECT, score=-1.0)
