@@ -17,12 +17,15 @@ from tests.engine_util import ROOT, SORTING, evolve_cmd, rows, write_variants
 def _wait(proc: subprocess.Popen, ready, what: str) -> None:
     deadline = time.monotonic() + 240  # generous: 2 busy cores; never reached when correct
     while not ready():
-        assert proc.poll() is None, f"evolve ended before {what}"
+        assert proc.poll() is None, (
+            f"evolve ended before {what}: {proc.stderr.read() if proc.stderr else ''}")
         assert time.monotonic() < deadline, f"never saw {what}"
         time.sleep(0.2)
 
 
 def _programs(run_dir: Path) -> int:
+    if not (run_dir / "run.json").exists():  # sqlite3.connect would create the archive file
+        return 0
     try:
         return rows(run_dir, "select count(*) from programs where proposer='scripted'")[0][0]
     except Exception:  # noqa: BLE001 - archive or schema not there yet
