@@ -3,12 +3,14 @@ recorded through the Archive API with lineage edges, LLM calls, failures and a d
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 from omegaconf import OmegaConf
 
 from evolve.archive import Archive, LLMCall, Program, sqlite_url
+from evolve.cli.archive import main
 from evolve.program import code_hash
 from evolve.result import evaluate_in_process
 from tests.problems.sorting import SortingProblem
@@ -118,3 +120,17 @@ def build_run(root: Path, stamp: str = "2026-01-01_00-00-00") -> tuple[Path, dic
         latest.unlink()
     os.symlink(stamp, latest)
     return folder, ids
+
+
+def call(capsys, *argv, command: tuple[str, ...] = ()):
+    """`evolve-archive [command] argv...` in process: (exit code, stdout, stderr)."""
+    rc = main([*command, *(str(a) for a in argv)])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def as_json(capsys, *argv, command: tuple[str, ...] = ()):
+    """The --json output of `evolve-archive [command] argv...` (which must exit 0)."""
+    rc, out, err = call(capsys, *argv, "--json", command=command)
+    assert rc == 0, err
+    return json.loads(out)

@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 
 from evolve.archive import Archive, Program, sqlite_url
-from evolve.cli.archive import main
-from tests.cli_archive_fixture import build_run
+from tests.cli_archive_fixture import as_json, build_run, call
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -24,18 +23,6 @@ def run(tmp_path_factory):
     root = tmp_path_factory.mktemp("cli")
     folder, ids = build_run(root)
     return root, folder, ids
-
-
-def call(capsys, *argv):
-    rc = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return rc, out, err
-
-
-def as_json(capsys, *argv):
-    rc, out, err = call(capsys, *argv, "--json")
-    assert rc == 0, err
-    return json.loads(out)
 
 
 def test_runs_lists_every_run_and_reports_broken_folders(tmp_path, capsys):

@@ -11,7 +11,8 @@ import sys
 
 import pytest
 
-from evolve.cli.archive import main
+from tests.cli_archive_fixture import as_json as archive_json
+from tests.cli_archive_fixture import call as archive_call
 from tests.engine_util import ROOT, SORTING, evolve_cmd, rows
 
 ITERATIONS = 4
@@ -38,15 +39,11 @@ def sweep(tmp_path_factory):
 
 
 def call(capsys, *argv):
-    rc = main(["compare", *(str(a) for a in argv)])
-    out, err = capsys.readouterr()
-    return rc, out, err
+    return archive_call(capsys, *argv, command=("compare",))
 
 
 def as_json(capsys, *argv):
-    rc, out, err = call(capsys, *argv, "--json")
-    assert rc == 0, err
-    return json.loads(out)
+    return archive_json(capsys, *argv, command=("compare",))
 
 
 def _metric(d, name):
