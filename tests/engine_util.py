@@ -26,7 +26,8 @@ def run_evolve(*args: str, timeout: float = 300, check: bool = True) -> subproce
 
 
 def rows(run_dir: Path, sql: str) -> list[tuple]:
-    con = sqlite3.connect(run_dir / "archive.sqlite", timeout=30)
+    # read-only URI: opening must never create the file (a run refuses a non-empty folder)
+    con = sqlite3.connect(f"file:{run_dir / 'archive.sqlite'}?mode=ro", uri=True, timeout=30)
     try:
         return list(con.execute(sql))
     finally:

@@ -12,17 +12,16 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from omegaconf import OmegaConf
 from sqlalchemy import event
 
 from evolve.archive import Archive, ArchiveError, sqlite_url
+from evolve.config import compose, to_dict
 from evolve.loop import Budget, Controller, short_traceback
 from evolve.proposers.base import ProblemInfo, Proposal, Proposer
 from evolve.result import EvalResult
 from evolve.selection import IslandSelector
 
-SEARCH = OmegaConf.to_container(OmegaConf.load(
-    Path(__file__).resolve().parent.parent / "evolve" / "conf" / "search" / "default.yaml"))
+SEARCH = to_dict(compose([]).search)  # the schema's defaults (the YAML only picks presets)
 SEED = "def solve(x):\n    return x\n"
 INFO = ProblemInfo(name="fake", entry="solve", signature="def solve(x)", description="",
                    primitives=())

@@ -70,7 +70,7 @@ def test_an_override_does_not_get_round_the_trust_check(run, capsys):
 
 def test_the_problems_own_checks_name_the_key(capsys):
     line = one_line_error(capsys, SPOT_SEED, "--problem", "spot_single", "problem.suite=bogus")
-    assert line.endswith("problem.suite='bogus': expected one of leaderboard, paper"), line
+    assert line.endswith("problem.suite='bogus': choose one of leaderboard, paper"), line
     line = one_line_error(capsys, SPOT_SEED, "--problem", "spot_multi", "problem.suite=paper")
     assert "unknown key problem.suite" in line  # the paper suite is spot_single's
 
