@@ -135,8 +135,10 @@ class MapElites:
             finite = v[np.isfinite(v)]
             lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
             width = (hi - lo) / self.bins or 1.0
-            b = np.where(np.isfinite(v), np.clip(((v - lo) / width).astype(int) if width else 0,
-                                                 0, self.bins - 1), -1)
+            ok = np.isfinite(v)
+            # Cells of finite values only: casting NaN/inf to int is undefined (and warns).
+            b = np.full(v.shape, -1, dtype=int)
+            b[ok] = np.clip(((v[ok] - lo) / width).astype(int), 0, self.bins - 1)
             keys.append(b)
         grid: dict[tuple, ProgramView] = {}
         for i, p in enumerate(pool):
