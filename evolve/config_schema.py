@@ -31,6 +31,13 @@ class ParentSelection(StrEnum):
     uniform = "uniform"
 
 
+class Strategy(StrEnum):
+    """Whether children build on each other (the ablation's two arms)."""
+
+    evolve = "evolve"  # parents from the archive, inspirations, islands, MAP-Elites
+    parallel = "parallel"  # every child mutates the seed: independent sampling, no evolution
+
+
 class Feature(StrEnum):
     """A MAP-Elites axis."""
 
@@ -60,6 +67,7 @@ class SearchConfig:
     max_seconds: float | None = num(None, gt=0)  # wall-clock budget
     target_score: float | None = None  # stop once the best score reaches this
     concurrency: int = num(4, gt=0)  # in-flight proposals; also the lag of the deterministic view
+    strategy: Strategy = Strategy.evolve
     parent_selection: ParentSelection = ParentSelection.power_law
     power_law_alpha: float = num(1.0, ge=0)
     weighted_sharpness: float = num(10.0, gt=0)

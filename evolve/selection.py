@@ -183,6 +183,7 @@ class IslandSelector:
         self.grid = MapElites(me["features"], me["bins"])
         self.parent_selector = make_selector(cfg)
         self.fix_probability = float(fix_probability)
+        self.parallel = str(cfg["strategy"]) == "parallel"
 
     @staticmethod
     def scored(pool: Sequence[ProgramView]) -> list[ProgramView]:
@@ -196,6 +197,8 @@ class IslandSelector:
         scored = self.scored(members) or self.scored(history)
         if not scored:
             raise RuntimeError("no evaluated program to select a parent from (did the seed fail?)")
+        if self.parallel:
+            return self._from_seed(island, history)
         # rows without a child of their own carry the parent's valid code: nothing to fix there
         failures = [p for p in members if not p.ok and p.status not in NO_CHILD]
         if failures and rng.random() < self.fix_probability:
@@ -219,8 +222,16 @@ class IslandSelector:
                          and p.parent_id == parent.id][-3:]
         return Selection(island, parent, top + diverse, lineage_fails)
 
+    def _from_seed(self, island: int, history: Sequence[ProgramView]) -> Selection:
+        """The parallel-sampling arm: the seed is every parent and nothing else is shown."""
+        seeds = sorted((p for p in history if p.proposer == "seed" and p.ok),
+                       key=lambda p: (p.island != island, order_key(p)))  # this island's first
+        if not seeds:
+            raise RuntimeError("search.strategy=parallel: the seed has no score (did it fail?)")
+        return Selection(island, seeds[0], [], [])
+
     def migration_due(self, iteration: int) -> bool:
-        return self.islands > 1 and bool(self.migration_interval) and \
+        return not self.parallel and self.islands > 1 and bool(self.migration_interval) and \
             iteration % self.migration_interval == 0
 
     def migrants(self, iteration: int,

@@ -95,3 +95,17 @@ def test_duplicates_are_answered_from_the_archive_not_re_evaluated(tmp_path):
         assert len(e.evaluator.evaluated) == 2  # the seed and the one child
     finally:
         e.close()
+
+
+def test_parallel_strategy_mutates_only_the_seed(tmp_path):
+    e = Engine(tmp_path / "run", *FAST, "search.strategy=parallel")
+    try:
+        assert _run(e, N) == "finished"
+        rows = e.archive.programs(e.run.id)
+        seeds = {p.id: p.island for p in rows if p.proposer == "seed"}
+        children = [p for p in rows if p.proposer != "seed"]
+        assert len(children) == N and all(p.parent_id in seeds for p in children)
+        assert all(seeds[p.parent_id] == p.island for p in children)  # the island's own seed
+        assert not [p for p in rows if p.proposer == "migration"]  # nothing moves between arms
+    finally:
+        e.close()
