@@ -162,6 +162,14 @@ class Problem(ABC):
         """Baselines shown by evolve-replay when the user does not choose."""
         return list(self.baselines())
 
+    # ---- web UI -----------------------------------------------------------------------------
+    @classmethod
+    def panel(cls, metrics: Mapping[str, float]) -> list[dict[str, Any]]:
+        """Problem-specific tables of a program's stored metrics for the web UI (`evolve-archive
+        serve`), each {"title", "columns", "rows", "note"}; a classmethod so that showing an
+        archive never builds the problem (no data loading). [] when the problem has none."""
+        return []
+
     # ---- seeds ----------------------------------------------------------------------------
     def seeds_root(self) -> Path:
         """The folder of this problem's seed programs (seeds/<name>/ in the package)."""

@@ -1,4 +1,5 @@
-"""`evolve-archive`: inspect a run's archive (runs, top, show, lineage, stats, plot, export).
+"""`evolve-archive`: inspect a run's archive (runs, top, show, lineage, stats, plot, export,
+compare, serve, report).
 
 Read-only: the archive is opened without creating tables and may belong to a run that is still
 writing (SQLite WAL with a busy timeout), or to a run folder copied from another machine.
@@ -75,7 +76,26 @@ def _parser() -> argparse.ArgumentParser:
                    help="config tree with problem/<name>.yaml for a problem defined outside the "
                         "package (trusts its code, as for `evolve`)")
     _compare_parser(sub, common)
+    _web_parsers(sub, common)
     return p
+
+
+def _web_parsers(sub, common) -> None:
+    s = sub.add_parser("serve", parents=[common], help="browse runs in a local web UI (live)")
+    s.add_argument("spec", nargs="?", default="runs", metavar="RUN_OR_FOLDER_OR_URL",
+                   help="run folder, folder holding runs, or archive URL (default runs/)")
+    s.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only)")
+    s.add_argument("--port", type=_port, default=8765, help="port (default 8765; 0: any free)")
+    s = sub.add_parser("report", parents=[common], help="one run's web views as one HTML file")
+    s.add_argument("run", metavar="RUN")
+    s.add_argument("-o", "--output", type=Path, required=True, help="the .html file to write")
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535)")
+    return int(text)
 
 
 def _finite(text: str) -> float:
@@ -146,6 +166,22 @@ def _compare(args) -> int:
     return 0
 
 
+def _web(args) -> int:
+    if args.cmd == "serve":
+        from evolve.web.serve import serve
+
+        return serve(args.spec, args.host, args.port)
+    from evolve.web.report import write
+
+    data = write(args.run, args.output)
+    if args.json:
+        emit_json(data)
+    else:
+        print(f"wrote {data['path']} ({data['programs']} programs, best #{data['best_id']} "
+              f"score {data['best_score']})")
+    return 0
+
+
 def _runs(args) -> int:
     rows = [q.run_summary(f) for f in find_run_folders(args.folder)]
     if args.json:
@@ -208,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.cmd == "compare":
             return _compare(args)
+        if args.cmd in ("serve", "report"):
+            return _web(args)
         return _runs(args) if args.cmd == "runs" else _with_run(args)
     except CliError as e:
         return fail_line(str(e))

@@ -76,6 +76,12 @@ def seed_function(name: str) -> Callable:
 class MoePlacementProblem(Problem):
     """Place and replicate MoE experts on GPUs so that the next window's load is balanced, fast."""
 
+    @classmethod
+    def panel(cls, metrics: Mapping[str, float]) -> list[dict[str, Any]]:
+        from evolve.problems.moe_placement.panel import panel
+
+        return panel(metrics)
+
     name = "moe_placement"
     entry = "rebalance_experts"
     signature = ("def rebalance_experts(weight, num_replicas, num_groups, num_nodes, num_gpus) "

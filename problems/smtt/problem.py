@@ -58,6 +58,12 @@ tardiness: instances with small optima dominate the mean; ATC (largest
 class SmttProblem(Problem):
     """1||sum T_j (or 1||sum w_j T_j): evolve a sequencing rule schedule(p, d[, w]) -> order."""
 
+    @classmethod
+    def panel(cls, metrics: Mapping[str, float]) -> list[dict[str, Any]]:
+        from evolve.problems.smtt.panel import panel
+
+        return panel(metrics)
+
     name = "smtt"
     entry = "schedule"
     jit_entry = True

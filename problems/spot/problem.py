@@ -37,6 +37,12 @@ PRIMITIVES = (
 class SpotProblem(Problem):
     """Shared machinery: policy runs in the sandbox, trusted replay, scores and feedback."""
 
+    @classmethod
+    def panel(cls, metrics: Mapping[str, float]) -> list[dict[str, Any]]:
+        from evolve.problems.spot.panel import panel
+
+        return panel(metrics)
+
     entry = "decide"
     signature = texts.SIGNATURE
     jit_entry = True

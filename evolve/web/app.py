@@ -1,0 +1,185 @@
+"""`evolve-archive serve`: the Starlette app. Every route is a GET that reads the archive; path
+parameters are ints (Starlette's `int` convertor), so a request never names a file."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from evolve.cli.common import CliError, fmt_time
+from evolve.cli.runref import RunHandle
+from evolve.web import programdata, rundata
+from evolve.web.comparedata import compare_page
+from evolve.web.links import ServerLinks
+from evolve.web.panels import panel_for
+from evolve.web.render import page_json, render
+from evolve.web.source import Source
+
+# No inline script or style anywhere; data travels in JSON blocks that are never executed.
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
+           "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
+
+
+def _html(text: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(text, status_code=status, headers=HEADERS)
+
+
+def _json(obj: Any) -> Response:
+    return Response(str(page_json(obj)), media_type="application/json", headers=HEADERS)
+
+
+def _not_found(what: str) -> HTMLResponse:
+    return _html(render("error.html", message=what, link=ServerLinks()), 404)
+
+
+class Pages:
+    """The route handlers over one Source."""
+
+    def __init__(self, source: Source):
+        self.source = source
+        self.link = ServerLinks()
+
+    def _run(self, request: Request) -> tuple[int, RunHandle | None]:
+        key = request.path_params["key"]
+        return key, self.source.handle(key)
+
+    def _runs(self) -> list[dict[str, Any]]:
+        out = []
+        for key in self.source.scan():
+            ref = self.source.ref(key)
+            assert ref is not None
+            h = self.source.handle(key)
+            if h is None:
+                continue
+            row = {"key": key, "label": ref.label}
+            try:
+                row.update(_run_row(h))
+            except (SQLAlchemyError, CliError) as e:
+                row["error"] = str(e).splitlines()[0]
+            out.append(row)
+        return out
+
+    def runs(self, request: Request) -> Response:
+        rows = self._runs()
+        live = "1" if any(r.get("status") == "running" for r in rows) or not rows else ""
+        return _html(render("runs.html", runs=rows, spec=self.source.spec, link=self.link,
+                            live=live))
+
+    def runs_json(self, request: Request) -> Response:
+        return _json(self._runs())
+
+    def run(self, request: Request) -> Response:
+        key, h = self._run(request)
+        if h is None:
+            return _not_found(f"no run {key}")
+        data = rundata.run_page(h)
+        return _html(render("run.html", data=data, run_key=key, link=self.link,
+                            live="1" if h.run.status == "running" else ""))
+
+    def run_json(self, request: Request) -> Response:
+        key, h = self._run(request)
+        if h is None:
+            return _json({"error": f"no run {key}"})
+        return _json(rundata.run_page(h))
+
+    def tree(self, request: Request) -> Response:
+        key, h = self._run(request)
+        if h is None:
+            return _not_found(f"no run {key}")
+        return _html(render("tree.html", data=rundata.tree(h), run_key=key, link=self.link,
+                            live="1" if h.run.status == "running" else ""))
+
+    def tree_json(self, request: Request) -> Response:
+        key, h = self._run(request)
+        if h is None:
+            return _json({"error": f"no run {key}"})
+        return _json(rundata.tree(h))
+
+    def failures(self, request: Request) -> Response:
+        key, h = self._run(request)
+        if h is None:
+            return _not_found(f"no run {key}")
+        q = request.query_params
+        data = rundata.failures(h, q.get("kind", ""), q.get("operator", ""), q.get("model", ""))
+        return _html(render("failures.html", data=data, run_key=key, link=self.link))
+
+    def program(self, request: Request) -> Response:
+        key, h = self._run(request)
+        pid = request.path_params["pid"]
+        if h is None:
+            return _not_found(f"no run {key}")
+        try:
+            p = programdata.program_page(h, pid)
+        except CliError as e:
+            return _not_found(str(e))
+        panel = panel_for(h.run, p["metrics"]) if p["outcome"] == "ok" else []
+        return _html(render("program.html", p=p, panel=panel, run_key=key, link=self.link))
+
+    def compare(self, request: Request) -> Response:
+        keys = []
+        for v in request.query_params.getlist("run"):
+            if not v.isdigit():
+                return _html(render("error.html", message=f"run={v!r} is not a run number",
+                                    link=self.link), 400)
+            keys.append(int(v))
+        try:
+            data, curves = compare_page(self.source, keys)
+        except CliError as e:
+            return _html(render("error.html", message=str(e), link=self.link), 400)
+        return _html(render("compare.html", data=data, curves=curves, link=self.link))
+
+
+def _run_row(h: RunHandle) -> dict[str, Any]:
+    """A runs-table row from the run's light rows (one query, like `evolve-archive runs`)."""
+    from evolve.cli.archive_kinds import is_failure, is_no_gain
+
+    progs = rundata.rows(h)
+    s = rundata.summary(h)
+    best = s["best_score"]
+    return {"problem": s["problem"], "status": s["status"],
+            "iterations": max((p.iteration for p in progs), default=0),
+            "programs": sum(p.duplicate_of is None and not is_no_gain(p) for p in progs),
+            "failures": sum(p.duplicate_of is None and is_failure(p) for p in progs),
+            "best_score": best if best is None or math.isfinite(best) else None,
+            "cost_usd": s["cost_usd"], "started": fmt_time(h.run.started_at)}
+
+
+def make_app(source: Source, allowed_hosts: list[str] | None = None) -> Starlette:
+    from importlib import resources
+
+    pages = Pages(source)
+    static = StaticFiles(directory=str(resources.files("evolve.web") / "static"))
+    routes = [
+        Route("/", pages.runs),
+        Route("/runs.json", pages.runs_json),
+        Route("/run/{key:int}", pages.run),
+        Route("/run/{key:int}/data.json", pages.run_json),
+        Route("/run/{key:int}/tree", pages.tree),
+        Route("/run/{key:int}/tree.json", pages.tree_json),
+        Route("/run/{key:int}/failures", pages.failures),
+        Route("/run/{key:int}/program/{pid:int}", pages.program),
+        Route("/compare", pages.compare),
+        Route("/favicon.ico", lambda request: Response(status_code=204)),
+        Mount("/static", app=static, name="static"),
+    ]
+    # a page of another site cannot reach the server through a rebound DNS name
+    middleware = [Middleware(TrustedHostMiddleware,
+                             allowed_hosts=allowed_hosts or ["127.0.0.1", "localhost", "[::1]"])]
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        return _html(render("error.html", message=f"{type(exc).__name__}: {exc}",
+                            link=ServerLinks()), 500)
+
+    return Starlette(routes=routes, middleware=middleware,
+                     exception_handlers={500: server_error})

@@ -1,0 +1,167 @@
+"""The numbers behind the Run and Lineage pages, as plain JSON-ready dicts (one query per run:
+a 5,000-program archive must render in well under a second)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from sqlalchemy import select
+
+from evolve.archive import Program
+from evolve.cli.archive_kinds import outcome
+from evolve.cli.archive_query import best_score
+from evolve.cli.archive_stats import stats as run_stats
+from evolve.cli.runref import RunHandle
+from evolve.web.panels import panel_for
+
+# Columns of the program table the pages need (the code stays in the database).
+_COLS = (Program.id, Program.iteration, Program.island, Program.generation, Program.parent_id,
+         Program.proposer, Program.operator, Program.model, Program.status, Program.error,
+         Program.score, Program.behaviour, Program.stage, Program.duplicate_of,
+         Program.wall_offset)
+
+
+class Row:
+    """A light program row (no code, no metrics) that archive_kinds can classify."""
+
+    __slots__ = ("behaviour", "duplicate_of", "error", "generation", "id", "island",
+                 "iteration", "model", "operator", "parent_id", "proposer", "score", "stage",
+                 "status", "wall_offset")
+
+    def __init__(self, values: tuple) -> None:
+        for col, v in zip(_COLS, values):
+            setattr(self, col.key, v)
+
+
+def rows(h: RunHandle) -> list[Row]:
+    with h.archive.Session() as s:
+        return [Row(tuple(r)) for r in s.execute(select(*_COLS)
+                                                  .where(Program.run_id == h.run.id)
+                                                  .order_by(Program.id))]
+
+
+def _num(x: Any) -> float | None:
+    return float(x) if isinstance(x, (int, float)) and math.isfinite(x) else None
+
+
+def summary(h: RunHandle) -> dict[str, Any]:
+    """The run's header: what `evolve-archive runs` prints for it."""
+    run = h.run
+    best = best_score(h)
+    return {"run_id": run.id, "problem": run.problem, "status": run.status,
+            "stop_reason": run.stop_reason, "started_at": run.started_at.isoformat()
+            if run.started_at else None, "wall_seconds": run.wall_seconds,
+            "best_score": _num(best.score) if best else None, "best_id": best.id if best else None,
+            "cost_usd": h.archive.total_cost(run.id), "label": h.label}
+
+
+def points(progs: list[Row]) -> list[list]:
+    """One entry per program for the charts: [id, iteration, wall s, score or None, outcome,
+    island, proposer, stage]; duplicates and migration copies left out (they are not new)."""
+    return [[p.id, p.iteration, round(p.wall_offset or 0.0, 3),
+             _num(p.score) if p.status == "ok" else None, outcome(p), p.island, p.proposer,
+             p.stage or ""]
+            for p in progs if p.duplicate_of is None and p.proposer != "migration"]
+
+
+def islands(progs: list[Row]) -> list[dict[str, Any]]:
+    out: dict[int, dict[str, Any]] = {}
+    for p in progs:
+        d = out.setdefault(p.island, {"island": p.island, "programs": 0, "ok": 0, "best": None,
+                                      "best_id": None, "migrations_in": 0})
+        if p.proposer == "migration":
+            d["migrations_in"] += 1
+            continue
+        d["programs"] += 1
+        if p.status == "ok" and _num(p.score) is not None:
+            d["ok"] += 1
+            if d["best"] is None or p.score > d["best"]:
+                d["best"], d["best_id"] = float(p.score), p.id
+    return [out[k] for k in sorted(out)]
+
+
+def map_elites(h: RunHandle) -> dict[str, Any] | None:
+    """The MAP-Elites grid of the run's successful programs, as the loop builds it (None when
+    the run's config has no exploration through the grid)."""
+    search = (h.run.config or {}).get("search") or {}
+    me = search.get("map_elites") or {}
+    if not me or not search.get("exploration"):
+        return None
+    from evolve.population import view_of
+    from evolve.selection import MapElites
+
+    try:
+        grid = MapElites(list(me.get("features") or ["code_length", "behaviour"]),
+                         int(me.get("bins") or 8))
+    except (ValueError, TypeError):
+        return None  # a config value this version does not know: no grid rather than a 500
+    with h.archive.Session() as s:
+        pool = [view_of(p) for p in s.scalars(
+            select(Program).where(Program.run_id == h.run.id, Program.status == "ok",
+                                  Program.score.is_not(None), Program.duplicate_of.is_(None),
+                                  Program.proposer != "migration"))]
+    cells = grid.cells(pool)
+    return {"features": grid.features, "bins": grid.bins,
+            "cells": [{"key": list(k), "id": p.id, "score": _num(p.score)}
+                      for k, p in sorted(cells.items()) if all(i >= 0 for i in k)]}
+
+
+def run_page(h: RunHandle) -> dict[str, Any]:
+    progs = rows(h)
+    best = best_score(h)
+    pts = points(progs)
+    return {"summary": dict(summary(h), programs=len(pts)), "points": pts,
+            "islands": islands(progs),
+            "stats": run_stats(h), "grid": map_elites(h),
+            "panel": panel_for(h.run, dict(best.metrics or {})) if best else None}
+
+
+def tree(h: RunHandle) -> dict[str, Any]:
+    """Lineage nodes laid out for drawing: x = iteration, y = depth-first order, so a family
+    sits together and no two nodes share a place (no overlapping labels)."""
+    progs = [p for p in rows(h) if p.proposer != "migration"]
+    by_id = {p.id: p for p in progs}
+    kids: dict[int | None, list[int]] = {}
+    for p in progs:
+        parent = p.parent_id if p.parent_id in by_id else None
+        kids.setdefault(parent, []).append(p.id)
+    order: list[int] = []
+    stack = list(reversed(kids.get(None, [])))
+    while stack:  # iterative: a 5,000-step chain would overflow recursion
+        pid = stack.pop()
+        order.append(pid)
+        stack.extend(reversed(kids.get(pid, [])))
+    y = {pid: i for i, pid in enumerate(order)}
+    best = best_score(h)
+    path: list[int] = []
+    cur = by_id.get(best.id) if best else None
+    while cur is not None and cur.id not in path:
+        path.append(cur.id)
+        cur = by_id.get(cur.parent_id) if cur.parent_id is not None else None
+    nodes = [[p.id, p.parent_id if p.parent_id in by_id else None, p.iteration, y[p.id],
+              _num(p.score) if p.status == "ok" else None, outcome(p), p.proposer,
+              p.stage or "", p.duplicate_of is not None] for p in progs if p.id in y]
+    return {"summary": dict(summary(h), programs=len(nodes)), "nodes": nodes,
+            "best_path": path[::-1]}
+
+
+def failures(h: RunHandle, kind: str = "", operator: str = "", model: str = "",
+             limit: int = 500) -> dict[str, Any]:
+    """Failed programs, newest first, filtered; the choices come from every failure."""
+    from evolve.cli.archive_kinds import is_failure
+
+    failed = [p for p in rows(h) if is_failure(p)]
+    choices = {"kind": sorted({p.status for p in failed}),
+               "operator": sorted({p.operator or p.proposer for p in failed}),
+               "model": sorted({p.model for p in failed if p.model})}
+    keep = [p for p in failed if (not kind or p.status == kind)
+            and (not operator or (p.operator or p.proposer) == operator)
+            and (not model or p.model == model)]
+    keep.reverse()
+    return {"summary": summary(h), "choices": choices, "total": len(keep),
+            "shown": [{"id": p.id, "iteration": p.iteration, "kind": p.status,
+                       "operator": p.operator or p.proposer, "model": p.model or "",
+                       "error": ((p.error or "").strip().splitlines() or [""])[0][:300]}
+                      for p in keep[:limit]],
+            "filters": {"kind": kind, "operator": operator, "model": model}}

@@ -1,0 +1,80 @@
+"""The web UI under test: `evolve-archive serve` as a real process, and Debian's chromium driven
+by Playwright (no browser download: `.ci/run` installs the chromium package)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SCREENSHOTS = ROOT / "build" / "screenshots"  # build/ is git-ignored
+HANG_GUARD_S = 120  # only reached when something hangs; never a timing assumption
+
+
+def need_chromium() -> None:
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium package")
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
+
+
+@contextmanager
+def chromium() -> Iterator:
+    """A headless Chromium; yields the Browser."""
+    need_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@contextmanager
+def served(spec: str | Path, *extra: str) -> Iterator[str]:
+    """`evolve-archive serve SPEC --port 0` in a subprocess; yields its base URL and stops it."""
+    proc = subprocess.Popen([sys.executable, "-m", "evolve.cli.archive", "serve", str(spec),
+                             "--port", "0", *extra], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + HANG_GUARD_S
+        url, seen = None, []
+        assert proc.stderr is not None
+        while url is None:
+            line = proc.stderr.readline()
+            if not line and proc.poll() is not None:
+                raise AssertionError(f"serve exited {proc.returncode}: {''.join(seen)}")
+            seen.append(line)
+            m = re.search(r"at (http://\S+?)/ ", line)
+            if m:
+                url = m.group(1)
+            if time.monotonic() > deadline:
+                raise AssertionError(f"serve did not start: {''.join(seen)}")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=HANG_GUARD_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def shot(page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
