@@ -38,6 +38,7 @@ def serve(spec: str, host: str, port: int) -> int:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host.strip("[]"), port))
+        sock.listen(128)  # connections wait in the backlog until uvicorn accepts them
     except OSError as e:
         sock.close()
         raise CliError(f"--host {host} --port {port}: cannot listen ({e.strerror or e})") from None

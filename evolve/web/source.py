@@ -34,15 +34,27 @@ def _ro_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
+def _wal(url: str) -> Path | None:
+    """The write-ahead log of an SQLite URL's file (None for other databases)."""
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite") or not parsed.database:
+        return None
+    return Path(parsed.database + "-wal")
+
+
 def readonly_engine(url: str) -> Engine:
     """An engine that cannot write: SQLite through a `mode=ro` URI (opening never creates the
-    file, and no pragma changes it), other databases as given (SELECTs only are issued)."""
+    file, and no pragma changes it), other databases as given (SELECTs only are issued).
+    An SQLite file without a write-ahead log has no writer: it is opened `immutable`, so that
+    reading it does not even create the -wal/-shm side files next to a copied run."""
     parsed = make_url(url)
     if parsed.drivername.startswith("sqlite"):
         db = parsed.database or ""
         if db in ("", ":memory:") or not Path(db).is_file():
             raise CliError(f"{masked_url(url)}: no such SQLite file")
-        uri = f"sqlite:///file:{quote(str(Path(db).resolve()))}?mode=ro&uri=true"
+        wal = _wal(url)
+        still = "&immutable=1" if wal is not None and not wal.exists() else ""
+        uri = f"sqlite:///file:{quote(str(Path(db).resolve()))}?mode=ro{still}&uri=true"
         engine = create_engine(uri, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _ro_pragmas)
         return engine
@@ -58,6 +70,13 @@ class ReadOnlyArchive(Archive):
         self.Session = sessionmaker(self.engine, expire_on_commit=False)
         self.path = None
         self._identity = None
+        wal = _wal(url)
+        self.immutable = wal is not None and not wal.exists()
+
+    def stale(self) -> bool:
+        """Opened as immutable, and a writer has started since (its -wal file appeared)."""
+        wal = _wal(self.url)
+        return self.immutable and wal is not None and wal.exists()
 
 
 @dataclass(frozen=True)
@@ -91,9 +110,13 @@ class Source:
 
     def archive(self, url: str) -> ReadOnlyArchive:
         with self._lock:
-            if url not in self._archives:
-                self._archives[url] = ReadOnlyArchive(url)
-            return self._archives[url]
+            cached = self._archives.get(url)
+            if cached is not None and cached.stale():
+                cached.close()  # a resumed run writes again: read it live from now on
+                cached = None
+            if cached is None:
+                cached = self._archives[url] = ReadOnlyArchive(url)
+            return cached
 
     def _add(self, url: str, run: Run, folder: Path, label: str) -> None:
         with self._lock:
