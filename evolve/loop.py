@@ -121,7 +121,7 @@ class Controller:
         seed_row = Program(
             run_id=self.run_row.id, iteration=0, island=0, generation=0, code=seed_code,
             code_hash=code_hash(seed_code), proposer="seed", **self._eval_fields(res))
-        seed_row.pending_artifacts = res.stored_artifacts()
+        seed_row.pending_artifacts = res.stored_artifacts()  # type: ignore[attr-defined]
         first = self._record(seed_row, [], [])
         for k in range(1, islands):
             self._record(Program(
@@ -292,7 +292,8 @@ class Controller:
             self.stats.evaluations += 1
             fields = self._eval_fields(res)
             row = Program(code=prop.code, code_hash=h, **fields, **base)
-            row.pending_artifacts = res.stored_artifacts()  # stored with the row (archive.record)
+            # stored with the row, in its transaction (archive.record)
+            row.pending_artifacts = res.stored_artifacts()  # type: ignore[attr-defined]
             row.improved = self._improved(row.score, sel.parent)
             self._record(row, edges, prop.calls)
             state["recorded"] = True

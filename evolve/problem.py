@@ -280,7 +280,7 @@ def load_problem_class(target: str, search: tuple[Path, ...] = ()):
             sys.modules[key] = module
             try:
                 spec.loader.exec_module(module)
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001 - any import error is the user's, one line
                 del sys.modules[key]
                 raise ProblemError(f"problem.target={target!r}: importing {path} failed: "
                                    f"{type(e).__name__}: {e}") from None
@@ -314,15 +314,15 @@ def config_dir_of(choice: str | None, config_dirs: Any) -> str | None:
     return None
 
 
-def record_config_dir(cfg: Any, choice: str | None, config_dirs: Any) -> None:
+def record_config_dir(composed: Any, choice: str | None, config_dirs: Any) -> None:
     """Record in a composed config where its problem yaml came from (`problem.config_dir`), so
     that relative targets and seeds resolve against it whatever the current folder is."""
     from omegaconf import open_dict
 
     folder = config_dir_of(choice, config_dirs)
-    if folder and "problem" in cfg and not cfg.problem.get("config_dir"):
-        with open_dict(cfg):
-            cfg.problem.config_dir = folder
+    if folder and "problem" in composed and not composed.problem.get("config_dir"):
+        with open_dict(composed):
+            composed.problem.config_dir = folder
 
 
 def _own_jit_setting(cls: type) -> bool:

@@ -102,7 +102,8 @@ def top(h: RunHandle, k: int, include_all: bool = False,
         progs = [p for p in h.archive.programs(h.run.id) if _wanted(p, status)
                  and (include_all or (p.duplicate_of is None and p.proposer != "migration"))]
         progs.sort(key=lambda p: (p.status != "ok" or p.score is None,
-                                  (p.stage or "full") != "full", -(p.score or 0.0) if p.status == "ok" else 0.0, p.id))
+                                  (p.stage or "full") != "full",  # cascade-stopped: below
+                                  -(p.score or 0.0) if p.status == "ok" else 0.0, p.id))
         return [dict(program_dict(p), rank=i + 1, outcome="no_gain" if is_no_gain(p) else p.status,
                      error_line=_first_line(p.error)) for i, p in enumerate(progs[:k])]
     if include_all:

@@ -68,7 +68,8 @@ class {cls}(Problem):
 
     def score_set(self, iset: InstanceSet, outputs) -> SetScore:
         """Trusted: check the outputs (raise InvalidOutput) and compute the set's metrics."""
-        # TODO e.g. y = outputs["y"]; check its shape; SetScore(iset.name, iset.size, {{"err": ...}})
+        # TODO e.g. y = outputs["y"]; check its shape;
+        #      return SetScore(iset.name, iset.size, {{"err": ...}})
         raise NotImplementedError("{cls}.score_set: validate outputs (raise InvalidOutput) and "
                                   "return SetScore(iset.name, iset.size, {{metric: value}})")
 

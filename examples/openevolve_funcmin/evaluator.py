@@ -38,7 +38,7 @@ def trials(program_path, n):
         try:
             x, y, _reported = program.run_search()
             x, y = float(x), float(y)
-        except Exception as e:  # a failing trial scores zero, the message becomes an artifact
+        except Exception as e:  # noqa: BLE001 - a failing trial scores zero, its message is kept
             errors.append(f"{type(e).__name__}: {e}")
             continue
         if not (math.isfinite(x) and math.isfinite(y)) or abs(x) > 5 or abs(y) > 5:

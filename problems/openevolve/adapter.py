@@ -44,7 +44,7 @@ def load_user_module(path: Path, key: str, what: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - any import error is the user's, one line
         raise ProblemError(f"problem.{what}={str(path)!r}: importing it failed: "
                            f"{type(e).__name__}: {e}") from None
     return module
