@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    case,
     create_engine,
     event,
     func,
@@ -283,6 +284,8 @@ class Archive:
             for call in calls:
                 call.program_id = program.id
                 s.add(call)
+            for name, text in (getattr(program, "pending_artifacts", None) or {}).items():
+                s.add(Artifact(program_id=program.id, name=str(name)[:64], text=str(text)))
             run = s.get(Run, program.run_id)
             run.updated_at = utcnow()
             for k, v in (run_updates or {}).items():
@@ -320,10 +323,17 @@ class Archive:
                 select(Program)
                 .where(Program.run_id == run_id, Program.status == "ok", Program.score.is_not(None),
                        Program.duplicate_of.is_(None), Program.proposer != "migration")
-                .order_by(Program.score.desc(), Program.id)
+                # stopped by a cascade stage: below every full evaluation, whatever its score
+                .order_by(case((func.coalesce(Program.stage, "full") == "full", 0), else_=1),
+                          Program.score.desc(), Program.id)
                 .limit(k)
             )
             return list(s.scalars(q))
+
+    def artifacts(self, program_id: int) -> list[Artifact]:
+        with self.Session() as s:
+            return list(s.scalars(select(Artifact).where(Artifact.program_id == program_id)
+                                  .order_by(Artifact.id)))
 
     def edges(self, program_id: int) -> list[ProgramParent]:
         with self.Session() as s:
@@ -375,3 +385,15 @@ class Archive:
 
 def dumps(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, default=float)
+
+
+class Artifact(Base):
+    """A named text stored with a program: the scorer's artifacts and the candidate's output
+    (capped and scrubbed of secrets before it gets here)."""
+
+    __tablename__ = "artifacts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)

@@ -189,6 +189,9 @@ class ProblemBase:
     target: str = MISSING  # module:Class or file.py:Class
     seed_program: str = MISSING  # seeds/<problem>/<name>.py or a path to a .py file
     preload: list[str] = field(default_factory=list)  # extra modules warm workers import
+    # the folder of the problem's yaml under --config-dir (recorded at compose time): a relative
+    # `target` or seed is looked for there (and in the config dir) when not in the current folder
+    config_dir: str | None = None
 
     @staticmethod
     def rules(node: Any) -> str:

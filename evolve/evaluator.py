@@ -180,6 +180,7 @@ class Evaluator:
         res = EvalResult.from_dict(value)
         for name in ("error", "feedback", "output", "compile_fallback"):
             setattr(res, name, self.scrub(getattr(res, name)) or "")
+        res.artifacts = {str(k): self.scrub(str(v)) or "" for k, v in res.artifacts.items()}
         return res
 
     def _evaluate_args(self, code: str, split: str | None,

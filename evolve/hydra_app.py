@@ -133,6 +133,10 @@ def task(cfg: DictConfig) -> int:
     hc = HydraConfig.get()
     if os.getcwd() != hc.runtime.cwd and os.path.isdir(hc.runtime.cwd):
         os.chdir(hc.runtime.cwd)  # relative paths (problem targets, seeds) are the user's
+    from evolve.problem import record_config_dir
+
+    record_config_dir(cfg, hc.runtime.choices.get("problem"),
+                      [s.path for s in hc.runtime.config_sources if s.provider == "command-line"])
     folder = _shown(Path(hc.runtime.output_dir))
     sweep = hc.mode == RunMode.MULTIRUN
     code = run_new(cfg, folder, (lambda _f: None) if sweep else link_latest)

@@ -16,6 +16,7 @@ import numpy as np
 
 from evolve.archive import Archive, ArchiveError, LLMCall, Program, Run
 from evolve.population import Population, view_of
+from evolve.problem import ProblemError
 from evolve.program import code_hash, is_failure
 from evolve.proposers.base import CallRecord, ProblemInfo, Proposal, ProposalContext, Proposer
 from evolve.result import EvalResult
@@ -117,9 +118,11 @@ class Controller:
         res = await self.evaluator.evaluate(seed_code)
         if not res.ok:
             raise SeedError(f"the seed program failed: {res.status}: {res.error}")
-        first = self._record(Program(
+        seed_row = Program(
             run_id=self.run_row.id, iteration=0, island=0, generation=0, code=seed_code,
-            code_hash=code_hash(seed_code), proposer="seed", **self._eval_fields(res)), [], [])
+            code_hash=code_hash(seed_code), proposer="seed", **self._eval_fields(res))
+        seed_row.pending_artifacts = res.stored_artifacts()  # type: ignore[attr-defined]
+        first = self._record(seed_row, [], [])
         for k in range(1, islands):
             self._record(Program(
                 run_id=self.run_row.id, iteration=0, island=k, generation=0, code=seed_code,
@@ -201,8 +204,8 @@ class Controller:
         state: dict[str, Any] = {}
         try:
             await self._iteration_steps(i, state)
-        except (ArchiveError, asyncio.CancelledError):
-            raise
+        except (ArchiveError, asyncio.CancelledError, ProblemError):
+            raise  # ProblemError: the problem's own code failed, the run stops as `failed`
         except Exception as e:  # noqa: BLE001 - whatever a candidate or a proposer led to
             log.error("iteration %d: engine error %s: %s (recorded as engine_error)", i,
                       type(e).__name__, " ".join(str(e).split())[:300])
@@ -289,6 +292,8 @@ class Controller:
             self.stats.evaluations += 1
             fields = self._eval_fields(res)
             row = Program(code=prop.code, code_hash=h, **fields, **base)
+            # stored with the row, in its transaction (archive.record)
+            row.pending_artifacts = res.stored_artifacts()  # type: ignore[attr-defined]
             row.improved = self._improved(row.score, sel.parent)
             self._record(row, edges, prop.calls)
             state["recorded"] = True
@@ -344,7 +349,8 @@ class Controller:
             self.stats.failures += _counts_as_failure(row)
             self.stats.recent.append(time.monotonic())
         # view.ok implies view.score is not None; the explicit test is for the type checker
-        if view.ok and view.score is not None and row.proposer != "migration" and (
+        if view.ok and view.score is not None and row.proposer != "migration" \
+                and (row.stage or "full") == "full" and (
                 self.stats.best is None or view.score > self.stats.best):
             self.stats.best = view.score
             self._write_best(view)

@@ -82,11 +82,16 @@ def check_jobs(jobs: list[list[str]], config_name: str | None, config_dir: str |
     """Compose and validate every job (and find its seed program) before any job starts."""
     from hydra.errors import HydraException
 
+    from evolve.problem import record_config_dir
+
     dirs = [config_dir] if config_dir else []
     common = set.intersection(*(set(j) for j in jobs)) if jobs else set()
     for i, job in enumerate(jobs):
         try:
             cfg = _compose(job, config_name, dirs)
+            choice = next((o.split("=", 1)[1] for o in reversed(job)
+                           if o.lstrip("+").startswith("problem=")), None)
+            record_config_dir(cfg, choice, dirs)
             validate(cfg)
             if seeds:
                 _check_seed(cfg)

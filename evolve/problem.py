@@ -58,6 +58,7 @@ class SetScore:
     metrics: dict[str, float]
     feedback: str = ""
     runtime_s: float = 0.0
+    artifacts: dict[str, str] = field(default_factory=dict)  # named texts (whole-program scorers)
 
 
 @dataclass
@@ -69,6 +70,28 @@ class Summary:
     feedback: str
     behaviour: float | None = None  # optional behaviour descriptor for the MAP-Elites grid
     sets: list[SetScore] = field(default_factory=list)
+    artifacts: dict[str, str] = field(default_factory=dict)  # named texts stored per program
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One cheap step of the evaluation cascade, run before the full split.
+
+    A candidate goes on to the next stage only when `pass_if(summary)` is true (a float is a
+    threshold on the stage's score; None always passes). `timeout_s` bounds this stage's wall
+    clock from the moment the previous one was scored (None: the evaluation's own limit)."""
+
+    name: str  # recorded as the program's `stage` when it stops here (16 characters at most)
+    sets: list[InstanceSet]
+    pass_if: Callable[[Summary], bool] | float | None = None
+    timeout_s: float | None = None
+
+    def passes(self, summary: Summary) -> bool:
+        if self.pass_if is None:
+            return True
+        if callable(self.pass_if):
+            return bool(self.pass_if(summary))
+        return float(summary.score) >= float(self.pass_if)
 
 
 def readonly(a: np.ndarray, dtype=None) -> np.ndarray:
@@ -89,6 +112,12 @@ class Problem(ABC):
     key_metrics: tuple[str, ...] = ()  # metrics tables show first (all of them when empty)
     deterministic: bool = True  # False when the score includes a measured runtime
     timed_calls: int = 0  # > 0: the trusted worker times this many entry calls (see timing_args)
+    # True: the candidate is a whole program handed to `run` as text (`candidate.code`), with no
+    # entry function to load (the OpenEvolve / ShinkaEvolve adapters)
+    whole_program: bool = False
+    # where an outside problem lives (its config's folder, its file's folder): seeds are looked
+    # for there; set by make_problem
+    source_dirs: tuple[Path, ...] = ()
 
     def __init__(self, cfg: Mapping[str, Any] | None = None):
         self.cfg = dict(cfg or {})
@@ -128,6 +157,16 @@ class Problem(ABC):
     def gate_passes(self, summary: Summary) -> bool:
         """Whether a candidate that survived the gate deserves the full evaluation."""
         return True
+
+    def cascade(self) -> list[Stage]:
+        """The cheap stages run in order before the full split (contract v2: any number, each
+        with its own pass rule and timeout). The default is the one-stage gate above."""
+        sets = self.gate_sets()
+        return [Stage("gate", sets, self.gate_passes)] if sets else []
+
+    def start_note(self) -> str:
+        """One line the run logs at its start (e.g. how far its scores can be trusted)."""
+        return ""
 
     # ---- runtime objectives (measured by the trusted side, never by the candidate) --------
     def timing_args(self, rng: np.random.Generator) -> list[tuple]:
@@ -172,14 +211,21 @@ class Problem(ABC):
 
     # ---- seeds ----------------------------------------------------------------------------
     def seeds_root(self) -> Path:
-        """The folder of this problem's seed programs (seeds/<name>/ in the package)."""
+        """The folder of this problem's seed programs: seeds/<name>/ in the package; for an
+        outside problem, `seeds/` next to its config (or its file) when there is one."""
+        for d in self.source_dirs:
+            if (d / "seeds").is_dir():
+                return d / "seeds"
         return Path(str(resources.files("evolve.seeds"))) / self.name
 
     def seed_path(self, name_or_path: str) -> Path:
-        """A seed program: a name under seeds/<problem>/ or a path to a .py file."""
+        """A seed program: a name under seeds/<problem>/, or a path to a .py file (relative to
+        the current folder or to the problem's own folders)."""
         p = Path(name_or_path)
-        if p.suffix == ".py" and p.exists():
-            return p
+        if p.suffix == ".py":
+            for base in (Path.cwd(), *self.source_dirs):
+                if (base / p).exists():
+                    return base / p
         root = self.seeds_root()
         cand = root / f"{name_or_path.removesuffix('.py')}.py"
         if cand.exists():
@@ -199,21 +245,38 @@ class Candidate:
     py: Callable
     jit: Any = None  # numba dispatcher, or None when not compiled / fell back
     fallback_reason: str = ""
+    code: str = ""  # the program text (what a whole-program problem runs)
 
     @property
     def fn(self) -> Callable:
         return self.jit if self.jit is not None else self.py
 
 
-def load_problem_class(target: str):
-    """Import `module:Class` or `path/to/file.py:Class`."""
+def _target_file(target: str, path: Path, search: tuple[Path, ...]) -> Path:
+    """`path` as given when it exists from the current folder, else the first match under the
+    config's folders (where the user's yaml lives)."""
+    if path.is_absolute() or path.exists():
+        return path
+    for base in search:
+        if (base / path).exists():
+            return base / path
+    where = ", ".join(str(b) for b in search)
+    raise ProblemError(f"problem.target={target!r}: file {path} not found"
+                       + (f" (looked in the current folder and {where})" if where else ""))
+
+
+def load_problem_class(target: str, search: tuple[Path, ...] = ()):
+    """Import `module:Class` or `path/to/file.py:Class`; a relative file is looked for in the
+    current folder, then in `search` (the config's folders). The file's folder goes on the
+    import path so that a problem may import its own helper modules (in the workers too)."""
     mod_name, _, cls_name = target.rpartition(":")
     if not mod_name or not cls_name:
         raise ProblemError(f"problem.target={target!r}: expected 'module:Class' or 'file.py:Class'")
     if mod_name.endswith(".py"):
-        path = Path(mod_name)
-        if not path.exists():
-            raise ProblemError(f"problem.target={target!r}: file {path} not found")
+        path = _target_file(target, Path(mod_name), search).resolve()
+        folder = str(path.parent)
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
         key = f"_evolve_problem_{path.stem}"
         if key in sys.modules:
             module = sys.modules[key]
@@ -223,7 +286,12 @@ def load_problem_class(target: str):
                 raise ProblemError(f"problem.target={target!r}: {path} is not a Python module")
             module = importlib.util.module_from_spec(spec)
             sys.modules[key] = module
-            spec.loader.exec_module(module)
+            try:
+                spec.loader.exec_module(module)
+            except Exception as e:  # noqa: BLE001 - any import error is the user's, one line
+                del sys.modules[key]
+                raise ProblemError(f"problem.target={target!r}: importing {path} failed: "
+                                   f"{type(e).__name__}: {e}") from None
     else:
         module = importlib.import_module(mod_name)
     try:
@@ -232,8 +300,57 @@ def load_problem_class(target: str):
         raise ProblemError(f"problem.target={target!r}: {mod_name} has no {cls_name}") from None
 
 
+def config_folders(cfg: Mapping[str, Any]) -> tuple[Path, ...]:
+    """The folders a relative `target` or seed is looked for in: the folder of the problem's
+    yaml (recorded as `config_dir` at compose time) and the config directory above it."""
+    d = cfg.get("config_dir")
+    if not d:
+        return ()
+    folder = Path(str(d))
+    return (folder, folder.parent)
+
+
+def config_dir_of(choice: str | None, config_dirs: Any) -> str | None:
+    """The folder of `<dir>/problem/<choice>.yaml` in the first user config dir that has it
+    (what `config_dir` records; None for a built-in problem)."""
+    if not choice:
+        return None
+    for d in config_dirs or ():
+        yml = Path(str(d)).expanduser() / "problem" / f"{choice}.yaml"
+        if yml.is_file():
+            return str(yml.parent.resolve())
+    return None
+
+
+def record_config_dir(composed: Any, choice: str | None, config_dirs: Any) -> None:
+    """Record in a composed config where its problem yaml came from (`problem.config_dir`), so
+    that relative targets and seeds resolve against it whatever the current folder is."""
+    from omegaconf import open_dict
+
+    folder = config_dir_of(choice, config_dirs)
+    if folder and "problem" in composed and not composed.problem.get("config_dir"):
+        with open_dict(composed):
+            composed.problem.config_dir = folder
+
+
+def _own_jit_setting(cls: type) -> bool:
+    return any("jit_entry" in vars(c) for c in cls.__mro__ if c is not Problem)
+
+
 def make_problem(cfg: Mapping[str, Any]) -> Problem:
-    """Build a problem from its config section (`target` names the class)."""
+    """Build a problem from its config section (`target` names the class).
+
+    An outside problem (a `file.py:Class` target) that does not set `jit_entry` itself runs its
+    candidates as plain Python: ordinary programs (np.random, helper functions, dicts) would not
+    compile with numba, and a problem that wants numba says so with `jit_entry = True`."""
     cfg = dict(cfg)
-    cls = load_problem_class(str(cfg.get("target", "")))
-    return cls(cfg)
+    search = config_folders(cfg)
+    target = str(cfg.get("target", ""))
+    cls = load_problem_class(target, search)
+    problem = cls({k: v for k, v in cfg.items() if k != "config_dir"})
+    if target.rpartition(":")[0].endswith(".py"):
+        if not _own_jit_setting(cls):
+            problem.jit_entry = False
+        home = Path(sys.modules[cls.__module__].__file__ or ".").resolve().parent
+        problem.source_dirs = (*search, home)
+    return problem

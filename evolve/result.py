@@ -30,6 +30,14 @@ class EvalResult:
     compile_fallback: str = ""
     seconds: float = 0.0
     output: str = ""  # captured stdout/stderr tail
+    artifacts: dict[str, str] = field(default_factory=dict)  # named texts from the scorer
+
+    def stored_artifacts(self) -> dict[str, str]:
+        """What the archive keeps per program: the scorer's texts and the captured output."""
+        out = dict(self.artifacts)
+        if self.output.strip():
+            out["output"] = self.output
+        return out
 
     @property
     def ok(self) -> bool:

@@ -143,6 +143,8 @@ async def run_session(cfg: DictConfig, resuming: bool, new_run_dir: Callable, li
                 raise ConfigError(f"run_dir={folder}: not empty (use resume={folder} to continue "
                                   "it)")
         setup_logging(folder, cfg.log_level)
+        if problem.start_note():  # e.g. an adapter: how far its scores can be trusted
+            log.warning("%s", problem.start_note())
         archive = _open_archive(cfg, folder)
         try:
             run = _open_run(cfg, archive, folder, problem.name, resuming)

@@ -14,6 +14,7 @@ import importlib
 import os
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -21,7 +22,17 @@ import numpy as np
 
 from evolve import frames, isolation, sandbox
 from evolve.isolation import Plan
-from evolve.problem import InstanceSet, Problem, SetScore, make_problem
+from evolve.problem import (
+    Candidate,
+    InputMutation,
+    InstanceSet,
+    InvalidOutput,
+    Problem,
+    ProblemError,
+    SetScore,
+    Stage,
+    make_problem,
+)
 from evolve.program import CandidateError, load_candidate
 from evolve.result import EvalResult, classify_exception, evaluate_in_process, set_dict, timing_rng
 from evolve.sandbox import Child, ChildExit, Limits, describe_status
@@ -38,6 +49,8 @@ PRELOAD = (
     "numpy", "numba", "numba.core.errors", "numba.typed", "numba.np.unsafe.ndarray",
 )
 # Failure kinds a child may report about itself; anything else it claims is a runtime error.
+MAX_ARTIFACTS, ARTIFACT_CHARS = 16, 8000  # named texts a summary may store per program
+PROMPT_ARTIFACT_CHARS = 600  # of each artifact in the feedback (prompts stay short)
 CHILD_KINDS = frozenset({"syntax_error", "missing_entry", "runtime_error", "memory_limit",
                          "invalid_output", "input_mutation", "engine_error"})
 
@@ -76,7 +89,8 @@ def init_worker(problem_cfg: dict, limits: Limits) -> dict[str, str]:
             pass
     _STATE["numba_seed"] = _warm_numba()
     problem = make_problem({k: v for k, v in problem_cfg.items() if k != "preload"})
-    problem.warm_up()
+    _STATE["problem"] = problem
+    trusted(problem.warm_up, "warm_up (loading the instances)")
     if not _warm_compiler(problem, str(problem_cfg.get("seed_program") or "")):
         # Loaded from numba's cache, the probe compiled nothing: compile a fresh copy so that the
         # compiler's lazily imported parts are in memory before children (which may not be
@@ -123,11 +137,39 @@ def probe(limits: Limits) -> tuple[Plan, str]:
 
 
 def _sets(split: str) -> list[InstanceSet]:
+    """The sets of a split, of the gate, or of a cascade stage ("stage:<name>"), cached here
+    before the fork (a child may not read the disk)."""
     cache = _STATE["sets"]
     if split not in cache:
         problem: Problem = _STATE["problem"]
-        cache[split] = problem.gate_sets() if split == "gate" else problem.instance_sets(split)
+        if split.startswith("stage:"):
+            cache[split] = _stage(split[len("stage:"):]).sets
+        else:
+            cache[split] = problem.gate_sets() if split == "gate" else \
+                problem.instance_sets(split)
     return cache[split]
+
+
+def _cascade() -> list[Stage]:
+    if "cascade" not in _STATE:
+        _STATE["cascade"] = trusted(_STATE["problem"].cascade, "cascade")
+    return _STATE["cascade"]
+
+
+def _stage(name: str) -> Stage:
+    return next(st for st in _cascade() if st.name == name)
+
+
+def trusted(fn: Callable, what: str, *args: Any) -> Any:
+    """Call the problem's own (trusted) code; a bug there is a ProblemError naming the method,
+    with its traceback: the run stops as `failed` instead of blaming a candidate."""
+    try:
+        return fn(*args)
+    except (ProblemError, InvalidOutput, InputMutation, CandidateError):
+        raise
+    except Exception as e:  # noqa: BLE001 - anything else is the problem's own bug
+        tb = traceback.format_exc(limit=-6)[-3000:]
+        raise ProblemError(f"problem_error in {what}: {type(e).__name__}: {e}\n{tb}") from None
 
 
 def _seed(code: str, seed: int) -> None:
@@ -206,7 +248,10 @@ def _runner(task: dict, res: int, cmd: int) -> None:
         fn = getattr(importlib.import_module(mod_name), fn_name)
         frames.write(res, {"type": "done", "result": fn(problem, task["payload"])})
     else:
-        cand = load_candidate(task["code"], problem.entry, problem.jit_entry)
+        if problem.whole_program:
+            cand = Candidate(module=None, py=print, code=task["code"])
+        else:
+            cand = load_candidate(task["code"], problem.entry, problem.jit_entry)
         for stage, split in task["stages"]:
             for i, iset in enumerate(_STATE["instances"] if split == "instances" else _sets(split)):
                 outputs = _check_outputs(problem.run(cand, iset))
@@ -231,9 +276,10 @@ def evaluate_task(code: str, split: str | None = "train", instance_paths: list[s
         full = _sets(split or "train")
         split_name = split or "train"
     stages = []
-    gate_sets = _sets("gate") if gate and not instance_paths else []
-    if gate_sets:
-        stages.append(("gate", "gate", gate_sets))
+    if gate and not instance_paths:
+        for st in _cascade():
+            if _sets(f"stage:{st.name}"):
+                stages.append((st.name, f"stage:{st.name}", _sets(f"stage:{st.name}")))
     stages.append(("full", split_name, full))
     timed = problem.timed_calls > 0
     if instance_paths:
@@ -262,6 +308,14 @@ class _Drive:
         self.call_quality: np.ndarray | None = None
         self.last = time.monotonic()
         self.notify: Callable[[dict], None] | None = None
+        self.pos = 0
+        self._limit_stage(stages[0][0] if stages else "full")
+
+    def _limit_stage(self, name: str) -> None:
+        """A cascade stage with its own timeout: its results are due that long from now."""
+        st = next((x for x in _cascade() if x.name == name), None) if name != "full" else None
+        if st is not None and st.timeout_s:
+            self.child.deadline = min(self.child.deadline, time.monotonic() + float(st.timeout_s))
 
     def run(self) -> EvalResult:
         outcome: EvalResult | tuple[str, str] | None = None
@@ -272,17 +326,21 @@ class _Drive:
         finally:
             end = self.child.close(need_status=outcome is None)
         if isinstance(outcome, EvalResult):
+            outcome.output = end.output[-4000:]
+            if self.problem.whole_program and end.output.strip():
+                # what the program printed is part of what the evaluator saw (OpenEvolve's stderr)
+                outcome.feedback += f"\n[output]\n{end.output[-PROMPT_ARTIFACT_CHARS:]}"
             return outcome
         kind, msg = _exit_failure(end, self.child.limits) if outcome is None else outcome
         res = EvalResult.failure(kind, msg, output=end.output[-4000:])
-        res.stage = "gate" if "gate" in self.scores and not self.scores.get("full") else "full"
+        res.stage = self.expected[self.pos][0] if self.pos < len(self.expected) else "full"
         return res
 
     def _read(self) -> EvalResult | tuple[str, str] | None:
-        pos = 0
         while (frame := self.child.next_frame()) is not None:
             header, arrays = frame
             kind = header["type"]
+            pos = self.pos
             if kind == "error":
                 return _reported(header)
             if kind == "set" and pos < len(self.expected):
@@ -290,14 +348,14 @@ class _Drive:
                     raise frames.FrameError(f"result for set {header.get('index')!r} of stage "
                                             f"{str(header.get('stage'))[:20]!r} out of order")
                 stage, idx = self.expected[pos]
-                pos += 1
                 failed = self._score(stage, idx, arrays)
                 if failed is not None:
                     return failed
-                if stage == "gate" and len(self.scores["gate"]) == len(self.by_stage["gate"]):
-                    summary = self.problem.summarize("gate", self.scores["gate"])
-                    if not self.problem.gate_passes(summary):
-                        return _ok(summary, self.scores["gate"], "gate", "", "")
+                self.pos += 1
+                if stage != "full" and len(self.scores[stage]) == len(self.by_stage[stage]):
+                    stopped = self._stage_done(stage)
+                    if stopped is not None:
+                        return stopped
                 continue
             if kind == "ready" and self.timed and pos == len(self.expected) \
                     and self.call_seconds is None:
@@ -308,20 +366,32 @@ class _Drive:
             if kind == "done" and pos == len(self.expected) \
                     and (not self.timed or self.call_seconds is not None):
                 fallback = frames.text(header.get("fallback"), 300)
-                summary = self.problem.summarize(self.split_name, self.scores["full"])
+                summary = trusted(self.problem.summarize, "summarize", self.split_name,
+                                  self.scores["full"])
                 if self.call_seconds is not None:
-                    summary = self.problem.apply_timing(summary, self.call_seconds,
-                                                        self.call_quality)
+                    summary = trusted(self.problem.apply_timing, "apply_timing", summary,
+                                      self.call_seconds, self.call_quality)
                 return _ok(summary, self.scores["full"], "full", fallback, "")
             raise frames.FrameError(f"unexpected {kind[:20]!r} frame after {pos} of "
                                     f"{len(self.expected)} sets")
         return None
 
+    def _stage_done(self, stage: str) -> EvalResult | None:
+        """A cascade stage is scored: stop here (recorded with the stage's name) unless it
+        passes; the next stage's own timeout starts now."""
+        summary = trusted(self.problem.summarize, "summarize", stage, self.scores[stage])
+        st = _stage(stage)
+        if not trusted(st.passes, f"the pass rule of stage {stage!r}", summary):
+            return _ok(summary, self.scores[stage], stage, "", "")
+        if self.pos < len(self.expected):
+            self._limit_stage(self.expected[self.pos][0])
+        return None
+
     def _score(self, stage: str, idx: int, arrays: dict) -> tuple[str, str] | None:
         try:
-            s = self.problem.score_set(self.by_stage[stage][idx], arrays)
-        except Exception as e:  # noqa: BLE001 - the outputs came from the untrusted side
-            kind, msg = classify_exception(e)
+            s = trusted(self.problem.score_set, "score_set", self.by_stage[stage][idx], arrays)
+        except (InvalidOutput, InputMutation, CandidateError) as e:
+            kind, msg = classify_exception(e)  # the outputs came from the untrusted side
             return ("invalid_output" if kind == "runtime_error" else kind), msg
         now = time.monotonic()
         s.runtime_s, self.last = now - self.last, now  # measured here, informational only
@@ -372,8 +442,15 @@ class _Drive:
         return None
 
 
+def _with_artifacts(feedback: str, artifacts: dict) -> str:
+    """The feedback the next prompt sees, with the scorer's artifacts (capped) after it."""
+    parts = [feedback] + [f"[{str(k)[:64]}]\n{str(v)[:PROMPT_ARTIFACT_CHARS]}"
+                          for k, v in list((artifacts or {}).items())[:MAX_ARTIFACTS]]
+    return "\n".join(p for p in parts if p).strip()
+
+
 def _ok(summary, sets: list[SetScore], stage: str, fallback: str, output: str) -> EvalResult:
-    feedback = summary.feedback
+    feedback = _with_artifacts(summary.feedback, summary.artifacts)
     if fallback:
         feedback = (feedback + f"\ncompile_fallback: numba could not compile the entry, ran in "
                     f"Python ({fallback[:200]})").strip()
@@ -383,7 +460,9 @@ def _ok(summary, sets: list[SetScore], stage: str, fallback: str, output: str) -
         metrics={k: float(v) for k, v in summary.metrics.items()},
         feedback=feedback,
         behaviour=summary.behaviour,
-        stage=stage,
+        stage=stage[:16],
+        artifacts={str(k)[:64]: str(v)[:ARTIFACT_CHARS]
+                   for k, v in list((summary.artifacts or {}).items())[:MAX_ARTIFACTS]},
         sets=[set_dict(s) for s in sets],
         compile_fallback=fallback,
         output=output[-4000:],

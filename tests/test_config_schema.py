@@ -60,6 +60,9 @@ RECEIVERS: dict[str, dict[str, str]] = {
     "evolve/preflight.py": {"cfg": "", "problem_cfg": "problem"},
     "evolve/resume.py": {"cfg": ""},
     "problems/smtt/problem.py": {"self.conf": "problem@smtt"},
+    "problems/openevolve/adapter.py": {"self.cfg": "problem@openevolve+shinka"},
+    "problems/openevolve/problem.py": {"self.cfg": "problem@openevolve"},
+    "problems/shinka/problem.py": {"self.cfg": "problem@shinka"},
     "problems/spot/problem.py": {"c": "problem@spot_single+spot_multi",
                                  "self.conf": "problem@spot_single+spot_multi",
                                  "self.cfg": "problem@spot_single+spot_multi"},
@@ -253,7 +256,7 @@ def test_every_shipped_choice_composes_typed(overrides):
 @pytest.mark.parametrize("overrides, message", [
     (["search.islands=0"], "search.islands=0: must be > 0"),
     (["search.itrations=5"], "unknown config key 'search.itrations' (valid keys under search: "),
-    (["problem=x"], "unknown problem 'x' (valid problem choices: moe_placement, smtt, "),
+    (["problem=x"], "unknown problem 'x' (valid problem choices: moe_placement, openevolve, shinka, smtt, "),
     (["search.iterations=many"], "search.iterations='many': expected an integer"),
     (["search.parent_selection=best"], "search.parent_selection='best': choose one of "
                                        "power_law, weighted, tournament, uniform"),

@@ -102,13 +102,15 @@ def top(h: RunHandle, k: int, include_all: bool = False,
         progs = [p for p in h.archive.programs(h.run.id) if _wanted(p, status)
                  and (include_all or (p.duplicate_of is None and p.proposer != "migration"))]
         progs.sort(key=lambda p: (p.status != "ok" or p.score is None,
+                                  (p.stage or "full") != "full",  # cascade-stopped: below
                                   -(p.score or 0.0) if p.status == "ok" else 0.0, p.id))
         return [dict(program_dict(p), rank=i + 1, outcome="no_gain" if is_no_gain(p) else p.status,
                      error_line=_first_line(p.error)) for i, p in enumerate(progs[:k])]
     if include_all:
         progs = [p for p in h.archive.programs(h.run.id)
                  if p.status == "ok" and p.score is not None]
-        progs.sort(key=lambda p: (-cast(float, p.score), p.id))  # scored: filtered just above
+        progs.sort(key=lambda p: ((p.stage or "full") != "full",  # cascade-stopped: below
+                                  -cast(float, p.score), p.id))  # scored: filtered just above
         progs = progs[:k]
     else:
         progs = h.archive.best(h.run.id, k)
@@ -145,6 +147,7 @@ def show(h: RunHandle, program_id: str | int) -> dict[str, Any]:
     d["delta"] = _delta(parent, p)
     d["edges"] = [{"parent_id": e.parent_id, "role": e.role} for e in h.archive.edges(p.id)]
     d["calls"] = [call_dict(c) for c in h.archive.calls(h.run.id, p.id)]
+    d["artifacts"] = [{"name": a.name, "text": a.text} for a in h.archive.artifacts(p.id)]
     with h.archive.Session() as s:
         d["children"] = s.scalar(select(func.count(Program.id)).where(Program.parent_id == p.id))
     return d

@@ -70,12 +70,18 @@ def top(con: Console, rows: list[dict[str, Any]], title: str, status: str = "ok"
     for col in ("#", "id", "score", *metrics, "proposer", "operator", "iter", "island", "parent"):
         t.add_column(col, justify="left" if col in ("proposer", "operator") else "right")
     for r in rows:
-        t.add_row(str(r["rank"]), str(r["id"]), fmt_num(r["score"]),
+        t.add_row(str(r["rank"]), str(r["id"]), _scored(r),
                   *(fmt_num(r["metrics"].get(m)) for m in metrics),
                   Text(r["proposer"]), Text(r["operator"] or "-"), str(r["iteration"]),
                   str(r["island"]),
                   fmt_num(r["parent_id"]))
     con.print(t)
+
+
+def _scored(r: dict[str, Any]) -> str:
+    """The score, marked when a cascade stage stopped the program (not a full evaluation)."""
+    stage = r.get("stage") or "full"
+    return fmt_num(r["score"]) + ("" if stage == "full" else f" (stopped: {stage})")
 
 
 def _outcomes(con: Console, rows: list[dict[str, Any]], title: str) -> None:
@@ -88,7 +94,7 @@ def _outcomes(con: Console, rows: list[dict[str, Any]], title: str) -> None:
         status = Text(r["outcome"], style="green" if r["outcome"] == "ok" else
                       "yellow" if r["outcome"] == "no_gain" else "red")
         t.add_row(str(r["rank"]), str(r["id"]), str(r["iteration"]), Text(r["proposer"]),
-                  Text(r["operator"] or "-"), status, fmt_num(r["score"]),
+                  Text(r["operator"] or "-"), status, _scored(r),
                   Text((r["error_line"] or "-")[:160]))
     con.print(t)
 
@@ -143,6 +149,8 @@ def show(con: Console, d: dict[str, Any]) -> None:
     con.print(Panel(_kv_table(info), title=f"program #{d['id']}", expand=False))
     if d["feedback"]:
         con.print(Panel(Text(d["feedback"]), title="feedback", expand=False))
+    for a in d.get("artifacts") or []:
+        con.print(Panel(Text(a["text"]), title=Text(f"artifact: {a['name']}"), expand=False))
     con.print(Panel(Syntax(d["code"].rstrip("\n"), "python", line_numbers=True, word_wrap=True),
                     title="code"))
     if d["diff"]:

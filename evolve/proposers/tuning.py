@@ -90,7 +90,9 @@ class Objective:
                     return None
                 self.mode = "literal"  # the threaded version never worked: recompile per vector
         try:
-            cand = load_candidate(substitute(self.template, values.tolist()), self.entry, self.jit)
+            text = substitute(self.template, values.tolist())
+            cand = load_candidate(text, self.entry, self.jit)
+            cand.code = text  # what a whole-program problem runs
             return self._run(cand)
         except Exception as e:  # noqa: BLE001 - a failing vector is just a bad point
             self.last_error = f"{type(e).__name__}: {e}"[:300]
