@@ -192,6 +192,7 @@ class ProblemBase:
     # the folder of the problem's yaml under --config-dir (recorded at compose time): a relative
     # `target` or seed is looked for there (and in the config dir) when not in the current folder
     config_dir: str | None = None
+    prompt: str = ""  # background for LLM prompts: the text itself or a .md file (see README)
 
     @staticmethod
     def rules(node: Any) -> str:

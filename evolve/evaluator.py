@@ -128,8 +128,9 @@ class Evaluator:
     def _adopt(self, w: _Worker) -> None:
         if not w.ready.get("ok"):
             w.stop()
-            raise ProblemError(str(w.ready.get("error", "the worker failed to start")).strip()
-                               .splitlines()[-1])
+            err = str(w.ready.get("error", "the worker failed to start")).strip()
+            # a problem_error keeps its traceback (the user's own code failed)
+            raise ProblemError(err if err.startswith("problem_error") else err.splitlines()[-1])
         info = w.ready["value"]
         self.isolation, self.isolation_detail = info["isolation"], info["detail"]
         self._all.append(w)

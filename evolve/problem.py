@@ -164,6 +164,22 @@ class Problem(ABC):
         sets = self.gate_sets()
         return [Stage("gate", sets, self.gate_passes)] if sets else []
 
+    def background(self) -> str:
+        """Extra background for LLM prompts: `problem.prompt` (the text, or a .md file), else a
+        prompt.md next to the problem's config or code ("" when there is none)."""
+        value = str(self.cfg.get("prompt") or "").strip()
+        home = Path(sys.modules[type(self).__module__].__file__ or ".").resolve().parent
+        if value and not value.endswith(".md"):
+            return value
+        names = [Path(value)] if value else [Path("prompt.md")]
+        for base in (Path.cwd(), *self.source_dirs, home) if value else (*self.source_dirs, home):
+            for n in names:
+                if (base / n).is_file():
+                    return (base / n).read_text()
+        if value:
+            raise ProblemError(f"problem.prompt={value!r}: file not found")
+        return ""
+
     def start_note(self) -> str:
         """One line the run logs at its start (e.g. how far its scores can be trusted)."""
         return ""

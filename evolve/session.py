@@ -132,7 +132,8 @@ async def run_session(cfg: DictConfig, resuming: bool, new_run_dir: Callable, li
         except ProblemError as e:
             raise ConfigError(str(e)) from None
         info = ProblemInfo(name=problem.name, entry=problem.entry, signature=problem.signature,
-                           description=problem.description, primitives=tuple(problem.primitives))
+                           description=problem.description, primitives=tuple(problem.primitives),
+                           jitted=bool(problem.jit_entry), background=problem.background())
         proposers = make_proposers(to_dict(cfg.proposer), to_dict(cfg.llm), info)
         await _start_proposers(proposers, seed_code)
         if not resuming:

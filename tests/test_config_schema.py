@@ -256,7 +256,7 @@ def test_every_shipped_choice_composes_typed(overrides):
 @pytest.mark.parametrize("overrides, message", [
     (["search.islands=0"], "search.islands=0: must be > 0"),
     (["search.itrations=5"], "unknown config key 'search.itrations' (valid keys under search: "),
-    (["problem=x"], "unknown problem 'x' (valid problem choices: moe_placement, openevolve, shinka, smtt, "),
+    (["problem=x"], "unknown problem 'x' (valid problem choices: moe_placement, openevolve, "),
     (["search.iterations=many"], "search.iterations='many': expected an integer"),
     (["search.parent_selection=best"], "search.parent_selection='best': choose one of "
                                        "power_law, weighted, tournament, uniform"),

@@ -108,7 +108,8 @@ def test_static_report_of_hostile_run_runs_nothing(hostile_run, tmp_path):
 
 def test_paths_methods_and_hosts(hostile_run):
     with served(hostile_run) as url:
-        for path in ("/run/abc", "/run/1/program/..%2F..%2Fetc%2Fpasswd", "/static/../archive.sqlite",
+        for path in ("/run/abc", "/run/1/program/..%2F..%2Fetc%2Fpasswd",
+                     "/static/../archive.sqlite",
                      "/static/..%2F..%2Fcli%2Farchive.py", "/run/1/program/-1"):
             status, _, body = _get(url + path)
             assert status == 404, path

@@ -1,8 +1,11 @@
 """Chat messages of one proposal, rendered from the Jinja2 templates in prompts/ (evolve.prompts).
 
-`prompts/system.j2` and `prompts/user.j2` (which includes `mode_<mode>.j2`) ship with the package;
-`prompts/<problem>/context.md`, when present, adds background to the system prompt. A user folder
-(`llm.prompt.template_dir`) overrides any template of the same name.
+`prompts/system.j2` and `prompts/user.j2` (which includes `mode_<mode>.j2`) ship with the package.
+Background for the system prompt, first found wins: `problem.prompt` (text, or a .md file), a
+`prompt.md` next to the problem's code or config, `<problem>/context.md` in a user template folder
+(`llm.prompt.template_dir`, which also overrides any template of the same name) or in prompts/.
+The numba advice appears only when the problem compiles its entry (`jit_entry`), and an
+inspiration is never the parent itself.
 """
 
 from __future__ import annotations
@@ -60,6 +63,8 @@ class PromptBuilder:
         self.context = self._problem_context()
 
     def _problem_context(self) -> str:
+        if getattr(self.problem, "background", ""):
+            return self.problem.background
         text = None
         if self.cfg.get("template_dir") and self.env.loader is not None:
             try:
@@ -71,6 +76,9 @@ class PromptBuilder:
     def messages(self, mode: str, parent: ProgramView, inspirations: list[ProgramView],
                  failures: list[ProgramView]) -> list[dict]:
         """[system, user] chat messages for `mode` (diff | rewrite | fix)."""
+        # the parent is shown once: an inspiration with its id or its code would repeat it
+        inspirations = [p for p in inspirations
+                        if p.id != parent.id and p.code.strip() != parent.code.strip()]
         system = self.env.get_template("system.j2").render(problem=self.problem,
                                                            context=self.context)
         user = self.env.get_template("user.j2").render(

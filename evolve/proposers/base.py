@@ -46,6 +46,8 @@ class ProblemInfo:
     signature: str
     description: str
     primitives: tuple[str, ...] = ()
+    jitted: bool = True  # the entry is compiled with numba (the prompt gives numba advice)
+    background: str = ""  # extra prompt text: problem.prompt, or prompt.md next to the problem
 
 
 @dataclass

@@ -49,6 +49,18 @@ class Pages:
     def __init__(self, source: Source):
         self.source = source
         self.link = ServerLinks()
+        # (page, key) -> (the run's updated_at and status, data): a run that did not change
+        # since the last request is not read again (every record() bumps updated_at)
+        self._cache: dict[tuple[str, int], tuple[tuple, Any]] = {}
+
+    def _cached(self, page: str, key: int, h: RunHandle, build) -> Any:
+        stamp = (h.run.updated_at, h.run.status)
+        hit = self._cache.get((page, key))
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        data = build(h)
+        self._cache[(page, key)] = (stamp, data)
+        return data
 
     def _run(self, request: Request) -> tuple[int, RunHandle | None]:
         key = request.path_params["key"]
@@ -83,7 +95,7 @@ class Pages:
         key, h = self._run(request)
         if h is None:
             return _not_found(f"no run {key}")
-        data = rundata.run_page(h)
+        data = self._cached("run", key, h, rundata.run_page)
         return _html(render("run.html", data=data, run_key=key, link=self.link,
                             live="1" if h.run.status == "running" else ""))
 
@@ -91,20 +103,21 @@ class Pages:
         key, h = self._run(request)
         if h is None:
             return _json({"error": f"no run {key}"})
-        return _json(rundata.run_page(h))
+        return _json(self._cached("run", key, h, rundata.run_page))
 
     def tree(self, request: Request) -> Response:
         key, h = self._run(request)
         if h is None:
             return _not_found(f"no run {key}")
-        return _html(render("tree.html", data=rundata.tree(h), run_key=key, link=self.link,
+        data = self._cached("tree", key, h, rundata.tree)
+        return _html(render("tree.html", data=data, run_key=key, link=self.link,
                             live="1" if h.run.status == "running" else ""))
 
     def tree_json(self, request: Request) -> Response:
         key, h = self._run(request)
         if h is None:
             return _json({"error": f"no run {key}"})
-        return _json(rundata.tree(h))
+        return _json(self._cached("tree", key, h, rundata.tree))
 
     def failures(self, request: Request) -> Response:
         key, h = self._run(request)

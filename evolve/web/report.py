@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from markupsafe import Markup
+
 from evolve.cli.runref import open_run
 from evolve.web import programdata, rundata
 from evolve.web.links import ReportLinks
@@ -33,7 +35,10 @@ def build(spec: str | Path) -> tuple[str, dict[str, Any]]:
         if programs and programs[-1]["outcome"] == "ok":
             data["panel"] = panel_for(h.run, programs[-1]["metrics"])
     css, js = static_text("app.css"), static_text("app.js")
-    report = {"css": css, "js": js, "css_hash": _sha256(css), "js_hash": _sha256(js)}
+    # the package's own CSS/JS (never archive data) goes in verbatim; the CSP allows exactly
+    # these two blocks by hash, so nothing else inline can run or style the page
+    report = {"css": Markup(css), "js": Markup(js), "css_hash": _sha256(css),
+              "js_hash": _sha256(js)}
     page = render("report.html", data=data, tree=tree, fails=fails, programs=programs,
                   run_key=1, link=ReportLinks(chain), report=report,
                   written=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))

@@ -4,7 +4,7 @@ a 5,000-program archive must render in well under a second)."""
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 
@@ -22,23 +22,31 @@ _COLS = (Program.id, Program.iteration, Program.island, Program.generation, Prog
          Program.wall_offset)
 
 
-class Row:
+class Row(NamedTuple):
     """A light program row (no code, no metrics) that archive_kinds can classify."""
 
-    __slots__ = ("behaviour", "duplicate_of", "error", "generation", "id", "island",
-                 "iteration", "model", "operator", "parent_id", "proposer", "score", "stage",
-                 "status", "wall_offset")
-
-    def __init__(self, values: tuple) -> None:
-        for col, v in zip(_COLS, values):
-            setattr(self, col.key, v)
+    id: int
+    iteration: int
+    island: int
+    generation: int
+    parent_id: int | None
+    proposer: str
+    operator: str | None
+    model: str | None
+    status: str
+    error: str | None
+    score: float | None
+    behaviour: float | None
+    stage: str | None
+    duplicate_of: int | None
+    wall_offset: float
 
 
 def rows(h: RunHandle) -> list[Row]:
     with h.archive.Session() as s:
-        return [Row(tuple(r)) for r in s.execute(select(*_COLS)
-                                                  .where(Program.run_id == h.run.id)
-                                                  .order_by(Program.id))]
+        found = s.execute(select(*_COLS).where(Program.run_id == h.run.id)
+                          .order_by(Program.id))
+        return [Row._make(r) for r in found]
 
 
 def _num(x: Any) -> float | None:
@@ -76,8 +84,9 @@ def islands(progs: list[Row]) -> list[dict[str, Any]]:
         d["programs"] += 1
         if p.status == "ok" and _num(p.score) is not None:
             d["ok"] += 1
-            if d["best"] is None or p.score > d["best"]:
-                d["best"], d["best_id"] = float(p.score), p.id
+            score = float(p.score)  # type: ignore[arg-type]  # checked by _num just above
+            if d["best"] is None or score > d["best"]:
+                d["best"], d["best_id"] = score, p.id
     return [out[k] for k in sorted(out)]
 
 

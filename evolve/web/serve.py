@@ -9,6 +9,7 @@ import sys
 from evolve.cli.common import CliError
 from evolve.web.source import Source
 
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True

@@ -64,7 +64,7 @@ def readonly_engine(url: str) -> Engine:
 class ReadOnlyArchive(Archive):
     """An Archive over a read-only engine (the queries of evolve.archive, no writes)."""
 
-    def __init__(self, url: str):  # noqa: D107 - no super(): it would build a writable engine
+    def __init__(self, url: str):
         self.url = url
         self.engine = readonly_engine(url)
         self.Session = sessionmaker(self.engine, expire_on_commit=False)
@@ -149,11 +149,11 @@ class Source:
                 try:
                     url = _folder_url(folder)
                     archive = self.archive(url)
-                    run = _pick_run(archive, folder)
+                    picked = _pick_run(archive, folder)
                 except (CliError, SQLAlchemyError, OSError, ImportError):
                     continue
-                if run is not None:
-                    self._add(url, run, folder, str(folder))
+                if picked is not None:
+                    self._add(url, picked, folder, str(folder))
         with self._lock:
             return sorted(self._refs)
 
@@ -166,10 +166,10 @@ class Source:
             if ref is None:
                 return None
         archive = self.archive(ref.url)
-        run = archive.get_run(ref.run_id)
-        if run is None:
+        found = archive.get_run(ref.run_id)
+        if found is None:
             return None
-        return RunHandle(folder=ref.folder, archive=archive, run=run,
+        return RunHandle(folder=ref.folder, archive=archive, run=found,
                          source="" if ref.label == str(ref.folder) else ref.label)
 
     def ref(self, key: int) -> RunRef | None:

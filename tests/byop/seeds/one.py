@@ -1,0 +1,2 @@
+def solve(k):
+    return 1.0

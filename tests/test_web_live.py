@@ -1,0 +1,54 @@
+"""Pages follow a run that is still writing: the runs page picks up a run that starts after the
+server, and the Run page's numbers and charts move without a reload."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+
+from tests.browser import HANG_GUARD_S, chromium, served, shot
+from tests.engine_util import SORTING, evolve_cmd
+
+GUARD_MS = HANG_GUARD_S * 1000 * 3  # a busy 2-core machine; only reached on a hang
+
+
+def test_pages_update_while_the_run_writes(tmp_path):
+    root = tmp_path / "runs"
+    root.mkdir()
+    with served(root) as url, chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(url + "/")
+        assert "No run found yet" in page.content()
+        run = subprocess.Popen(evolve_cmd(*SORTING, "proposer=builtin", "search.iterations=400",
+                                          "evaluator.workers=1", f"run_dir={root / 'live'}",
+                                          "progress=false"),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            # the runs page polls and reloads itself when a run appears
+            page.wait_for_selector("#runs-table a", timeout=GUARD_MS)
+            page.click("#runs-table a")
+            page.wait_for_selector(".score-chart svg circle", timeout=GUARD_MS)
+            assert page.locator("body").get_attribute("data-live") == "1"
+            page.evaluate("window.__notReloaded = true")
+            before = int(page.locator("#summary [data-field=programs]").inner_text())
+            page.wait_for_function(
+                f"window.__notReloaded === true && Number(document.querySelector("
+                f"'#summary [data-field=programs]').textContent) > {before}", timeout=GUARD_MS)
+            after = int(page.locator("#summary [data-field=programs]").inner_text())
+            assert after > before
+            # the chart was redrawn from the polled data (one mark per scored program)
+            page.wait_for_function(
+                "(() => { const d = document.querySelector('script.page-data').parentElement"
+                "._data; return document.querySelectorAll('.score-chart svg .pt').length === "
+                "d.points.filter(p => p[3] !== null).length && "
+                f"d.summary.programs >= {after}; }})()",
+                timeout=GUARD_MS)
+            assert "live" in page.locator("#live-state").inner_text()
+            shot(page, "run-live")
+        finally:
+            run.send_signal(signal.SIGINT)  # the engine stops cleanly and records why
+            try:
+                run.wait(timeout=HANG_GUARD_S)
+            except subprocess.TimeoutExpired:
+                run.kill()
+                run.wait()
