@@ -83,9 +83,9 @@ def test_smtt_run_on_postgres_then_every_reader(pg_url, pg_server, tmp_path):
 
     replay = [sys.executable, "-m", "evolve.cli.replay"]
     via_folder = json.loads(_ok([*replay, str(run_dir), "--split", "validation", "--baselines",
-                                 "none", "--json", "--progress", "off"], env))
+                                 "none", "--json", "--progress", "never"], env))
     via_url = json.loads(_ok([*replay, f"{pg_url}#{run_id}:{best}", "--split", "validation",
-                              "--baselines", "none", "--json", "--progress", "off"], env))
+                              "--baselines", "none", "--json", "--progress", "never"], env))
     assert via_folder["program"]["id"] == via_url["program"]["id"] == best
 
     # without the password nothing connects, and the error names no secret
