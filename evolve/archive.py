@@ -26,8 +26,8 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
-    UniqueConstraint,
     TypeDecorator,
+    UniqueConstraint,
     create_engine,
     event,
     func,
@@ -223,7 +223,7 @@ def check_archive_url(url: str | None) -> None:
 def scrub(text: str, url: str | None = None) -> str:
     """`text` with the database password (the URL's, or PGPASSWORD) replaced by ***."""
     for secret in (url_password(url) if url else None, os.environ.get("PGPASSWORD")):
-        if secret:
+        if secret and len(secret) >= 4:  # a shorter one would mask ordinary words
             text = text.replace(secret, "***")
     return text
 
