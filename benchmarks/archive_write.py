@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from evolve.archive import Archive, Program, sqlite_url  # noqa: E402
+from evolve.archive import Archive, Program, sqlite_url
 
 CODE = "def solve(x):\n    return sorted(x)\n" * 20  # ~700 bytes, a small real program
 
@@ -72,8 +72,8 @@ def main() -> int:
         else:
             from tests.pgserver import PASSWORD, start_server
 
-            server_root = tmp / "pg"
-            server_root.mkdir()
+            # its own temp dir: the server runs as `nobody` when we are root, and must reach it
+            server_root = Path(tempfile.mkdtemp(prefix="archive-bench-pg-"))
             server = start_server(server_root)
             os.environ["PGPASSWORD"] = PASSWORD
             pg_urls = [server.create_database("bench1"), server.create_database("bench2")]
@@ -89,6 +89,7 @@ def main() -> int:
     finally:
         if server is not None:
             server.stop()
+            shutil.rmtree(server.root, ignore_errors=True)
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
