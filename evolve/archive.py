@@ -205,7 +205,7 @@ def sqlite_url(path: str | Path) -> str:
 def url_password(url: str) -> str | None:
     """The password written into `url`, if any (None also for an unparseable URL)."""
     try:
-        return make_url(url).password  # type: ignore[return-value]
+        return make_url(url).password
     except (ArgumentError, ValueError):
         return None
 

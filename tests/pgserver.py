@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 USER = "evolve"
-PASSWORD = "s3cret-test-pw"  # noqa: S105 - a throwaway server's password, checked never stored
+PASSWORD = "s3cret-test-pw"
 
 
 def find_binary(name: str) -> str | None:
@@ -41,7 +41,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _demote():  # noqa: ANN202 - a preexec_fn
+def _demote():
     """Drop to `nobody` when running as root (initdb and postgres refuse root)."""
     if os.geteuid() != 0:
         return None

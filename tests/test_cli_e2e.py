@@ -6,7 +6,6 @@ import json
 from itertools import pairwise
 
 import pytest
-
 from sqlalchemy import select
 
 from evolve.archive import Archive, Run

@@ -39,8 +39,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="evolve-archive", description="Inspect the archive of an evolve run.",
         epilog="RUN is a run folder (runs/<problem>/<timestamp>), a folder with a `latest` "
                "link, or a database URL with a run id (URL#ID; URL alone: its newest run, the "
-               "highest id; see `evolve-archive runs URL`). Nothing but `export` imports the run's problem code, and export only when "
-               "the problem is built in or configured under a --config-dir.",
+               "highest id; see `evolve-archive runs URL`). Nothing but `export` imports the "
+               "run's problem code, and export only when the problem is built in or configured "
+               "under a --config-dir.",
     )
     p.add_argument("--json", action="store_true", default=False, help=argparse.SUPPRESS)
     sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")

@@ -39,10 +39,10 @@ def alembic_config(connection: Connection | None = None):
     """An Alembic Config pointing at the packaged scripts (and at `connection`, when given)."""
     from alembic.config import Config
 
-    cfg = Config()
-    cfg.set_main_option("script_location", str(script_location()))
-    cfg.attributes["connection"] = connection
-    return cfg
+    settings = Config()  # Alembic's own settings object, not an evolve config
+    settings.set_main_option("script_location", str(script_location()))
+    settings.attributes["connection"] = connection
+    return settings
 
 
 @lru_cache(maxsize=1)
