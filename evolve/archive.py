@@ -1,7 +1,9 @@
 """The archive: every program, its lineage, evaluation and LLM calls (SQLAlchemy 2.0).
 
-SQLite in WAL mode by default (readers never block the writer); any SQLAlchemy URL works.
-The archive is also the checkpoint: a run resumes from what is committed here.
+SQLite in WAL mode by default (readers never block the writer), or PostgreSQL
+(`postgresql+psycopg://...`), where several runs and drivers share one database. The schema is
+versioned with Alembic (evolve/migrations). The archive is also the checkpoint: a run resumes
+from what is committed here.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     Boolean,
     DateTime,
     Float,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
     case,
     create_engine,
@@ -33,13 +35,42 @@ from sqlalchemy import (
     inspect,
     select,
 )
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+from evolve.config import ConfigError
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class SafeText(TypeDecorator):
+    """Text that PostgreSQL accepts: NUL characters (a candidate's output may hold them, and
+    PostgreSQL text cannot) become U+FFFD there; SQLite keeps the text as it is."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and dialect.name == "postgresql" and "\x00" in value:
+            return value.replace("\x00", "\ufffd")
+        return value
+
+
+class JSONText(TypeDecorator):
+    """JSON kept as text on every database: NaN and infinities (a failed candidate's metrics)
+    round-trip, where PostgreSQL's json type would refuse them."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else json.dumps(value)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else json.loads(value)
 
 
 class Base(DeclarativeBase):
@@ -51,16 +82,16 @@ class Run(Base):
 
     __tablename__ = "runs"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    problem: Mapped[str] = mapped_column(String(64))
-    folder: Mapped[str | None] = mapped_column(Text, nullable=True)
-    config: Mapped[dict] = mapped_column(JSON, default=dict)
+    problem: Mapped[str] = mapped_column(SafeText)
+    folder: Mapped[str | None] = mapped_column(SafeText, nullable=True)
+    config: Mapped[dict] = mapped_column(JSONText, default=dict)
     seed: Mapped[int] = mapped_column(Integer, default=0)
-    status: Mapped[str] = mapped_column(String(16), default="running")  # running|finished|stopped
-    stop_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    status: Mapped[str] = mapped_column(SafeText, default="running")  # running|finished|stopped
+    stop_reason: Mapped[str | None] = mapped_column(SafeText, nullable=True)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     wall_seconds: Mapped[float] = mapped_column(Float, default=0.0)  # summed over sessions
-    state: Mapped[dict] = mapped_column(JSON, default=dict)  # strategy state (bandits, ...)
+    state: Mapped[dict] = mapped_column(JSONText, default=dict)  # strategy state (bandits, ...)
 
 
 class Program(Base):
@@ -78,20 +109,20 @@ class Program(Base):
     island: Mapped[int] = mapped_column(Integer, default=0)
     generation: Mapped[int] = mapped_column(Integer, default=0)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("programs.id"), nullable=True)
-    code: Mapped[str] = mapped_column(Text)
+    code: Mapped[str] = mapped_column(SafeText)
     code_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    proposer: Mapped[str] = mapped_column(String(32))  # seed|mutation|crossover|tune|llm_diff|...
-    operator: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    model: Mapped[str | None] = mapped_column(String(128), nullable=True)
-    diff: Mapped[str | None] = mapped_column(Text, nullable=True)
-    status: Mapped[str] = mapped_column(String(24))  # ok | a failure kind
-    error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    compile_fallback: Mapped[str | None] = mapped_column(Text, nullable=True)
+    proposer: Mapped[str] = mapped_column(SafeText)  # seed|mutation|crossover|tune|llm_diff|...
+    operator: Mapped[str | None] = mapped_column(SafeText, nullable=True)
+    model: Mapped[str | None] = mapped_column(SafeText, nullable=True)
+    diff: Mapped[str | None] = mapped_column(SafeText, nullable=True)
+    status: Mapped[str] = mapped_column(SafeText)  # ok | a failure kind
+    error: Mapped[str | None] = mapped_column(SafeText, nullable=True)
+    compile_fallback: Mapped[str | None] = mapped_column(SafeText, nullable=True)
     score: Mapped[float | None] = mapped_column(Float, nullable=True)
-    metrics: Mapped[dict] = mapped_column(JSON, default=dict)
-    feedback: Mapped[str | None] = mapped_column(Text, nullable=True)
+    metrics: Mapped[dict] = mapped_column(JSONText, default=dict)
+    feedback: Mapped[str | None] = mapped_column(SafeText, nullable=True)
     behaviour: Mapped[float | None] = mapped_column(Float, nullable=True)
-    stage: Mapped[str | None] = mapped_column(String(16), nullable=True)  # gate | full
+    stage: Mapped[str | None] = mapped_column(SafeText, nullable=True)  # gate | full
     duplicate_of: Mapped[int | None] = mapped_column(Integer, nullable=True)
     improved: Mapped[bool] = mapped_column(Boolean, default=False)  # beat its parent
     propose_seconds: Mapped[float] = mapped_column(Float, default=0.0)
@@ -106,7 +137,7 @@ class ProgramParent(Base):
     __tablename__ = "program_parents"
     program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), primary_key=True)
     parent_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), primary_key=True)
-    role: Mapped[str] = mapped_column(String(16), primary_key=True)  # parent|mate|inspiration
+    role: Mapped[str] = mapped_column(SafeText, primary_key=True)  # parent|mate|inspiration
 
 
 class LLMCall(Base):
@@ -117,16 +148,16 @@ class LLMCall(Base):
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
     program_id: Mapped[int | None] = mapped_column(ForeignKey("programs.id"), nullable=True)
     iteration: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    model: Mapped[str] = mapped_column(String(128))
-    mode: Mapped[str | None] = mapped_column(String(16), nullable=True)  # diff|rewrite|fix
-    prompt: Mapped[Any] = mapped_column(JSON, default=list)  # chat messages
-    reply: Mapped[str | None] = mapped_column(Text, nullable=True)
+    model: Mapped[str] = mapped_column(SafeText)
+    mode: Mapped[str | None] = mapped_column(SafeText, nullable=True)  # diff|rewrite|fix
+    prompt: Mapped[Any] = mapped_column(JSONText, default=list)  # chat messages
+    reply: Mapped[str | None] = mapped_column(SafeText, nullable=True)
     prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
     completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
     cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
     latency_s: Mapped[float] = mapped_column(Float, default=0.0)
     attempts: Mapped[int] = mapped_column(Integer, default=1)
-    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error: Mapped[str | None] = mapped_column(SafeText, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -142,14 +173,16 @@ class HeldOut(Base):
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
     program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
     code_hash: Mapped[str] = mapped_column(String(64))
-    split: Mapped[str] = mapped_column(String(32))
+    split: Mapped[str] = mapped_column(SafeText)
     # the problem section it was evaluated with: another config is another cache entry
     problem_hash: Mapped[str] = mapped_column(String(64))
-    result: Mapped[dict] = mapped_column(JSON, default=dict)  # status, score, metrics, sets
+    result: Mapped[dict] = mapped_column(JSONText, default=dict)  # status, score, metrics, sets
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    # the driver's own transaction handling off: `_sqlite_begin` says when and how to begin
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
@@ -158,19 +191,64 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
+def _sqlite_begin(conn) -> None:
+    # A write takes the lock up front: a deferred transaction that read first cannot upgrade
+    # to a writer once another process (a second driver on a shared file) committed since,
+    # and SQLite then fails at once instead of waiting out the busy timeout.
+    immediate = conn.get_execution_options().get("archive_write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
 def sqlite_url(path: str | Path) -> str:
     return f"sqlite:///{Path(path).resolve()}"
 
 
+def url_password(url: str) -> str | None:
+    """The password written into `url`, if any (None also for an unparseable URL)."""
+    try:
+        return make_url(url).password
+    except (ArgumentError, ValueError):
+        return None
+
+
+def check_archive_url(url: str | None) -> None:
+    """`archive.url` of a run: it is saved in the run folder and the archive, so it must not
+    hold a password (PostgreSQL reads one from PGPASSWORD or ~/.pgpass instead)."""
+    if url and url_password(url):
+        from evolve.trust import masked_url
+
+        raise ConfigError(f"archive.url={masked_url(url)}: holds a password, which the run would "
+                          "save in its folder; leave it out and set PGPASSWORD or ~/.pgpass")
+
+
+def scrub(text: str, url: str | None = None) -> str:
+    """`text` with the database password (the URL's, or PGPASSWORD) replaced by ***."""
+    for secret in (url_password(url) if url else None, os.environ.get("PGPASSWORD")):
+        if secret and len(secret) >= 4:  # a shorter one would mask ordinary words
+            text = text.replace(secret, "***")
+    return text
+
+
 def make_engine(url: str, readonly: bool = False) -> Engine:
-    """An engine for `url`; SQLite gets WAL, a busy timeout and no cross-thread check."""
+    """An engine for `url` whose schema is at the version this code knows: a writer upgrades it
+    (creating a new archive), a reader only checks that it is not newer. SQLite gets WAL, a busy
+    timeout, IMMEDIATE write transactions and no cross-thread check."""
+    from evolve import migrations
+
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
     else:
         engine = create_engine(url, pool_pre_ping=True)
-    if not readonly:
-        Base.metadata.create_all(engine)
+    try:
+        if readonly:
+            migrations.check(engine)
+        else:
+            migrations.upgrade(engine.execution_options(archive_write=True))
+    except BaseException:
+        engine.dispose()
+        raise
     return engine
 
 
@@ -192,6 +270,8 @@ class Archive:
         self.url = url
         self.engine = make_engine(url, readonly=readonly)
         self.Session = sessionmaker(self.engine, expire_on_commit=False)
+        self._WriteSession = sessionmaker(self.engine.execution_options(archive_write=True),
+                                          expire_on_commit=False)
         # SQLite keeps writing into a deleted file without complaint: remember which file we
         # opened, and refuse to write once the path names another file or none.
         self.path = None if readonly else _sqlite_file(url)
@@ -220,11 +300,13 @@ class Archive:
         """A write transaction; a database that refuses writes becomes one ArchiveError."""
         self.check()
         try:
-            with self.Session.begin() as s:
+            with self._WriteSession.begin() as s:
                 yield s
-        except OperationalError as e:
-            msg = " ".join(str(e.orig if e.orig is not None else e).split())
-            raise ArchiveError(f"the archive refused a write: {msg}") from None
+        except (OperationalError, InterfaceError) as e:  # Interface: the server connection died
+            raise ArchiveError(f"the archive refused a write: {self._why(e)}") from None
+
+    def _why(self, e: OperationalError | InterfaceError) -> str:
+        return scrub(" ".join(str(e.orig if e.orig is not None else e).split()), self.url)
 
     @classmethod
     def open_folder(cls, folder: str | Path, readonly: bool = True) -> Archive:
@@ -251,10 +333,6 @@ class Archive:
             run = Run(problem=problem, folder=folder, config=config, seed=seed, state={})
             s.add(run)
         return run
-
-    def latest_run(self) -> Run | None:
-        with self.Session() as s:
-            return s.scalars(select(Run).order_by(Run.id.desc()).limit(1)).first()
 
     def get_run(self, run_id: int) -> Run | None:
         with self.Session() as s:
@@ -292,10 +370,6 @@ class Archive:
                 setattr(run, k, v)
         return program
 
-    def record_calls(self, calls: Iterable[LLMCall]) -> None:
-        with self._writing() as s:
-            s.add_all(list(calls))
-
     def programs(self, run_id: int) -> list[Program]:
         with self.Session() as s:
             return list(s.scalars(select(Program).where(Program.run_id == run_id)
@@ -304,18 +378,6 @@ class Archive:
     def program(self, program_id: int) -> Program | None:
         with self.Session() as s:
             return s.get(Program, program_id)
-
-    def find_by_hash(self, run_id: int, h: str) -> Program | None:
-        """An evaluated program with this normalized-code hash (never a duplicate row)."""
-        with self.Session() as s:
-            q = (
-                select(Program)
-                .where(Program.run_id == run_id, Program.code_hash == h,
-                       Program.duplicate_of.is_(None))
-                .order_by(Program.id)
-                .limit(1)
-            )
-            return s.scalars(q).first()
 
     def best(self, run_id: int, k: int = 1) -> list[Program]:
         with self.Session() as s:
@@ -359,9 +421,8 @@ class Archive:
         self.check()
         try:
             HeldOut.__table__.create(self.engine, checkfirst=True)  # type: ignore[attr-defined]
-        except OperationalError as e:
-            msg = " ".join(str(e.orig if e.orig is not None else e).split())
-            raise ArchiveError(f"the archive refused a write: {msg}") from None
+        except (OperationalError, InterfaceError) as e:
+            raise ArchiveError(f"the archive refused a write: {self._why(e)}") from None
 
     def heldout(self, run_id: int, program_id: int, code_hash: str, split: str,
                 problem_hash: str) -> HeldOut | None:
@@ -382,6 +443,7 @@ class Archive:
         with self._writing() as s:
             s.add(row)
         return row
+
 
 def dumps(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, default=float)

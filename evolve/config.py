@@ -109,6 +109,9 @@ def validate(cfg: DictConfig) -> None:
         raise ConfigError("the config is not a mapping")
     problem = data.pop("problem", None)
     typed(RootConfig, data, "")
+    from evolve.archive import check_archive_url  # the URL is saved: it must hold no password
+
+    check_archive_url((data.get("archive") or {}).get("url"))
     if not isinstance(problem, dict):
         raise ConfigError(f"problem={problem!r}: expected a problem section (problem=<name>)")
     node_type = OmegaConf.get_type(cfg, "problem") if "problem" in cfg else None

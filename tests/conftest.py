@@ -18,6 +18,9 @@ import os
 import shutil
 import tempfile
 
+# a real PostgreSQL server for the archive tests, started on first use (tests/pgserver.py)
+pytest_plugins = ("tests.pgserver",)
+
 _REDIRECTED = ("XDG_CACHE_HOME", "MPLCONFIGDIR")
 _saved: dict[str, str | None] = {}
 _root: str | None = None

@@ -6,8 +6,9 @@ import json
 from itertools import pairwise
 
 import pytest
+from sqlalchemy import select
 
-from evolve.archive import Archive
+from evolve.archive import Archive, Run
 from evolve.cli import archive as archive_cli
 from evolve.cli import replay as replay_cli
 from tests.engine_util import ROOT, SORTING, run_evolve
@@ -34,7 +35,8 @@ def cli(capsys, main, *argv):
 def test_every_subcommand_on_a_real_run(run_dir, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)  # the run's problem config names its class by a relative path
     archive = Archive.open_folder(run_dir)
-    run = archive.latest_run()
+    with archive.Session() as s:  # the newest (here the only) run of the archive
+        run = s.scalars(select(Run).order_by(Run.id.desc()).limit(1)).first()
     best = archive.best(run.id, 1)[0]
     programs = archive.programs(run.id)
 

@@ -12,7 +12,8 @@ from tests.engine_util import ROOT, SORTING, evolve_cmd, write_variants
 # the test makes hundreds of reads), and checks the run status through the Archive API.
 READER = """
 import contextlib, io, json, sys, time
-from evolve.archive import Archive
+from sqlalchemy import select
+from evolve.archive import Archive, Run
 from evolve.cli.archive import main as archive_cli
 folder = sys.argv[1]
 n = reads = 0
@@ -22,7 +23,8 @@ while time.time() < t_end:
         a = Archive.open_folder(folder)
     except FileNotFoundError:
         time.sleep(0.05); continue
-    run = a.latest_run()
+    with a.Session() as s:
+        run = s.scalars(select(Run).order_by(Run.id.desc()).limit(1)).first()
     a.close()
     if run is None:
         continue

@@ -27,7 +27,7 @@ from evolve.cli.common import (
     fail_line,
     positive_number,
 )
-from evolve.cli.runref import find_run_folders, open_run
+from evolve.cli.runref import find_run_folders, is_archive_url, open_run, open_url_runs
 from evolve.problem import SPLITS
 
 
@@ -38,15 +38,18 @@ def _parser() -> argparse.ArgumentParser:
                         help="print one JSON document instead of tables")
     p = OneLineParser(
         prog="evolve-archive", description="Inspect the archive of an evolve run.",
-        epilog="RUN is a run folder (runs/<problem>/<timestamp>), or a folder with a `latest` "
-               "link. Nothing but `export` imports the run's problem code, and export only when "
-               "the problem is built in or configured under a --config-dir.",
+        epilog="RUN is a run folder (runs/<problem>/<timestamp>), a folder with a `latest` "
+               "link, or a database URL with a run id (URL#ID; URL alone: its newest run, the "
+               "highest id; see `evolve-archive runs URL`). Nothing but `export` imports the "
+               "run's problem code, and export only when the problem is built in or configured "
+               "under a --config-dir.",
     )
     p.add_argument("--json", action="store_true", default=False, help=argparse.SUPPRESS)
     sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
 
-    s = sub.add_parser("runs", parents=[common], help="list runs under runs/ or FOLDER")
-    s.add_argument("folder", nargs="?", default="runs", metavar="FOLDER")
+    s = sub.add_parser("runs", parents=[common],
+                       help="list runs under runs/ or FOLDER, or every run in a database URL")
+    s.add_argument("folder", nargs="?", default="runs", metavar="FOLDER_OR_URL")
     s = sub.add_parser("top", parents=[common], help="best programs of a run")
     s.add_argument("run", metavar="RUN")
     s.add_argument("-k", type=positive_number(int), default=10, help="how many (default 10)")
@@ -183,6 +186,19 @@ def _web(args) -> int:
 
 
 def _runs(args) -> int:
+    if is_archive_url(args.folder):  # a shared database: every run in it, as URL#ID
+        handles = open_url_runs(args.folder)
+        try:
+            rows = [dict(q.handle_summary(h, f"{h.label} {h.run.folder or ''}".strip()),
+                         ref=h.label, run_folder=h.run.folder) for h in handles]
+        finally:
+            handles[0].close()
+        shown = handles[0].label.rpartition("#")[0]
+        if args.json:
+            emit_json(rows)
+        else:
+            render.runs(console(), rows, shown)
+        return 0
     rows = [q.run_summary(f) for f in find_run_folders(args.folder)]
     if args.json:
         emit_json(rows)
@@ -202,7 +218,7 @@ def _with_run(args) -> int:
             if not args.json:
                 what = f"top {args.k}" if args.status == "ok" else \
                     f"first {args.k} {args.status} programs"
-                render.top(console(), rows, f"{what} of {h.folder} ({h.run.problem})",
+                render.top(console(), rows, f"{what} of {h.label} ({h.run.problem})",
                            args.status)
         elif args.cmd == "show":
             data = q.show(h, args.id)

@@ -58,27 +58,32 @@ def run_summary(folder: Path) -> dict[str, Any]:
     except CliError as e:
         return {"folder": str(folder), "error": str(e)}
     with h:
-        run, rid = h.run, h.run.id
-        with h.archive.Session() as s:
-            no_gain = no_gain_sql()
-            n, last_it, failures, gains = s.execute(
-                select(
-                    func.count(Program.id),
-                    func.max(Program.iteration),
-                    func.sum(case((no_gain, 0), (Program.status != "ok", 1), else_=0)),
-                    func.sum(case((no_gain, 1), else_=0)),
-                ).where(Program.run_id == rid, Program.duplicate_of.is_(None))
-            ).one()
-        best = best_score(h)
-        return {
-            "folder": str(folder), "run_id": rid, "problem": run.problem, "status": run.status,
-            "stop_reason": run.stop_reason, "started_at": run.started_at,
-            "updated_at": run.updated_at, "wall_seconds": run.wall_seconds,
-            "iterations": last_it or 0, "programs": (n or 0) - int(gains or 0),
-            "failures": int(failures or 0), "no_gain": int(gains or 0),
-            "best_score": best.score if best else None, "best_id": best.id if best else None,
-            "cost_usd": h.archive.total_cost(rid),
-        }
+        return handle_summary(h, str(folder))
+
+
+def handle_summary(h: RunHandle, folder: str) -> dict[str, Any]:
+    """`run_summary` of an opened run, listed as `folder`."""
+    run, rid = h.run, h.run.id
+    with h.archive.Session() as s:
+        no_gain = no_gain_sql()
+        n, last_it, failures, gains = s.execute(
+            select(
+                func.count(Program.id),
+                func.max(Program.iteration),
+                func.sum(case((no_gain, 0), (Program.status != "ok", 1), else_=0)),
+                func.sum(case((no_gain, 1), else_=0)),
+            ).where(Program.run_id == rid, Program.duplicate_of.is_(None))
+        ).one()
+    best = best_score(h)
+    return {
+        "folder": folder, "run_id": rid, "problem": run.problem, "status": run.status,
+        "stop_reason": run.stop_reason, "started_at": run.started_at,
+        "updated_at": run.updated_at, "wall_seconds": run.wall_seconds,
+        "iterations": last_it or 0, "programs": (n or 0) - int(gains or 0),
+        "failures": int(failures or 0), "no_gain": int(gains or 0),
+        "best_score": best.score if best else None, "best_id": best.id if best else None,
+        "cost_usd": h.archive.total_cost(rid),
+    }
 
 
 # ---- top ------------------------------------------------------------------------------------

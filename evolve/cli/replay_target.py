@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from evolve.cli.common import CliError
-from evolve.cli.runref import is_run_folder, open_run, resolve_folder
+from evolve.cli.runref import is_archive_url, is_run_folder, open_run, resolve_folder
 
 
 @dataclass
@@ -118,7 +118,11 @@ def trusted_sections(target: Target, config_dirs: list[str]) -> tuple[dict, dict
 
 
 def parse_target(spec: str) -> Target:
-    """A run folder (its best program), `RUN:ID`, or a .py file."""
+    """A run folder (its best program), `RUN:ID`, or a .py file; RUN may be `URL#RUN_ID`."""
+    if is_archive_url(spec):
+        ref, sep, pid = spec.rpartition(":")
+        return _from_run(ref, pid) if sep and pid.isdigit() and "#" in ref \
+            else _from_run(spec, None)
     path = Path(spec).expanduser()
     if path.is_dir():
         return _from_run(str(resolve_folder(path)), None)

@@ -10,8 +10,9 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from evolve.archive import Archive, Program, Run, sqlite_url
+from evolve.archive import Archive, Program, Run, scrub, sqlite_url
 from evolve.cli.common import CliError, note
+from evolve.config import ConfigError
 from evolve.trust import UntrustedInput, folder_archive_url, masked_url
 
 
@@ -40,7 +41,7 @@ class RunHandle:
             raise CliError(f"program id {program_id!r} is not an integer") from None
         prog = self.archive.program(pid)
         if prog is None or prog.run_id != self.run.id:
-            raise CliError(f"{self.folder}: no program with id {pid} in run {self.run.id}")
+            raise CliError(f"{self.label}: no program with id {pid} in run {self.run.id}")
         return prog
 
     def program_or_best(self, program_id: int | str | None) -> Program:
@@ -49,7 +50,7 @@ class RunHandle:
             return self.program(program_id)
         best = self.archive.best(self.run.id, 1)
         if not best:
-            raise CliError(f"{self.folder}: the run has no successful program yet")
+            raise CliError(f"{self.label}: the run has no successful program yet")
         return best[0]
 
     def close(self) -> None:
@@ -120,15 +121,24 @@ def open_archive(folder: Path) -> Archive:
     return Archive(url, readonly=True)
 
 
+def _unreadable(shown: str, e: Exception, url: str | None = None) -> CliError:
+    if isinstance(e, ConfigError):  # ArchiveVersionError: already one line naming the archive
+        return CliError(scrub(str(e), url))
+    first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return CliError(f"{shown}: cannot read the archive ({scrub(first, url)})")
+
+
 def open_run(spec: str | Path) -> RunHandle:
-    """Open the run at `spec` read-only; any problem becomes a one-line CliError."""
+    """Open the run at `spec` read-only (a folder, or `URL#RUN_ID` / `URL`, see
+    `open_url_run`); any problem becomes a one-line CliError."""
+    if is_archive_url(spec):
+        return open_url_run(str(spec))
     folder = resolve_folder(spec)
     try:
         archive = open_archive(folder)
         run = _pick_run(archive, folder)
-    except (SQLAlchemyError, OSError, ImportError) as e:  # ImportError: no driver for the URL
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CliError(f"{spec}: cannot read the archive ({first})") from None
+    except (SQLAlchemyError, OSError, ImportError, ConfigError) as e:  # Import: no DB driver
+        raise _unreadable(str(spec), e) from None
     if run is None:
         archive.close()
         raise CliError(f"{spec}: the archive holds no run yet")
@@ -140,34 +150,70 @@ def is_archive_url(spec: str | Path) -> bool:
     return "://" in str(spec) and not Path(spec).exists()
 
 
-def open_url_runs(url: str) -> list[RunHandle]:
-    """Every run in the database at `url`. The user typed the URL (as for `evolve
-    archive.url=...`): nothing to check but that an SQLite file exists, since connecting would
-    create an empty one."""
+def split_run_ref(spec: str) -> tuple[str, str | None]:
+    """`URL#7` -> (URL, "7"); `URL#latest` and `URL` -> (URL, None): the newest run."""
+    url, sep, ref = spec.rpartition("#")
+    if sep and (ref.isdigit() or ref == "latest"):
+        return url, (ref if ref.isdigit() else None)
+    return spec, None
+
+
+def _url_archive(url: str) -> tuple[Archive, list[Run]]:
+    """The database at `url`, read-only, and its runs in id order. The user typed the URL (as for
+    `evolve archive.url=...`): nothing to check but that an SQLite file exists, since connecting
+    would create an empty one."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
     shown = masked_url(url)
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         raise CliError(f"{shown}: not a database URL") from None
     if parsed.drivername.startswith("sqlite"):
         db = parsed.database or ""
         if db in ("", ":memory:") or not Path(db).is_file():
             raise CliError(f"{shown}: no such SQLite file")
+    archive = None
     try:
         archive = Archive(url, readonly=True)
         with archive.Session() as s:
             runs = list(s.scalars(select(Run).order_by(Run.id)))
-    except (SQLAlchemyError, OSError, ImportError) as e:  # ImportError: no driver for the URL
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CliError(f"{shown}: cannot read the archive ({first})") from None
+    except (SQLAlchemyError, OSError, ImportError, ConfigError) as e:  # Import: no DB driver
+        if archive is not None:
+            archive.close()
+        raise _unreadable(shown, e, url) from None
     if not runs:
         archive.close()
         raise CliError(f"{shown}: the archive holds no run yet")
-    return [RunHandle(folder=Path(r.folder) if r.folder else Path("."), archive=archive, run=r,
-                      source=f"{shown}#{r.id}") for r in runs]
+    return archive, runs
+
+
+def _url_handle(archive: Archive, run: Run, shown: str) -> RunHandle:
+    return RunHandle(folder=Path(run.folder) if run.folder else Path("."), archive=archive,
+                     run=run, source=f"{shown}#{run.id}")
+
+
+def open_url_runs(url: str) -> list[RunHandle]:
+    """Every run in the database at `url` (they share one Archive: close any one of them)."""
+    archive, runs = _url_archive(url)
+    return [_url_handle(archive, r, masked_url(url)) for r in runs]
+
+
+def open_url_run(spec: str) -> RunHandle:
+    """One run of a shared database: `URL#RUN_ID`, or `URL` / `URL#latest` for the newest run,
+    the one with the highest id (ids come from the database, in the order runs were created,
+    whichever machine created them)."""
+    url, ref = split_run_ref(spec)
+    archive, runs = _url_archive(url)
+    shown = masked_url(url)
+    if ref is None:
+        return _url_handle(archive, runs[-1], shown)
+    for run in runs:
+        if run.id == int(ref):
+            return _url_handle(archive, run, shown)
+    archive.close()
+    raise CliError(f"{shown}: no run with id {ref} (runs: {', '.join(str(r.id) for r in runs)})")
 
 
 def find_run_folders(root: str | Path) -> list[Path]:

@@ -1,0 +1,129 @@
+"""Schema versions of the archive (Alembic), run from code: no alembic.ini is needed.
+
+A new archive is created by upgrading an empty database to head. An archive made before the
+schema was versioned (no `alembic_version` table, but a `runs` table) is recognised and stamped
+as the baseline. An archive newer than this code is refused with one line (ArchiveVersionError,
+exit 2). Upgrades run under a lock (PostgreSQL advisory lock, SQLite IMMEDIATE transaction), so
+several drivers starting on one database at once migrate it exactly once.
+See docs/postgres.md ("Adding a schema revision").
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection, Engine
+
+from evolve.config import ConfigError
+
+log = logging.getLogger("evolve")
+
+BASELINE = "0001_baseline"
+# pg_advisory_xact_lock key: any constant shared by every evolve process ("evolve" in ASCII)
+_PG_LOCK_KEY = 0x65766F6C7665
+
+
+class ArchiveVersionError(ConfigError):
+    """The archive's schema is newer than this code (or unknown to it)."""
+
+
+def script_location() -> Path:
+    return Path(str(resources.files("evolve.migrations")))
+
+
+def alembic_config(connection: Connection | None = None):
+    """An Alembic Config pointing at the packaged scripts (and at `connection`, when given)."""
+    from alembic.config import Config
+
+    settings = Config()  # Alembic's own settings object, not an evolve config
+    settings.set_main_option("script_location", str(script_location()))
+    settings.attributes["connection"] = connection
+    return settings
+
+
+@lru_cache(maxsize=1)
+def _revisions() -> tuple[frozenset[str], frozenset[str]]:
+    """(every revision the code knows, the heads)."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config())
+    return (frozenset(r.revision for r in script.walk_revisions()),
+            frozenset(script.get_heads()))
+
+
+def head() -> str:
+    return ",".join(sorted(_revisions()[1]))
+
+
+def _current(conn: Connection) -> str | None:
+    """The revision recorded in the database (None: unversioned, or no table at all)."""
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    rows = [r[0] for r in conn.execute(text("SELECT version_num FROM alembic_version"))]
+    return ",".join(sorted(rows)) or None
+
+
+def _refuse_unknown(rev: str | None, url: str) -> None:
+    known, _heads = _revisions()
+    if rev is not None and any(r not in known for r in rev.split(",")):
+        raise ArchiveVersionError(
+            f"the archive {url} has schema version {rev}, newer than this evolve knows "
+            f"(head {head()}); upgrade evolve to read or write it")
+
+
+def _shown(engine: Engine | Connection) -> str:
+    return engine.engine.url.render_as_string(hide_password=True)
+
+
+def check(engine: Engine) -> None:
+    """For readers: refuse an archive newer than the code; write nothing."""
+    with engine.connect() as conn:
+        _refuse_unknown(_current(conn), _shown(engine))
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the database to head under a lock (creating every table of a new archive)."""
+    from alembic import command
+
+    _known, heads = _revisions()
+    with engine.connect() as conn:
+        if _current(conn) in heads:  # the common case: no lock, no write
+            return
+        conn.rollback()
+    with engine.begin() as conn:  # SQLite: BEGIN IMMEDIATE (the engine's archive_write option)
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+        rev = _current(conn)  # again, under the lock: another driver may have done it
+        _refuse_unknown(rev, _shown(engine))
+        if rev in heads:
+            return
+        if rev is None and inspect(conn).has_table("runs"):
+            # made before versions were recorded: the baseline creates only what is missing
+            log.info("archive %s predates schema versions: stamping it as %s", _shown(engine),
+                     BASELINE)
+        command.upgrade(alembic_config(conn), "heads")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m evolve.migrations revision -m "what changes"`: a new revision file (for
+    developers working in a source checkout; see docs/postgres.md)."""
+    import argparse
+
+    from alembic import command
+
+    p = argparse.ArgumentParser(prog="python -m evolve.migrations")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("revision", help="write a new, empty revision after the current head")
+    r.add_argument("-m", "--message", required=True)
+    sub.add_parser("heads", help="print the head revision")
+    args = p.parse_args(argv)
+    if args.cmd == "heads":
+        print(head())
+        return 0
+    script = command.revision(alembic_config(), message=args.message)
+    print(getattr(script, "path", script))
+    return 0

@@ -1,0 +1,7 @@
+"""`python -m evolve.migrations`: developer commands for schema revisions."""
+
+import sys
+
+from evolve.migrations import main
+
+sys.exit(main())
