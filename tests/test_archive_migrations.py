@@ -14,7 +14,8 @@ from evolve import migrations
 from evolve.archive import Archive, sqlite_url
 from tests.engine_util import ROOT, SORTING, run_evolve
 
-TABLES = {"runs", "programs", "program_parents", "llm_calls", "heldout", "alembic_version"}
+TABLES = {"runs", "programs", "program_parents", "llm_calls", "heldout", "artifacts",
+          "alembic_version"}
 
 # What `evolve` on main wrote before schema versions (SQLAlchemy create_all, dumped by sqlite3),
 # less the `heldout` table, which even older archives lack.
@@ -130,7 +131,24 @@ def test_a_new_sqlite_archive_is_created_at_head(tmp_path):
     url = sqlite_url(tmp_path / "a.sqlite")
     Archive(url).close()
     assert _tables(url) == TABLES
-    assert _version(url) == [migrations.head()] == [migrations.BASELINE]
+    assert _version(url) == [migrations.head()]
+
+
+def test_the_migrations_create_exactly_the_models_tables_and_columns(tmp_path):
+    # a model changed without a revision (or the reverse) fails here, before any user sees it
+    from evolve.archive_models import Base
+
+    url = sqlite_url(tmp_path / "a.sqlite")
+    Archive(url).close()
+    engine = create_engine(url)
+    try:
+        insp = inspect(engine)
+        got = {t: {c["name"] for c in insp.get_columns(t)} for t in insp.get_table_names()
+               if t != "alembic_version"}
+    finally:
+        engine.dispose()
+    want = {t.name: {c.name for c in t.columns} for t in Base.metadata.sorted_tables}
+    assert got == want
 
 
 def test_a_new_postgres_archive_is_created_at_head(pg_url):
@@ -154,7 +172,9 @@ def test_an_archive_from_before_versions_is_readable_then_stamped(tmp_path, caps
 
     assert archive_cli.main(["top", str(folder), "--json"]) == 0
     assert '"id": 1' in capsys.readouterr().out
-    assert "alembic_version" not in _tables(sqlite_url(db))  # a reader writes nothing
+    # a reader writes nothing, and copes with the tables an old archive lacks
+    assert archive_cli.main(["show", str(folder), "1"]) == 0
+    assert "alembic_version" not in _tables(sqlite_url(db))
 
     archive = Archive(sqlite_url(db))  # a writer (resume) stamps it as the baseline
     try:
@@ -162,7 +182,7 @@ def test_an_archive_from_before_versions_is_readable_then_stamped(tmp_path, caps
         assert archive.programs(1)[0].metrics == {"m": 1.0}
     finally:
         archive.close()
-    assert _version(sqlite_url(db)) == [migrations.BASELINE]
+    assert _version(sqlite_url(db)) == [migrations.head()]  # stamped, then upgraded
     assert _tables(sqlite_url(db)) == TABLES  # the missing `heldout` table was added
 
 
@@ -202,4 +222,4 @@ def test_a_newer_postgres_archive_is_refused(pg_url, pg_server):
 def test_developer_revision_commands_work_without_alembic_ini():
     proc = _cli("-m", "evolve.migrations", "heads")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == migrations.BASELINE
+    assert proc.stdout.strip() == migrations.head() == "0002_artifacts"
