@@ -10,10 +10,15 @@ the native `Problem` contract, whose scorer runs outside the candidate's process
 from __future__ import annotations
 
 import ast
+import concurrent.futures
+import contextlib
+import importlib
 import importlib.util
+import io
 import math
 import os
 import sys
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
@@ -21,13 +26,26 @@ from typing import Any
 
 import numpy as np
 
-from evolve.problem import InstanceSet, InvalidOutput, Problem, ProblemError, SetScore, Summary
+from evolve.problem import (
+    Candidate,
+    InstanceSet,
+    InvalidOutput,
+    Problem,
+    ProblemError,
+    SetScore,
+    Summary,
+)
 
 TRUST_NOTE = ("scores come from {what}, which runs inside the candidate's sandboxed process: they "
               "are only as trustworthy as that evaluator (a candidate can tamper with it); for "
               "untrusted models use the native Problem contract")
 MAX_TEXT = 8000  # characters kept of one artifact
 MAX_ITEMS = 64  # metrics plus artifacts one stage may return
+# Imported in the warm worker before any fork: a candidate's child may not read the Python
+# installation, and evaluators import these lazily (concurrent.futures' executors, ...).
+PRELOAD = ("concurrent.futures.thread", "concurrent.futures.process", "multiprocessing",
+           "threading", "traceback", "signal", "argparse", "json", "pickle", "tempfile",
+           "inspect", "importlib.util", "subprocess", "dataclasses")
 
 
 def load_user_module(path: Path, key: str, what: str) -> ModuleType:
@@ -107,10 +125,38 @@ def combined(metrics: Mapping[str, float]) -> float:
     return x if math.isfinite(x) else -math.inf
 
 
-def write_program(code: str) -> str:
+class InlineExecutor(concurrent.futures.Executor):
+    """ThreadPoolExecutor's stand-in in the candidate's child, which may start no thread (the
+    sandbox's process limit): each call runs at submit; the sandbox's own timeouts still apply."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        pass
+
+    def submit(self, fn, /, *args, **kwargs):
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as e:  # noqa: BLE001 - handed to whoever reads the future
+            future.set_exception(e)
+        return future
+
+
+@contextlib.contextmanager
+def inline_threads():
+    """While an evaluator runs: thread pools run their work inline (evaluators often wrap each
+    trial in a ThreadPoolExecutor for its timeout)."""
+    saved = concurrent.futures.ThreadPoolExecutor
+    concurrent.futures.ThreadPoolExecutor = InlineExecutor
+    try:
+        yield
+    finally:
+        concurrent.futures.ThreadPoolExecutor = saved
+
+
+def write_program(code: str, folder: str | None = None) -> str:
     """The candidate as a file in the child's private working folder (the evaluator imports it
     by path, as upstream)."""
-    path = os.path.join(os.getcwd(), "program.py")
+    path = os.path.join(folder or os.getcwd(), "program.py")
     with open(path, "w") as f:
         f.write(code)
     return path
@@ -155,8 +201,29 @@ class WholeProgramProblem(Problem):
             "and keep the functions the evaluator calls.")
 
     def warm_up(self) -> None:
+        for name in PRELOAD:
+            importlib.import_module(name)
         self.module = load_user_module(self.evaluator_path(), f"_evolve_{self.framework}_eval",
                                        self.evaluator_key)
+
+    def warm_run(self) -> None:
+        """Evaluate the user's own initial program once here, before any fork, in a temporary
+        folder: whatever the evaluator imports lazily is then loaded for every child. Trusted
+        like the evaluator itself; its outcome is ignored."""
+        if not self.initial.is_file():
+            return
+        with tempfile.TemporaryDirectory() as tmp:
+            cwd = os.getcwd()
+            try:
+                os.chdir(tmp)
+                with contextlib.redirect_stdout(io.StringIO()), \
+                        contextlib.redirect_stderr(io.StringIO()):
+                    self.run(Candidate(module=None, py=print, code=self.initial.read_text()),
+                             self.instance_sets("train")[0])
+            except Exception:  # noqa: BLE001 - a warm-up only; the seed's evaluation reports
+                pass
+            finally:
+                os.chdir(cwd)
 
     def start_note(self) -> str:
         return TRUST_NOTE.format(what=f"the {self.framework} evaluator {self.evaluator_path()}")

@@ -4,6 +4,7 @@ contract (metrics: dict of numbers, artifacts: dict of texts), not copied from i
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import sys
 import types
@@ -29,9 +30,18 @@ class EvaluationResult:
         return bool(self.artifacts)
 
 
+def _importable(name: str) -> bool:
+    """The real package (a folder of that name in the current directory does not count)."""
+    try:
+        module = importlib.import_module(name)
+    except ImportError:
+        return False
+    return getattr(module, "__file__", None) is not None
+
+
 def install() -> None:
     """Register the stand-in modules unless the real package is importable."""
-    if "openevolve.evaluation_result" in sys.modules or importlib.util.find_spec("openevolve"):
+    if _importable("openevolve.evaluation_result"):
         return
     pkg = types.ModuleType("openevolve")
     pkg.__path__ = []  # a package, so that `import openevolve.evaluation_result` works

@@ -11,7 +11,7 @@ import numpy as np
 
 from evolve.problem import Candidate, InstanceSet, ProblemError, Stage
 
-from .adapter import WholeProgramProblem, encode, write_program
+from .adapter import WholeProgramProblem, encode, inline_threads, write_program
 
 STAGES = ("evaluate_stage1", "evaluate_stage2", "evaluate_stage3")
 
@@ -47,6 +47,8 @@ class OpenEvolveProblem(WholeProgramProblem):
         if not self._functions():
             raise ProblemError(f"problem.evaluator={str(self.evaluator_path())!r}: defines "
                                "neither evaluate(program_path) nor evaluate_stage1")
+        self.warm_run()
+        self._carry = ({}, {})  # nothing of the warm run reaches a candidate's merged metrics
 
     def _functions(self) -> list[str]:
         """The evaluator functions in cascade order; the last one is the full evaluation."""
@@ -78,7 +80,8 @@ class OpenEvolveProblem(WholeProgramProblem):
         """In the sandboxed child: the evaluator on the program file, merged with the stages
         before it (numeric metrics but `error`, and artifacts)."""
         fn = getattr(self.module, str(iset.data))
-        metrics, artifacts = split_result(fn(write_program(candidate.code)))
+        with inline_threads():
+            metrics, artifacts = split_result(fn(write_program(candidate.code)))
         if iset.data in ("evaluate", STAGES[0]):
             self._carry = ({}, {})
         before_m, before_a = self._carry

@@ -6,6 +6,7 @@ each result with `validate_fn`, fold them with `aggregate_metrics_fn`, write `me
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import json
 import os
@@ -67,9 +68,18 @@ def run_shinka_eval(program_path: str, results_dir: str, experiment_fn_name: str
     return metrics, correct, error
 
 
+def _importable(name: str) -> bool:
+    """The real package (a folder of that name in the current directory does not count)."""
+    try:
+        module = importlib.import_module(name)
+    except ImportError:
+        return False
+    return getattr(module, "__file__", None) is not None
+
+
 def install() -> None:
     """Register the stand-in modules unless the real package is importable."""
-    if "shinka.core" in sys.modules or importlib.util.find_spec("shinka"):
+    if _importable("shinka.core"):
         return
     pkg = types.ModuleType("shinka")
     pkg.__path__ = []

@@ -11,7 +11,12 @@ from typing import Any
 import numpy as np
 
 from evolve.problem import Candidate, InstanceSet, InvalidOutput, ProblemError
-from evolve.problems.openevolve.adapter import WholeProgramProblem, encode, write_program
+from evolve.problems.openevolve.adapter import (
+    WholeProgramProblem,
+    encode,
+    inline_threads,
+    write_program,
+)
 
 
 def _read_json(path: str) -> Any:
@@ -42,12 +47,14 @@ class ShinkaProblem(WholeProgramProblem):
         if not callable(getattr(self.module, "main", None)):
             raise ProblemError(f"problem.eval_program={str(self.evaluator_path())!r}: defines no "
                                "main(program_path, results_dir)")
+        self.warm_run()
 
     def run(self, candidate: Candidate, iset: InstanceSet) -> dict[str, np.ndarray]:
         """In the sandboxed child: main() writes its results; an incorrect program is invalid."""
         results = os.path.join(os.getcwd(), "results")
         os.makedirs(results, exist_ok=True)
-        self.module.main(write_program(candidate.code), results)  # type: ignore[union-attr]
+        with inline_threads():
+            self.module.main(write_program(candidate.code), results)  # type: ignore[union-attr]
         correct = _read_json(os.path.join(results, "correct.json"))
         metrics = _read_json(os.path.join(results, "metrics.json"))
         if not isinstance(metrics, dict):

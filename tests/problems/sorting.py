@@ -23,6 +23,7 @@ class SortingProblem(Problem):
     entry = "solve"
     signature = "def solve(x: np.ndarray[float64]) -> np.ndarray[int64]  # a permutation"
     description = "Return the permutation of indices that sorts x ascending."
+    jit_entry = True  # an outside problem: numba only when asked for (the engine tests want it)
 
     def _make(self, seed: int, count: int, n: int) -> InstanceSet:
         rng = np.random.default_rng(seed)
