@@ -77,8 +77,8 @@ def latency(backend: str, address: str, n: int) -> dict:
             if i >= 5:  # the first few warm caches on both sides
                 samples.append(time.perf_counter() - t0)
     ms = sorted(s * 1000 for s in samples)
-    return {"median_ms": round(statistics.median(ms), 2), "p90_ms": round(ms[int(0.9 * len(ms))], 2),
-            "n": len(ms)}
+    return {"median_ms": round(statistics.median(ms), 2),
+            "p90_ms": round(ms[int(0.9 * len(ms))], 2), "n": len(ms)}
 
 
 def main() -> None:

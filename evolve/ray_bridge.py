@@ -94,7 +94,8 @@ class Pool:
         self.nodes: set[str] = set()
 
     async def _new_actor(self) -> tuple[Any, dict]:
-        actor = EvalActor.options(**self.options).remote(self.payload_ref)
+        actor = EvalActor.options(**self.options).remote(  # type: ignore[attr-defined]
+            self.payload_ref)
         try:  # the hang guard covers finding room and starting the process, not the warm-up
             node = await asyncio.wait_for(asyncio.wrap_future(actor.ping.remote().future()),
                                           self.timeout)
@@ -139,7 +140,7 @@ class Pool:
                 raise Lost("every Ray actor of the run died and no new one could be started")
             try:
                 actor = await asyncio.wait_for(self.idle.get(), 1.0)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 continue
             if actor in self.live:
                 return actor
@@ -193,7 +194,7 @@ class Pool:
             await asyncio.wait_for(asyncio.gather(
                 *(asyncio.wrap_future(a.close.remote().future()) for a in actors),
                 return_exceptions=True), 10)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         for a in actors:
             ray.kill(a)
@@ -206,7 +207,7 @@ def _connect(init: dict) -> None:
     if address:
         ray.init(address=address, **kw)
     else:  # a private local Ray with one CPU per worker
-        ray.init(num_cpus=int(init["workers"]) * max(1.0, float(init["num_cpus"])), **kw)
+        ray.init(num_cpus=int(init["workers"] * max(1.0, float(init["num_cpus"]))), **kw)
 
 
 async def _serve(init: dict, out: int) -> None:
@@ -224,8 +225,15 @@ async def _serve(init: dict, out: int) -> None:
 
     def read() -> None:  # the controller's requests; end-of-file: it is gone or done
         while (msg := recv_msg(0)) is not None:
-            loop.call_soon_threadsafe(lambda m=msg: loop.create_task(handle(m)))
+            loop.call_soon_threadsafe(_submit, msg)
         loop.call_soon_threadsafe(eof.set)
+
+    tasks: set[asyncio.Task] = set()  # the loop holds tasks weakly
+
+    def _submit(req: dict) -> None:
+        task = loop.create_task(handle(req))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
 
     async def handle(req: dict) -> None:
         try:

@@ -28,9 +28,9 @@ from evolve.evaluator import Evaluator, EvaluatorLost
 from evolve.loop import Budget, Controller, SeedError, short_traceback
 from evolve.problem import ProblemError, make_problem
 from evolve.progress import ProgressLine, describe
-from evolve.ray_backend import check_backend, make_evaluator
 from evolve.proposers import make_proposers, proposer_kind
 from evolve.proposers.base import ProblemInfo
+from evolve.ray_backend import check_backend, make_evaluator
 from evolve.sandbox import Limits
 from evolve.selection import IslandSelector
 

@@ -149,8 +149,9 @@ def test_killing_a_nodes_raylet_mid_run_loses_nothing(cluster, tmp_path):
     """Runs last in the module: the second node stays dead."""
     files = _slow_programs(tmp_path / "programs", 12)
     run_dir = tmp_path / "run"
+    programs = ",".join(map(str, files))
     proc = subprocess.Popen(
-        evolve_cmd(*SORTING, "proposer=scripted", f"proposer.programs=[{','.join(map(str, files))}]",
+        evolve_cmd(*SORTING, "proposer=scripted", f"proposer.programs=[{programs}]",
                    "search.iterations=12", "search.concurrency=4", "evaluator.timeout_s=600",
                    "evaluator.ray.start_timeout_s=30", *_ray(cluster), f"run_dir={run_dir}",
                    "progress=false"),
