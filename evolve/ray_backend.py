@@ -165,9 +165,9 @@ class RayEvaluator(Evaluator):
             fut = self._pending.pop(int(msg.get("id", 0)), None)
             if fut is not None:
                 fut.set_result(msg)
-        self._lost = self._lost or "the Ray driver process ended (the cluster's head lost?)"
+        self._lost = self._lost or "Ray cluster lost: the Ray driver process ended"
         for fut in list(self._pending.values()):
-            fut.set_result({"lost": self._lost})
+            fut.set_result({"lost": self._lost.removeprefix("Ray cluster lost: ")})
         self._pending.clear()
 
     def close(self) -> None:
@@ -228,8 +228,8 @@ class RayEvaluator(Evaluator):
             raise EvaluatorLost(self._lost or "the Ray driver process is gone") from None
         reply = fut.result()
         if "lost" in reply:
-            self._lost = self._lost or str(reply["lost"])
-            raise EvaluatorLost(f"Ray cluster lost: {reply['lost']}")
+            self._lost = self._lost or f"Ray cluster lost: {reply['lost']}"
+            raise EvaluatorLost(self._lost)
         if "died" in reply:
             raise WorkerDied(str(reply["died"]))
         return self._unpack(reply["reply"])

@@ -184,3 +184,36 @@ def test_killing_a_nodes_raylet_mid_run_loses_nothing(cluster, tmp_path):
     stats = json.loads((run_dir / "run.json").read_text())["ray"]
     assert stats["actors_lost"] >= 1 and stats["resubmitted"] >= 1, stats
     assert "tasks resubmitted" in (run_dir / "run.log").read_text()
+
+
+def test_losing_the_cluster_stops_the_run_resumable(cluster, tmp_path):
+    """Runs after the raylet test: the head goes too. The run stops (status `stopped`, the reason
+    says why and how to resume), never hangs, and keeps what it completed."""
+    files = _slow_programs(tmp_path / "programs", 8)
+    run_dir = tmp_path / "run"
+    programs = ",".join(map(str, files))
+    proc = subprocess.Popen(
+        evolve_cmd(*SORTING, "proposer=scripted", f"proposer.programs=[{programs}]",
+                   "search.iterations=8", *_ray(cluster, workers=2), f"run_dir={run_dir}",
+                   "progress=false"),
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        end = time.monotonic() + 1800  # hang guard
+        while time.monotonic() < end and proc.poll() is None and _recorded(run_dir) < 2:
+            time.sleep(0.5)
+        assert proc.poll() is None, "the run ended before the cluster could be lost"
+        for pid in cluster.pids():
+            os.kill(pid, signal.SIGKILL)
+        out, err = proc.communicate(timeout=1800)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    _nothing_left(proc.pid)
+    assert proc.returncode == 1, out + err
+    assert f"resume={run_dir} continues the run" in err
+    [(status, reason)] = rows(run_dir, "select status, stop_reason from runs")
+    assert status == "stopped" and reason.startswith("Ray cluster lost: "), reason
+    kept = _recorded(run_dir)
+    assert kept >= 2 and rows(run_dir, "select count(distinct iteration) from programs "
+                                       "where proposer='scripted'") == [(kept,)]
