@@ -79,11 +79,30 @@ class SearchConfig:
     map_elites: MapElites = field(default_factory=MapElites)
 
 
+class Backend(StrEnum):
+    """Where the warm workers run."""
+
+    local = "local"  # subprocesses of this machine
+    ray = "ray"  # one per Ray actor, on a Ray cluster (evaluator.ray)
+
+
+@dataclass
+class RayConfig:
+    """The Ray backend: which cluster, and what each actor asks of it."""
+
+    address: str | None = None  # None: a private local Ray; auto; host:port; ray://host:port
+    resources: dict[str, float] = field(default_factory=dict)  # per actor, e.g. {GPU: 1}
+    num_cpus: float = num(1.0, ge=0)  # CPUs each actor reserves (0.5 packs two per core)
+    start_timeout_s: float = num(120.0, gt=0)  # hang guard: joining, starting an actor
+
+
 @dataclass
 class EvaluatorConfig:
     """The sandbox pool."""
 
-    workers: int = num(2, gt=0)  # warm sandbox workers (processes)
+    workers: int = num(2, gt=0)  # warm sandbox workers (processes; with ray: actors)
+    backend: Backend = Backend.local
+    ray: RayConfig = field(default_factory=RayConfig)
     timeout_s: float = num(60.0, gt=0)  # wall clock per candidate evaluation
     memory_mb: int = num(2048, gt=0)  # address space a candidate may add on top of the worker
     max_output_kb: int = num(256, gt=0)  # captured stdout/stderr per candidate

@@ -34,14 +34,21 @@ class WorkerDied(Exception):
     """A worker process died (twice) while running one task."""
 
 
+class EvaluatorLost(BaseException):
+    """The evaluation backend itself is gone (a lost cluster): the run stops, resumable.
+
+    A BaseException so that no iteration records it as the candidate's or the engine's fault."""
+
+
 class _Worker:
     """One worker process and its two pipes."""
 
-    def __init__(self, problem_cfg: dict, limits: Limits, env: dict[str, str]):
+    def __init__(self, problem_cfg: dict, limits: Limits, env: dict[str, str],
+                 cwd: str | None = None):
         r, w = os.pipe()
         env = dict(env, EVOLVE_PARENT_PID=str(os.getpid()))
         self.proc = subprocess.Popen([sys.executable, "-m", "evolve.workerproc", str(w)],
-                                     stdin=subprocess.PIPE, pass_fds=(w,), env=env,
+                                     stdin=subprocess.PIPE, pass_fds=(w,), env=env, cwd=cwd,
                                      start_new_session=False)
         os.close(w)
         self.replies = r
@@ -166,14 +173,18 @@ class Evaluator:
                 self._adopt(self._spawn())
                 continue
             self._idle.put(w)
-            if reply["ok"]:
-                return reply["value"]
-            if reply["kind"] == "problem":
-                raise ProblemError(reply["error"])
-            if reply["kind"] == "candidate":
-                raise CandidateError(reply["failure"], self.scrub(reply["error"]) or "")
-            return EngineError(self.scrub(reply["error"]) or "")
+            return self._unpack(reply)
         raise WorkerDied("the evaluation worker died twice on this task (crash in native code?)")
+
+    def _unpack(self, reply: dict) -> Any:
+        """A worker's reply as a value, a raised ProblemError/CandidateError or an EngineError."""
+        if reply["ok"]:
+            return reply["value"]
+        if reply["kind"] == "problem":
+            raise ProblemError(reply["error"])
+        if reply["kind"] == "candidate":
+            raise CandidateError(reply["failure"], self.scrub(reply["error"]) or "")
+        return EngineError(self.scrub(reply["error"]) or "")
 
     def _result(self, value: Any) -> EvalResult:
         if isinstance(value, EngineError):

@@ -24,12 +24,13 @@ from omegaconf import DictConfig, OmegaConf
 
 from evolve.archive import Archive, ArchiveError, Run, sqlite_url
 from evolve.config import ConfigError, to_dict
-from evolve.evaluator import Evaluator
+from evolve.evaluator import Evaluator, EvaluatorLost
 from evolve.loop import Budget, Controller, SeedError, short_traceback
 from evolve.problem import ProblemError, make_problem
 from evolve.progress import ProgressLine, describe
 from evolve.proposers import make_proposers, proposer_kind
 from evolve.proposers.base import ProblemInfo
+from evolve.ray_backend import check_backend, make_evaluator
 from evolve.sandbox import Limits
 from evolve.selection import IslandSelector
 
@@ -136,6 +137,7 @@ async def run_session(cfg: DictConfig, resuming: bool, new_run_dir: Callable, li
                            jitted=bool(problem.jit_entry), background=problem.background())
         proposers = make_proposers(to_dict(cfg.proposer), to_dict(cfg.llm), info)
         await _start_proposers(proposers, seed_code)
+        check_backend(cfg)  # an unreachable cluster: one line, exit 2, no run created
         if not resuming:
             folder.mkdir(parents=True, exist_ok=True)
             lock = RunLock(folder).acquire()
@@ -200,9 +202,8 @@ async def _session(cfg: DictConfig, archive: Archive, run: Run, folder: Path, pr
             announce()
         limits = dataclasses.replace(limits_from(cfg), hide=hidden_folders(folder))
         workers = int(cfg.evaluator.workers)
-        evaluator = Evaluator(problem_cfg, limits, workers,
-                              gate=bool(cfg.evaluator.gate), seed=int(cfg.search.seed),
-                              secret_envs=key_env_names(to_dict(cfg.llm)))
+        evaluator = make_evaluator(cfg, problem_cfg, limits, run_dir=folder,
+                                   secret_envs=key_env_names(to_dict(cfg.llm)))
         with ProgressLine(bool(cfg.progress), int(cfg.search.iterations)) as progress:
             # the first minute of a run on a cold machine: numba compiles the simulator here
             progress.phase(f"warming {workers} worker{'s' if workers != 1 else ''} "
@@ -214,6 +215,10 @@ async def _session(cfg: DictConfig, archive: Archive, run: Run, folder: Path, pr
     except (KeyboardInterrupt, asyncio.CancelledError):
         _final(archive, run.id, "stopped", "interrupted (in-flight work lost)")
         return EXIT_INTERRUPTED
+    except EvaluatorLost as e:  # the cluster went away: stopped, resumable
+        _final(archive, run.id, "stopped", f"{e} (resume={folder} continues it)")
+        print(f"evolve: stopped: {e}; resume={folder} continues the run", file=sys.stderr)
+        return EXIT_FAILED
     except SeedError as e:
         return _fail(archive, run.id, str(e))
     except ArchiveError as e:

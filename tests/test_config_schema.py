@@ -53,6 +53,7 @@ RECEIVERS: dict[str, dict[str, str]] = {
     "evolve/worker.py": {"problem_cfg": "problem"},
     "evolve/problem.py": {"cfg": "problem"},
     "evolve/trust.py": {"cfg": ""},
+    "evolve/ray_backend.py": {"cfg": "", "ev": "evaluator"},
     "evolve/cli/replay.py": {"problem_cfg": "problem", "root": ""},
     "evolve/cli/replay_target.py": {"problem_cfg": "problem", "cfg": ""},
     "evolve/cli/archive_export.py": {"config": "", "problem_cfg": "problem"},

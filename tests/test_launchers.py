@@ -1,29 +1,25 @@
 """Sweeps (`evolve -m`) on Hydra's basic, joblib and Ray launchers: one finished run per job.
 
 Real processes throughout: joblib's loky workers, and a local Ray cluster started here with
-`ray start` (session files in a temporary folder) and stopped with `ray stop` even on failure.
+`ray start` (tests/raycluster.py: session files in a temporary folder) and ended even on failure.
 Each job is a full evolve session (signal handlers, asyncio, sandbox worker processes) in the
 launcher's worker.
 """
 
 from __future__ import annotations
 
-import shutil
-import socket
 import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 
 from tests.engine_util import SORTING, rows, run_evolve
+from tests.raycluster import RAY, RayCluster
 
 TINY = [*SORTING, "proposer=builtin", "search.iterations=2", "evaluator.workers=1",
         "progress=false"]
 GOOD = "tests/hostile/good.py"
 SWEEP = [f"problem.seed_program=keyed,{GOOD}", "search.seed=0,1,2"]  # 2 x 3 = 6 jobs
-RAY = Path(sys.executable).parent / "ray"
 
 
 def _check_sweep(proc: subprocess.CompletedProcess, sweep: Path) -> None:
@@ -76,27 +72,16 @@ def test_a_failed_job_does_not_stop_the_others(tmp_path):
     assert "  finished  " in summary[1] and "problem.seed_program=keyed" in summary[1]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def ray_cluster():
-    """A one-node Ray cluster (2 CPUs) for the test; `ray stop` in the finalizer, always."""
+    """A one-node Ray cluster (2 CPUs) for the test, ended (only it) in the finalizer, always."""
     if not RAY.exists():
         pytest.fail("ray is not installed (make install installs the launchers)")
-    temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths are limited
-    port = _free_port()
+    cluster = RayCluster(cpus=(2,))
     try:
-        subprocess.run([str(RAY), "start", "--head", f"--port={port}", "--num-cpus=2",
-                        f"--temp-dir={temp}", "--include-dashboard=false",
-                        "--disable-usage-stats"], check=True, capture_output=True, timeout=600)
-        yield f"127.0.0.1:{port}"
+        yield cluster.start().address
     finally:
-        subprocess.run([str(RAY), "stop", "--force"], capture_output=True, timeout=300)
-        shutil.rmtree(temp, ignore_errors=True)
+        cluster.stop()
 
 
 @pytest.mark.slow
