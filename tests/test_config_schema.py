@@ -40,9 +40,9 @@ RECEIVERS: dict[str, dict[str, str]] = {
                           "problem_cfg": "problem"},
     "evolve/selection.py": {"cfg": "search", "me": "search.map_elites"},
     "evolve/proposers/__init__.py": {"proposer_cfg": "proposer", "llm_cfg": "llm"},
-    "evolve/proposers/builtin.py": {"cfg": "proposer", "self.cfg": "proposer.builtin",
+    "evolve/proposers/builtin/proposer.py": {"cfg": "proposer", "self.cfg": "proposer.builtin",
                                     "b": "proposer.builtin.bandit"},
-    "evolve/proposers/tuner.py": {"self.cfg": "proposer.builtin.tune",
+    "evolve/proposers/builtin/tuner.py": {"self.cfg": "proposer.builtin.tune",
                                   "t": "proposer.builtin.tune"},
     "evolve/proposers/scripted.py": {"cfg": "proposer"},
     "evolve/proposers/llm.py": {"self.settings.selection": "llm.selection",
@@ -211,7 +211,7 @@ def test_defaults_kept_elsewhere_equal_the_schemas():
     from evolve.problems.smtt import generator, reference, splits
     from evolve.problems.smtt.schema import SmttSchema
     from evolve.problems.spot.schema import SpotMultiSchema, SpotSingleSchema
-    from evolve.proposers import builtin
+    from evolve.proposers.builtin import proposer as builtin
 
     assert builtin.DEFAULTS == OmegaConf.to_container(OmegaConf.structured(Builtin),
                                                       enum_to_str=True)
