@@ -38,6 +38,7 @@ RECEIVERS: dict[str, dict[str, str]] = {
     "evolve/app.py": {"cfg": ""},
     "evolve/session.py": {"cfg": "", "ev": "evaluator", "search": "search",
                           "problem_cfg": "problem"},
+    "evolve/run_folder.py": {"cfg": ""},
     "evolve/selection.py": {"cfg": "search", "me": "search.map_elites"},
     "evolve/proposers/__init__.py": {"proposer_cfg": "proposer", "llm_cfg": "llm"},
     "evolve/proposers/builtin/proposer.py": {"cfg": "proposer", "self.cfg": "proposer.builtin",
