@@ -367,18 +367,6 @@ def test_smtt_weighted_runs_under_its_own_folder(tmp_path):
     assert [r["problem"] for r in json.loads(out.stdout)] == ["smtt_weighted"]
 
 
-def test_resume_checks_overrides_against_the_schema(tmp_path):
-    """`evolve resume=` merges the saved config onto the typed schema: bad values are one line."""
-    from tests.engine_util import SORTING, run_evolve
-
-    run_dir = tmp_path / "r"
-    run_evolve(*SORTING, "search.iterations=1", "evaluator.workers=1", "progress=false",
-               f"run_dir={run_dir}", timeout=300)
-    saved = OmegaConf.load(run_dir / "config.yaml")
-    validate(load_saved(OmegaConf.to_container(saved)))  # type: ignore[arg-type]
-    for override, message in (("search.iterations=abc",
-                               "search.iterations='abc': expected an integer"),
-                              ("search.islands=0", "search.islands=0: must be > 0")):
-        proc = run_evolve(*SORTING[:2], f"resume={run_dir}", override, check=False)
-        assert proc.returncode == 2, proc.stderr
-        assert proc.stderr.strip().splitlines() == [f"evolve: error: {message}"]
+# `evolve resume=` merging the saved config onto the typed schema (bad values are one line) is
+# checked on the run of tests/test_engine_resume.py::test_resume_can_extend_the_budget (it had a
+# run of its own here).
