@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ITERATIONS ?= 300
 
-.PHONY: install run test test-fast lint bench clean
+.PHONY: install run test test-fast test-profile lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ test: $(STAMP)
 # no subprocess): the quick loop while changing the engine. `make test` runs them too.
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit
+
+# Where the suite's time goes: the 40 tests that use the most CPU (their child processes
+# included), a measure that stays put when the machine is busy (tests/conftest.py).
+test-profile: $(STAMP)
+	$(BIN)/python -m pytest -q --cpu-durations=40 --durations=40
 
 # ruff over the whole tree, then mypy over the installed `evolve` package. mypy cannot follow the
 # package-dir mapping in pyproject.toml (problems/ -> evolve.problems, ...), so it runs on a tree of

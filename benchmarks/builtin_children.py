@@ -28,7 +28,7 @@ from evolve.config import problem_config  # noqa: E402
 from evolve.evaluator import Evaluator  # noqa: E402
 from evolve.problem import make_problem  # noqa: E402
 from evolve.proposers.base import ProblemInfo, ProgramView, ProposalContext  # noqa: E402
-from evolve.proposers.builtin import BuiltinProposer  # noqa: E402
+from evolve.proposers.builtin.proposer import BuiltinProposer  # noqa: E402
 from evolve.sandbox import Limits  # noqa: E402
 
 

@@ -245,7 +245,7 @@ class Controller:
         ctx = ProposalContext(
             iteration=i, island=sel.island, rng=rng, parent=sel.parent,
             inspirations=sel.inspirations, history=view, problem=self.problem,
-            failures=sel.failures, run_state=dict(self.run_row.state or {}), sandbox=self.evaluator)
+            failures=sel.failures, sandbox=self.evaluator)
         t0 = time.monotonic()
         try:
             prop = await proposer.propose(ctx)

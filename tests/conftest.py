@@ -10,13 +10,21 @@ the CLIs run by the end-to-end tests) see them.
 numba's on-disk cache (`cache=True`) is left alone: it lives in __pycache__ beside the sources
 (ignored by git), not in the home, and is what keeps the kernels from being recompiled on every
 run.
+
+`--cpu-durations=N` lists the N tests that used the most CPU (this process plus every child process
+it waited for, e.g. an `evolve` subprocess and its workers). Unlike --durations it does not grow
+when the machine is busy with other work, so it says where the suite's time goes on a shared
+2-core machine: `python -m pytest -q --cpu-durations=40 tests/...`.
 """
 
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import tempfile
+
+import pytest
 
 # a real PostgreSQL server for the archive tests, started on first use (tests/pgserver.py)
 pytest_plugins = ("tests.pgserver",)
@@ -24,6 +32,38 @@ pytest_plugins = ("tests.pgserver",)
 _REDIRECTED = ("XDG_CACHE_HOME", "MPLCONFIGDIR")
 _saved: dict[str, str | None] = {}
 _root: str | None = None
+
+
+def pytest_addoption(parser) -> None:
+    parser.addoption("--cpu-durations", type=int, default=0, metavar="N",
+                     help="show the N tests that used the most CPU seconds (children included)")
+
+
+def _cpu_seconds() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+_cpu: dict[str, float] = {}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    start = _cpu_seconds()
+    yield
+    _cpu[item.nodeid] = _cpu_seconds() - start  # set-up, call and tear-down
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    n = config.getoption("--cpu-durations")
+    if not n or not _cpu:
+        return
+    tr = terminalreporter
+    tr.write_sep("=", f"{min(n, len(_cpu))} largest CPU users (children included)")
+    for nodeid, sec in sorted(_cpu.items(), key=lambda kv: -kv[1])[:n]:
+        tr.write_line(f"{sec:8.2f}s cpu  {nodeid}")
+    tr.write_line(f"{sum(_cpu.values()):8.2f}s cpu  in all {len(_cpu)} tests")
 
 
 def pytest_configure(config) -> None:

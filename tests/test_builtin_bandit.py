@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from evolve.proposers.bandit import OperatorBandit
-from evolve.proposers.builtin import BuiltinProposer
+from evolve.proposers.builtin.bandit import OperatorBandit
+from evolve.proposers.builtin.proposer import BuiltinProposer
 from tests.builtin_toys import MDD, ToySmtt, context, info, propose, view
 
 

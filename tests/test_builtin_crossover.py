@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from evolve.program import split_blocks
-from evolve.proposers.builtin import CROSSOVERS, DEFAULTS, BuiltinProposer
+from evolve.proposers.builtin.proposer import CROSSOVERS, DEFAULTS, BuiltinProposer
 from evolve.result import evaluate_in_process
 from tests.builtin_toys import EDD, MDD, ToySmtt, atc, context, info, propose, view
 

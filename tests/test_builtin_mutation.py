@@ -7,7 +7,7 @@ import ast
 import pytest
 
 from evolve.program import split_blocks
-from evolve.proposers.builtin import (
+from evolve.proposers.builtin.proposer import (
     CROSSOVERS,
     DEFAULTS,
     GROW,

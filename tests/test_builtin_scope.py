@@ -6,9 +6,9 @@ import ast
 
 import numpy as np
 
-from evolve.proposers.exprgen import ExprGen
-from evolve.proposers.scope import analyze
-from evolve.proposers.source import BlockSource
+from evolve.proposers.builtin.exprgen import ExprGen
+from evolve.proposers.builtin.scope import analyze
+from evolve.proposers.builtin.source import BlockSource
 from tests.builtin_toys import MDD, atc
 
 TUPLES = '''import numpy as np

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from evolve.problem import make_problem
-from evolve.proposers.builtin import DEFAULTS, BuiltinProposer, _parse
-from evolve.proposers.lifting import lift
-from evolve.proposers.tuning import Objective, tuning_sets
+from evolve.proposers.builtin.lifting import lift
+from evolve.proposers.builtin.proposer import DEFAULTS, BuiltinProposer, _parse
+from evolve.proposers.builtin.tuning import Objective, tuning_sets
 from evolve.result import evaluate_in_process
 from tests.builtin_toys import FakeSandbox, context, info, propose, view
 

@@ -8,11 +8,11 @@ import numpy as np
 
 from evolve.problem import InstanceSet, Problem, SetScore, Summary
 from evolve.program import split_blocks
-from evolve.proposers.builtin import DEFAULTS, BuiltinProposer
-from evolve.proposers.lifting import lift, substitute
-from evolve.proposers.scope import analyze
-from evolve.proposers.source import BlockSource
-from evolve.proposers.tuning import Objective, tune_in_sandbox, tuning_sets
+from evolve.proposers.builtin.lifting import lift, substitute
+from evolve.proposers.builtin.proposer import DEFAULTS, BuiltinProposer
+from evolve.proposers.builtin.scope import analyze
+from evolve.proposers.builtin.source import BlockSource
+from evolve.proposers.builtin.tuning import Objective, tune_in_sandbox, tuning_sets
 from evolve.result import evaluate_in_process
 from tests.builtin_toys import FakeSandbox, ToySmtt, atc, context, info, propose, view
 

@@ -1,6 +1,7 @@
 """`evolve` on Hydra's own command line: help, --cfg, completion, run folders, one-line errors.
 
-Real processes: the `evolve` module (and the installed `evolve` script for completion), real Hydra.
+Real processes: the `evolve` module (and the installed `evolve` script for completion), real Hydra;
+the error cases run app.main in process, two of them also as processes.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from evolve import app
 from tests.engine_util import ROOT, SORTING, rows, run_evolve
 
 TINY = [*SORTING, "proposer=builtin", "search.iterations=2", "evaluator.workers=1",
@@ -78,17 +80,41 @@ def test_shell_completion_installs_and_completes_problem_names():
     (["-m", "search.iteratons=1,2"], "unknown config key 'search.iteratons'"),
     (["-m", "resume=runs/smtt"], "cannot be combined with --multirun"),
 ])
-def test_errors_are_one_line_and_a_bad_sweep_job_starts_nothing(tmp_path, args, needle):
+def test_errors_are_one_line_and_a_bad_sweep_job_starts_nothing(tmp_path, args, needle, capsys):
+    # app.main in process (real Hydra, real launcher plugins): the message, exit 2 and that nothing
+    # starts; test_an_error_from_a_real_process_is_its_only_output runs two of them as processes.
+    sweep = tmp_path / "sweep"
+    rc = app.main([*TINY, *args, f"hydra.sweep.dir={sweep}", f"hydra.run.dir={tmp_path / 'r'}"])
+    out, err = capsys.readouterr()
+    assert needle in _one_error_line(subprocess.CompletedProcess([], rc, out, err))
+    assert list(tmp_path.iterdir()) == []  # no sweep folder, no job folder, no run folder
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--frobnicate"], "unrecognized arguments: --frobnicate"),
+    (["-m", "search.seed=0,1,2,3,-4"], "job #4 (search.seed=-4): search.seed=-4: must be >= 0"),
+])
+def test_an_error_from_a_real_process_is_its_only_output(tmp_path, args, needle):
     sweep = tmp_path / "sweep"
     proc = run_evolve(*TINY, *args, f"hydra.sweep.dir={sweep}", f"hydra.run.dir={tmp_path / 'r'}",
                       check=False, timeout=120)
     assert needle in _one_error_line(proc)
-    assert list(tmp_path.iterdir()) == []  # no sweep folder, no job folder, no run folder
+    assert list(tmp_path.iterdir()) == []
 
 
-def test_run_dir_resume_by_latest_and_refusal(tmp_path):
-    folder = tmp_path / "runs" / "sorting" / "first"
-    run_evolve(*TINY, f"hydra.run.dir={folder}", timeout=300)
+def test_default_run_folder_then_resume_by_latest_and_refusal(tmp_path):
+    """Without hydra.run.dir the run goes to runs/<problem.name>/<timestamp> under the user's
+    folder (the engine keeps reading relative paths from there: hydra.job.chdir is false); a used
+    folder is refused, and resume=<problem folder> continues the run `latest` points at.
+    (One run for both: this was two tests with a run each.)"""
+    (tmp_path / "tests").symlink_to(ROOT / "tests")
+    proc = subprocess.run([sys.executable, "-m", "evolve.app", *TINY], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    runs = [p for p in (tmp_path / "runs" / "sorting").iterdir() if p.name != "latest"]
+    assert len(runs) == 1 and len(runs[0].name) == len("2026-11-30_10-00-00")
+    folder = runs[0]
+    assert f"run folder: runs/sorting/{folder.name}" in proc.stdout
     assert {"archive.sqlite", "config.yaml", "run.json", "run.log", ".hydra"} <= \
         {p.name for p in folder.iterdir()}
     assert not (folder / "evolve.log").exists()  # no Hydra job log beside run.log
@@ -102,20 +128,7 @@ def test_run_dir_resume_by_latest_and_refusal(tmp_path):
     run_evolve(*SORTING[:2], f"resume={folder.parent}", "search.iterations=4", "progress=false",
                timeout=300)
     assert rows(folder, "select max(iteration) from programs") == [(4,)]
-    assert sorted(p.name for p in folder.parent.iterdir()) == ["first", "latest"]
+    assert sorted(p.name for p in folder.parent.iterdir()) == sorted([folder.name, "latest"])
     line = _one_error_line(run_evolve(*SORTING[:2], f"resume={folder}", "hydra.run.dir=x",
                                       check=False, timeout=120))
     assert "continues in its own folder" in line
-
-
-def test_default_run_folder_is_runs_problem_timestamp(tmp_path):
-    """Without hydra.run.dir the run goes to runs/<problem.name>/<timestamp> under the user's
-    folder (the engine keeps reading relative paths from there: hydra.job.chdir is false)."""
-    (tmp_path / "tests").symlink_to(ROOT / "tests")
-    proc = subprocess.run([sys.executable, "-m", "evolve.app", *TINY], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    runs = [p for p in (tmp_path / "runs" / "sorting").iterdir() if p.name != "latest"]
-    assert len(runs) == 1 and len(runs[0].name) == len("2026-11-30_10-00-00")
-    assert (tmp_path / "runs" / "sorting" / "latest").resolve() == runs[0].resolve()
-    assert f"run folder: runs/sorting/{runs[0].name}" in proc.stdout

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from omegaconf import OmegaConf
 
+from evolve import app
 from evolve.config import ConfigError, compose, group_choices, validate
 from tests.engine_util import SORTING, run_evolve
 
@@ -22,7 +23,29 @@ from tests.engine_util import SORTING, run_evolve
     (["problem.seed_program=no_such_seed"], "problem.seed_program='no_such_seed'"),
     (["oops"], "Error parsing override 'oops'"),
 ])
-def test_bad_config_one_line(args, needle, tmp_path):
+def test_bad_config_one_line(args, needle, tmp_path, capsys):
+    # In process (real Hydra, real app.main): the message, the exit code and that nothing is
+    # written do not need a new interpreter; test_bad_config_one_line_from_a_real_process proves
+    # that the process as a whole prints that one line and nothing else.
+    extra = SORTING if args[0].startswith("problem.seed") else []
+    latest = tmp_path / "latest"
+    latest.symlink_to("elsewhere")
+    rc = app.main([*extra, *args, f"run_dir={tmp_path / 'r'}"])
+    stderr = capsys.readouterr().err
+    assert rc == 2, stderr
+    lines = [l for l in stderr.strip().splitlines() if l.strip()]
+    assert len(lines) == 1, stderr
+    assert needle in lines[0], lines[0]
+    assert not (tmp_path / "r").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["latest"]
+    assert latest.is_symlink() and str(latest.readlink()) == "elsewhere"
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["search.iterations=abc"], "search.iterations='abc': expected an integer"),
+    (["problem.seed_program=no_such_seed"], "problem.seed_program='no_such_seed'"),
+])
+def test_bad_config_one_line_from_a_real_process(args, needle, tmp_path):
     extra = SORTING if args[0].startswith("problem.seed") else []
     latest = tmp_path / "latest"
     latest.symlink_to("elsewhere")

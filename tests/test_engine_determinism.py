@@ -23,5 +23,5 @@ def test_same_seed_same_run(tmp_path):
     b = _run(tmp_path, "b", 7, 1)  # different worker count: different completion order
     assert len(a) >= 17
     assert a == b
-    c = _run(tmp_path, "c", 8, 2)
-    assert [r[6] for r in c] != [r[6] for r in a]  # another seed explores differently
+    # That another seed explores differently (so that this equality is not vacuous) needs no
+    # subprocess: tests/unit/test_controller.py::test_another_seed_explores_differently.

@@ -43,17 +43,19 @@ def _log_has(run_dir: Path, text: str) -> bool:
 def test_ctrl_c_stops_cleanly_with_exit_130(tmp_path, when):
     programs = ",".join(map(str, write_variants(tmp_path / "v", 5)))
     run_dir = tmp_path / "run"
+    # while iterating: the default concurrency and workers, so that several evaluations are in
+    # flight when the signal comes (they finish and are recorded, none is run twice)
+    one = ["search.concurrency=1", "evaluator.workers=1"] if when == "warming" else []
     proc = subprocess.Popen(
         evolve_cmd(*SORTING, "proposer=scripted", f"proposer.programs=[{programs}]",
-                   "search.iterations=100000", "search.concurrency=1", "evaluator.workers=1",
-                   f"run_dir={run_dir}", "progress=false"),
+                   "search.iterations=100000", *one, f"run_dir={run_dir}", "progress=false"),
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env=dict(os.environ, PYTHONUNBUFFERED="1"))
     try:
         if when == "warming":
             _wait(proc, lambda: _log_has(run_dir, "warming 1 worker"), "the warming phase")
         else:
-            _wait(proc, lambda: _programs(run_dir) >= 1, "a first program")
+            _wait(proc, lambda: _programs(run_dir) >= 3, "three programs")
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=180)
     finally:
@@ -65,3 +67,8 @@ def test_ctrl_c_stops_cleanly_with_exit_130(tmp_path, when):
     (status, reason), = rows(run_dir, "select status, stop_reason from runs")
     assert (status, reason) == ("stopped", "interrupted (Ctrl-C)")
     assert "run folder:" in out  # the clean stop printed its summary
+    its = sorted(r[0] for r in rows(run_dir,
+                                    "select iteration from programs where proposer='scripted'"))
+    assert len(set(its)) == len(its)  # no iteration recorded twice
+    if when == "iterating":
+        assert len(its) >= 3

@@ -8,6 +8,10 @@ import signal
 import subprocess
 import time
 
+from omegaconf import OmegaConf
+
+from evolve import app
+from evolve.config import load_saved, validate
 from tests.engine_util import ROOT, SORTING, evolve_cmd, rows, run_evolve, write_variants
 
 ITERATIONS = 30
@@ -53,7 +57,7 @@ def test_kill_9_then_resume_finishes_budget(tmp_path):
     assert len(rows(run_dir, "select id from programs where proposer='seed'")) == 2  # 2 islands
 
 
-def test_resume_can_extend_the_budget(tmp_path):
+def test_resume_can_extend_the_budget(tmp_path, capsys):
     programs = ",".join(map(str, write_variants(tmp_path / "variants", 6)))
     run_dir = tmp_path / "run"
     run_evolve(*SORTING, "proposer=scripted", f"proposer.programs=[{programs}]",
@@ -64,3 +68,17 @@ def test_resume_can_extend_the_budget(tmp_path):
     assert its == [1, 2, 3, 4, 5, 6]
     bad = run_evolve(*SORTING[:2], f"resume={run_dir}", "problem.seed_program=x", check=False)
     assert bad.returncode == 2 and "cannot change" in bad.stderr
+    _check_resume_overrides_against_the_schema(run_dir, capsys)
+
+
+def _check_resume_overrides_against_the_schema(run_dir, capsys) -> None:
+    """`evolve resume=` merges the saved config onto the typed schema: bad values are one line
+    (app.main in process; the seed_program case above is the same path as a real process)."""
+    saved = OmegaConf.load(run_dir / "config.yaml")
+    validate(load_saved(OmegaConf.to_container(saved)))  # type: ignore[arg-type]
+    for override, message in (("search.iterations=abc",
+                               "search.iterations='abc': expected an integer"),
+                              ("search.islands=0", "search.islands=0: must be > 0")):
+        capsys.readouterr()
+        assert app.main([*SORTING[:2], f"resume={run_dir}", override]) == 2
+        assert capsys.readouterr().err.strip().splitlines() == [f"evolve: error: {message}"]

@@ -11,7 +11,7 @@ import sqlite3
 
 import pytest
 
-from evolve import app, session
+from evolve import app, run_folder, session
 from evolve.problem import ProblemError
 from evolve.result import EvalResult
 from tests.engine_util import ROOT, SORTING
@@ -73,7 +73,7 @@ def test_a_crash_of_the_run_itself_is_recorded_as_failed(tmp_path, monkeypatch, 
     def boom(*_a, **_k):
         raise RuntimeError("summary exploded")
 
-    monkeypatch.setattr(session, "_print_summary", boom)
+    monkeypatch.setattr(session, "print_summary", boom)
     run_dir = tmp_path / "run"
     assert _evolve(run_dir) == 1
     status, reason = _run_row(run_dir)
@@ -155,7 +155,7 @@ def test_a_failure_right_after_the_run_row_exists_still_records_failed(tmp_path,
     def no_space(*_a, **_k):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(session, "write_run_json", no_space)
+    monkeypatch.setattr(run_folder, "write_run_json", no_space)  # announce() writes it
     run_dir = tmp_path / "run"
     assert _evolve(run_dir) == 1
     assert _run_row(run_dir) == ("failed", "crashed: OSError: [Errno 28] No space left on device")

@@ -10,7 +10,7 @@ from evolve.llm.edits import (
     parse_edits,
 )
 from evolve.program import check_syntax, split_blocks
-from evolve.proposers.source import unified_diff
+from evolve.proposers.base import unified_diff
 
 PARENT = '''"""Single-machine total tardiness: the order in which to run the jobs."""
 import numpy as np

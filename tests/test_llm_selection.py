@@ -107,9 +107,9 @@ def test_bandit_state_lives_in_the_history():
         prop = LLMProposer(cfg, {}, INFO)
         ctx = ProposalContext(3, 0, np.random.default_rng(5), view(1), [], history, INFO)
         choices.append(choose_model(prop.settings, ctx.history, ctx.rng).model)
-        prop._update_state(ctx)
-        assert prop.state()["models"]["a"] == {"calls": 5, "ok": 5, "improved": 5, "cost_usd": 0.05}
-        assert set(prop.state()["ucb"]) == {"a", "b"}
+        assert model_stats(ctx.history, prop.settings.model_names)["a"].as_dict() == {
+            "calls": 5, "ok": 5, "improved": 5, "cost_usd": 0.05}
+        assert len(ucb_scores(prop.settings, ctx.history)) == 2
     assert choices == ["a", "a"]
 
 

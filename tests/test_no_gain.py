@@ -12,7 +12,7 @@ from evolve.llm.selection import choose_mode
 from evolve.llm.settings import parse_settings
 from evolve.loop import _counts_as_failure
 from evolve.program import FAILURE_KINDS, NO_GAIN, STATUSES, is_failure
-from evolve.proposers.bandit import OperatorBandit
+from evolve.proposers.builtin.bandit import OperatorBandit
 from evolve.selection import IslandSelector
 from tests.builtin_toys import view
 from tests.engine_util import SORTING, rows, run_evolve

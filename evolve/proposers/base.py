@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,7 +63,6 @@ class ProposalContext:
     history: list[ProgramView]  # programs visible at this iteration (lagged view), oldest first
     problem: ProblemInfo
     failures: list[ProgramView] = field(default_factory=list)  # recent failures of this lineage
-    run_state: dict[str, Any] = field(default_factory=dict)  # persisted strategy state (read-only)
     # Runs trusted code inside a sandboxed child next to the warm problem (used by constant
     # tuning): `await ctx.sandbox.call("module:function", payload)` -> dict; the function is called
     # as function(problem, payload) in the child and must return a JSON-able dict. Raises
@@ -99,7 +99,6 @@ class Proposal:
     calls: list[CallRecord] = field(default_factory=list)
     failure: str | None = None
     error: str | None = None
-    evaluation: dict | None = None  # set when the proposer evaluated the child itself (tuning)
 
     @property
     def cost_usd(self) -> float:
@@ -119,6 +118,11 @@ class Proposer(ABC):
     async def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release clients and servers."""
 
-    def state(self) -> dict[str, Any]:
-        """Strategy state to persist in the archive (runs.state[<proposer>])."""
-        return {}
+
+def unified_diff(parent: str, child: str) -> str:
+    """Unified diff parent -> child (what the archive stores for every child)."""
+    a = parent.splitlines(keepends=True)
+    b = child.splitlines(keepends=True)
+    a = [x if x.endswith("\n") else x + "\n" for x in a]
+    b = [x if x.endswith("\n") else x + "\n" for x in b]
+    return "".join(difflib.unified_diff(a, b, "parent", "child"))

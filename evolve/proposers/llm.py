@@ -16,7 +16,7 @@ from evolve.llm.errors import ConfigError
 from evolve.llm.local import LocalServer
 from evolve.llm.novelty import NoveltyFilter
 from evolve.llm.prompts import PromptBuilder
-from evolve.llm.selection import choose_mode, choose_model, mode_stats, model_stats, ucb_scores
+from evolve.llm.selection import choose_mode, choose_model
 from evolve.llm.settings import LLMSettings, ModelSpec, parse_settings
 from evolve.program import BLOCK_END, BLOCK_START
 from evolve.proposers.base import (
@@ -26,8 +26,8 @@ from evolve.proposers.base import (
     Proposal,
     ProposalContext,
     Proposer,
+    unified_diff,
 )
-from evolve.proposers.source import unified_diff
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,6 @@ class LLMProposer(Proposer):
         self.novelty = (NoveltyFilter(float(s.novelty["threshold"])) if s.novelty["enabled"]
                         else None)
         self.local = LocalServer(s.local_server) if s.local_server else None
-        self._state: dict = {}
 
     # ---- start-up -------------------------------------------------------------------------
     async def start(self, sample_code: str | None = None) -> None:
@@ -154,7 +153,6 @@ class LLMProposer(Proposer):
         mode = choose_mode(s, ctx.parent, ctx.history, ctx.rng)
         spec: ModelSpec = choose_model(s, ctx.history, ctx.rng)
         client = self.clients[spec.model]
-        self._update_state(ctx)
         kind = f"llm_{mode}"
         messages, too_long = self._fit(client, mode, ctx)
         if too_long:
@@ -189,18 +187,3 @@ class LLMProposer(Proposer):
         if result.notes:
             log.debug("iteration %d: %s", ctx.iteration, "; ".join(result.notes))
         return Proposal(result.code, diff=diff, **base)
-
-    # ---- state ----------------------------------------------------------------------------
-    def _update_state(self, ctx: ProposalContext) -> None:
-        names = self.settings.model_names
-        self._state = {
-            "models": {m: st.as_dict() for m, st in model_stats(ctx.history, names).items()},
-            "modes": {m: st.as_dict() for m, st in mode_stats(ctx.history).items()},
-        }
-        if self.settings.selection["strategy"] == "ucb" and len(names) > 1:
-            self._state["ucb"] = dict(zip(names, (round(x, 6) if x != float("inf") else None
-                                                  for x in ucb_scores(self.settings, ctx.history))))
-
-    def state(self) -> dict:
-        """Per-model and per-mode totals (derived from the archive, so they survive resume)."""
-        return dict(self._state)

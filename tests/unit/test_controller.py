@@ -109,3 +109,17 @@ def test_parallel_strategy_mutates_only_the_seed(tmp_path):
         assert not [p for p in rows if p.proposer == "migration"]  # nothing moves between arms
     finally:
         e.close()
+
+
+def test_another_seed_explores_differently(tmp_path):
+    """Same config, seeds 7 and 8: different children (the subprocess determinism test,
+    tests/test_engine_determinism.py, proves that one seed gives one run)."""
+    hashes = []
+    for seed in (7, 8):
+        e = Engine(tmp_path / f"s{seed}", *FAST, f"search.seed={seed}")
+        try:
+            _run(e, N)
+            hashes.append([r[4] for r in e.rows() if r[2] not in ("seed", "migration")])
+        finally:
+            e.close()
+    assert hashes[0] != hashes[1]

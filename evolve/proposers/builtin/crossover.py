@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from evolve.proposers.astnames import BUILTINS, free_names
-from evolve.proposers.scope import BlockFacts, Site
-from evolve.proposers.source import BlockSource, Edit
+from evolve.proposers.builtin.astnames import BUILTINS, free_names
+from evolve.proposers.builtin.scope import BlockFacts, Site
+from evolve.proposers.builtin.source import BlockSource, Edit
 
 
 def _scalarish(kind: str | None) -> str:

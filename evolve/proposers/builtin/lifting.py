@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evolve.proposers.astnames import literal_value
-from evolve.proposers.scope import BlockFacts, Site
-from evolve.proposers.source import BlockSource, Edit, end_position
+from evolve.proposers.builtin.astnames import literal_value
+from evolve.proposers.builtin.scope import BlockFacts, Site
+from evolve.proposers.builtin.source import BlockSource, Edit, end_position
 
 THETA = "_theta"
 _PLACEHOLDER = "__EVOLVE_THETA_{}__"

@@ -6,8 +6,8 @@ import ast
 
 import numpy as np
 
-from evolve.proposers.astnames import BUILTINS, free_names
-from evolve.proposers.scope import BlockFacts, Site
+from evolve.proposers.builtin.astnames import BUILTINS, free_names
+from evolve.proposers.builtin.scope import BlockFacts, Site
 
 _NICE = (0.1, 0.5, 1.0, 2.0, 3.0, 10.0)
 _EPS = "1e-9"

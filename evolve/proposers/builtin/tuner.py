@@ -6,14 +6,14 @@ import logging
 from typing import Any
 
 from evolve.program import NO_GAIN, CandidateError, code_hash
-from evolve.proposers.base import Proposal, ProposalContext
-from evolve.proposers.lifting import lift
-from evolve.proposers.scope import BlockFacts
-from evolve.proposers.source import BlockSource, unified_diff, valid_child
+from evolve.proposers.base import Proposal, ProposalContext, unified_diff
+from evolve.proposers.builtin.lifting import lift
+from evolve.proposers.builtin.scope import BlockFacts
+from evolve.proposers.builtin.source import BlockSource, valid_child
 
 log = logging.getLogger(__name__)
 
-TUNE_FN = "evolve.proposers.tuning:tune_in_sandbox"
+TUNE_FN = "evolve.proposers.builtin.tuning:tune_in_sandbox"
 
 
 class Tuner:

@@ -10,7 +10,7 @@ import ast
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from evolve.proposers.astnames import (
+from evolve.proposers.builtin.astnames import (
     ORDER_OPS,
     base_name,
     compared,
@@ -21,8 +21,8 @@ from evolve.proposers.astnames import (
     pairs,
     target_names,
 )
-from evolve.proposers.inference import Around, FuncFacts, Inference
-from evolve.proposers.kinds import ARRAYS, SCALARS, VALUE_ARG_CALLS, call_name
+from evolve.proposers.builtin.inference import Around, FuncFacts, Inference
+from evolve.proposers.builtin.kinds import ARRAYS, SCALARS, VALUE_ARG_CALLS, call_name
 
 __all__ = ["BlockFacts", "FuncFacts", "Site", "analyze", "is_literal", "literal_value"]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import difflib
 import re
 import textwrap
 from dataclasses import dataclass
@@ -129,12 +128,3 @@ def valid_child(code: str) -> str | None:
     except Exception as e:  # noqa: BLE001 - CandidateError carries the message
         return str(e)
     return None
-
-
-def unified_diff(parent: str, child: str) -> str:
-    """Unified diff parent -> child (what the archive stores for every child)."""
-    a = parent.splitlines(keepends=True)
-    b = child.splitlines(keepends=True)
-    a = [x if x.endswith("\n") else x + "\n" for x in a]
-    b = [x if x.endswith("\n") else x + "\n" for x in b]
-    return "".join(difflib.unified_diff(a, b, "parent", "child"))

@@ -6,7 +6,7 @@ import ast
 import builtins
 from typing import Any, cast
 
-from evolve.proposers.kinds import NP_ARRAY_ARGS, VALUE_ARG_CALLS, call_name
+from evolve.proposers.builtin.kinds import NP_ARRAY_ARGS, VALUE_ARG_CALLS, call_name
 
 BUILTINS = frozenset(dir(builtins))
 ORDER_OPS = (ast.Lt, ast.LtE, ast.Gt, ast.GtE)

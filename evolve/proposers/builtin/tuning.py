@@ -1,7 +1,8 @@
 """Constant tuning inside one sandboxed child: CMA-ES over lifted literals on the cheap stage.
 
 `tune_in_sandbox(problem, payload)` is what the proposer asks the engine to run next to the warm
-problem (`ctx.sandbox.call("evolve.proposers.tuning:tune_in_sandbox", payload)`). Payload keys:
+problem (`ctx.sandbox.call("evolve.proposers.builtin.tuning:tune_in_sandbox", payload)`).
+Payload keys:
 entry, template, theta_code (or None), x0, seed, max_evals, sigma0, sets, max_sets, jit.
 
 The budget is `max_evals` objective evaluations and nothing here reads a clock: the same payload
@@ -18,7 +19,7 @@ import numpy as np
 
 from evolve.problem import Candidate, InstanceSet, Problem
 from evolve.program import load_candidate
-from evolve.proposers.lifting import substitute
+from evolve.proposers.builtin.lifting import substitute
 
 _PENALTY = 1e30  # objective of a vector whose program fails (CMA-ES only uses ranks)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-from evolve.proposers.astnames import (
+from evolve.proposers.builtin.astnames import (
     BUILTINS,
     arith_names,
     array_call,
@@ -22,7 +22,7 @@ from evolve.proposers.astnames import (
     pairs,
     target_names,
 )
-from evolve.proposers.kinds import INDEX_ARG_CALLS, KindEnv, call_name, merge
+from evolve.proposers.builtin.kinds import INDEX_ARG_CALLS, KindEnv, call_name, merge
 
 # the kind of an element of a container of the given kind (an iterated array, ...)
 _ELEMENT_KIND: dict[str | None, str] = {"A": "f", "I": "i", "B": "b", "M": "A"}

@@ -9,10 +9,10 @@ from typing import TypeVar, cast
 
 import numpy as np
 
-from evolve.proposers.astnames import literal_value
-from evolve.proposers.exprgen import ExprGen, fmt_number
-from evolve.proposers.scope import BlockFacts, Site
-from evolve.proposers.source import BlockSource, Edit, end_position
+from evolve.proposers.builtin.astnames import literal_value
+from evolve.proposers.builtin.exprgen import ExprGen, fmt_number
+from evolve.proposers.builtin.scope import BlockFacts, Site
+from evolve.proposers.builtin.source import BlockSource, Edit, end_position
 
 _ARITH = (ast.Add, ast.Sub, ast.Mult, ast.Div)
 _ORDER = (ast.Lt, ast.LtE, ast.Gt, ast.GtE)

@@ -1,0 +1,39 @@
+"""The built-in proposer: evolves a program's EVOLVE-BLOCK offline, without a language model.
+
+`BuiltinProposer` (proposer.py) makes one child per iteration. It parses the parent's block
+(source.py), finds where it may be changed (scope.py: value expressions, literals, comparisons,
+loop statements; inference.py and kinds.py keep anything that flows into an index, and the
+int/float/array kind of every expression, intact so that numba still compiles the child), and
+lets a bandit over operators (bandit.py, statistics recomputed from the archive's history, so a
+resumed run chooses alike) pick one of:
+
+Mutations (mutation.py; new expressions come from exprgen.py, over the names in scope)
+  const_perturb   a relative or absolute random step on one numeric literal
+  op_swap         + - * / exchanged (a new division is guarded), or min <-> max
+  cmp_swap        one of < <= > >= exchanged for another
+  expr_replace    a value expression replaced by a random one
+  expr_wrap       a value expression wrapped: max(e, x), min(e, x), e * c, e + x, e * x, e / x
+  stmt_delete     a value assignment in a loop body removed
+  stmt_duplicate  an accumulating statement in a loop body repeated
+  feature_add     a new input feature (mean/max/min/sum/std of an input array) used at a site
+
+Crossovers with an inspiration (crossover.py; the child records the mate)
+  xo_function     a function replaced by the mate's same-named one
+  xo_statement    the right-hand side of a statement with the same role in the mate
+  xo_subtree      a value expression replaced by a mate's expression of the same kind
+
+Constant tuning (lifting.py lifts the literals into a vector; tuner.py asks the engine to run
+tuning.py's CMA-ES in one sandboxed child on the cheap stage, budgeted in evaluations, no clock)
+  cmaes           tune the parent's literals
+  grow_cmaes      one structural mutation (expr_wrap, feature_add, expr_replace, op_swap), then
+                  tune the literals of the result
+
+Operator weights, the bandit and the tuning budget are `proposer.builtin.*`
+(evolve/config_schema.py: Builtin). A child that does not parse or repeats a known program is
+retried with another draw (up to `max_attempts`); when none succeeds the proposal is
+`diff_failed` (recorded, the run goes on).
+"""
+
+from evolve.proposers.builtin.proposer import BuiltinProposer
+
+__all__ = ["BuiltinProposer"]
