@@ -207,7 +207,8 @@ def _connect(init: dict) -> None:
     if address:
         ray.init(address=address, **kw)
     else:  # a private local Ray ("local": never a cluster `ray start` left on this machine)
-        ray.init(address="local", num_cpus=int(init["workers"] * max(1.0, float(init["num_cpus"]))), **kw)
+        cpus = int(init["workers"] * max(1.0, float(init["num_cpus"])))
+        ray.init(address="local", num_cpus=cpus, **kw)
 
 
 async def _serve(init: dict, out: int) -> None:
