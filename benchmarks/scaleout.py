@@ -5,7 +5,8 @@
   and on Ray with 2, 4 and 8 actors of one local Ray cluster started here (`ray start --head`
   with 8 logical CPUs in a temp dir, ended at the end). Each configuration evaluates
   `--rounds` x workers distinct programs, all submitted at once.
-* `efficiency_2_to_8`: (Ray rate with 8 actors / rate with 2) / 4.
+* `efficiency_2_to_8`: (Ray rate with 8 actors / rate with 2) / 4; the same for 8 and 2 local
+  workers as a control (what the machine allows, whatever the backend).
 * `overhead`: a trivial candidate evaluated one at a time through one worker, local and Ray;
   median and p90 latency, and the Ray median minus the local median.
 
@@ -92,6 +93,8 @@ def main() -> None:
         rows = [throughput("local", 2, "", args.rounds, args.sleep_ms)]
         rows += [throughput("ray", n, cluster.address, args.rounds, args.sleep_ms)
                  for n in (2, 4, 8)]
+        # the control: how far 8 local workers get on the same cores (the sandbox costs CPU)
+        rows += [throughput("local", 8, "", args.rounds, args.sleep_ms)]
         local, on_ray = latency("local", "", args.trivial), latency("ray", cluster.address,
                                                                      args.trivial)
     finally:
@@ -100,6 +103,7 @@ def main() -> None:
     print(json.dumps({
         "sleep_ms": args.sleep_ms, "throughput": rows,
         "efficiency_2_to_8": round(rate[("ray", 8)] / rate[("ray", 2)] / 4, 3),
+        "local_efficiency_2_to_8": round(rate[("local", 8)] / rate[("local", 2)] / 4, 3),
         "overhead": {"local": local, "ray": on_ray,
                      "ray_minus_local_median_ms": round(on_ray["median_ms"] - local["median_ms"],
                                                         2)},

@@ -132,6 +132,8 @@ class RayEvaluator(Evaluator):
         env.update({k: v for k, v in os.environ.items()  # Ray's own tuning knobs
                     if k.startswith("RAY_") and not SECRET_NAME.search(k)})
         env["EVOLVE_PARENT_PID"] = str(os.getpid())
+        # inherited by a private Ray's processes too: what belongs to this run can be found
+        env["EVOLVE_CONTROLLER_PID"] = str(os.getpid())
         proc = subprocess.Popen([sys.executable, "-m", "evolve.ray_bridge", str(w)],
                                 stdin=subprocess.PIPE, pass_fds=(w,), env=env)
         os.close(w)

@@ -206,8 +206,9 @@ def _connect(init: dict) -> None:
                               configure_logging=False)
     if address:
         ray.init(address=address, **kw)
-    else:  # a private local Ray with one CPU per worker
-        ray.init(num_cpus=int(init["workers"] * max(1.0, float(init["num_cpus"]))), **kw)
+    else:  # a private local Ray ("local": never a cluster `ray start` left on this machine)
+        cpus = int(init["workers"] * max(1.0, float(init["num_cpus"])))
+        ray.init(address="local", num_cpus=cpus, **kw)
 
 
 async def _serve(init: dict, out: int) -> None:

@@ -71,3 +71,15 @@ def test_shinka_spread_points_evolves(tmp_path):
     assert arts["text_feedback"].startswith("closest pair is tightest")
     assert "combined_score=" in arts["output"]  # the script's print, captured and stored
     assert digests(SHINKA) == before
+
+
+def test_adapter_config_mistakes_are_one_line(tmp_path):
+    missing = evolve(tmp_path, "problem=shinka", f"problem.eval_program={SHINKA / 'evaluate.py'}")
+    assert missing.returncode == 2
+    assert missing.stderr.strip() == \
+        "evolve: error: problem.initial_program: missing (a path to a .py file)"
+    wrong = evolve(tmp_path, "problem=openevolve", "problem.evaluator=nope.py",
+                   f"problem.initial_program={FUNCMIN / 'initial_program.py'}",
+                   f"hydra.run.dir={tmp_path / 'run'}")
+    assert wrong.returncode == 2 and "problem.evaluator=" in wrong.stderr
+    assert "file not found" in wrong.stderr and not (tmp_path / "run").exists()

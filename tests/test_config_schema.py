@@ -52,7 +52,7 @@ RECEIVERS: dict[str, dict[str, str]] = {
     "evolve/llm/prompts.py": {"prompt_cfg": "llm.prompt", "self.cfg": "llm.prompt"},
     "evolve/llm/selection.py": {"cfg": "llm.modes", "settings.selection": "llm.selection"},
     "evolve/worker.py": {"problem_cfg": "problem"},
-    "evolve/problem.py": {"cfg": "problem"},
+    "evolve/problem.py": {"cfg": "problem", "self.cfg": "problem"},
     "evolve/trust.py": {"cfg": ""},
     "evolve/ray_backend.py": {"cfg": "", "ev": "evaluator"},
     "evolve/cli/replay.py": {"problem_cfg": "problem", "root": ""},

@@ -89,6 +89,17 @@ def test_unreachable_cluster_is_one_line_and_exit_2(tmp_path):
     assert not run_dir.exists()
 
 
+def test_without_an_address_a_private_ray_is_started_and_ended(tmp_path):
+    """evaluator.ray.address=null: a local Ray of the run's own (not a cluster found on the
+    machine), gone with the run: its processes carry the run's marker too."""
+    run_dir = tmp_path / "run"
+    proc = _evolve(*SORTING, "proposer=builtin", "search.iterations=2", "evaluator.backend=ray",
+                   "evaluator.workers=1", f"run_dir={run_dir}", "progress=false")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert rows(run_dir, "select status from runs") == [("finished",)]
+    assert json.loads((run_dir / "run.json").read_text())["ray"]["nodes"] == 1
+
+
 def test_same_seed_same_smtt_archive_as_local(cluster, tmp_path):
     local = tmp_path / "local"
     on_ray = tmp_path / "ray"

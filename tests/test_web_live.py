@@ -5,11 +5,21 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import time
 
 from tests.browser import HANG_GUARD_S, chromium, served, shot
 from tests.engine_util import SORTING, evolve_cmd
 
 GUARD_MS = HANG_GUARD_S * 1000 * 3  # a busy 2-core machine; only reached on a hang
+
+
+def _wait_true(page, js: str) -> None:
+    """Poll `js` (a function expression) until it returns true. Not wait_for_function: its
+    string form needs eval, which the page's Content-Security-Policy rightly forbids."""
+    deadline = time.monotonic() + GUARD_MS / 1000
+    while not page.evaluate(js):
+        assert time.monotonic() < deadline, f"never true: {js}"
+        page.wait_for_timeout(300)
 
 
 def test_pages_update_while_the_run_writes(tmp_path):
@@ -31,18 +41,17 @@ def test_pages_update_while_the_run_writes(tmp_path):
             assert page.locator("body").get_attribute("data-live") == "1"
             page.evaluate("window.__notReloaded = true")
             before = int(page.locator("#summary [data-field=programs]").inner_text())
-            page.wait_for_function(
-                f"window.__notReloaded === true && Number(document.querySelector("
-                f"'#summary [data-field=programs]').textContent) > {before}", timeout=GUARD_MS)
+            _wait_true(page, "() => window.__notReloaded === true && Number(document."
+                             "querySelector('#summary [data-field=programs]').textContent) > "
+                             f"{before}")
             after = int(page.locator("#summary [data-field=programs]").inner_text())
             assert after > before
             # the chart was redrawn from the polled data (one mark per scored program)
-            page.wait_for_function(
-                "(() => { const d = document.querySelector('script.page-data').parentElement"
+            _wait_true(page,
+                "() => { const d = document.querySelector('script.page-data').parentElement"
                 "._data; return document.querySelectorAll('.score-chart svg .pt').length === "
                 "d.points.filter(p => p[3] !== null).length && "
-                f"d.summary.programs >= {after}; }})()",
-                timeout=GUARD_MS)
+                f"d.summary.programs >= {after}; }}")
             assert "live" in page.locator("#live-state").inner_text()
             shot(page, "run-live")
         finally:

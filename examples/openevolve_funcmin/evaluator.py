@@ -8,6 +8,7 @@ dict with combined_score, a two-stage cascade (evaluate_stage1, evaluate_stage2)
 returned in an EvaluationResult.
 """
 
+import concurrent.futures
 import importlib.util
 import math
 import time
@@ -29,6 +30,12 @@ def load(program_path):
     return module
 
 
+def with_timeout(fn, seconds=5):
+    """A trial may not take more than `seconds` (the usual OpenEvolve evaluator idiom)."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(fn).result(timeout=seconds)
+
+
 def trials(program_path, n):
     """Run the search n times; per trial (value score, distance score, seconds) or an error."""
     program = load(program_path)
@@ -36,7 +43,7 @@ def trials(program_path, n):
     for _ in range(n):
         t0 = time.perf_counter()
         try:
-            x, y, _reported = program.run_search()
+            x, y, _reported = with_timeout(program.run_search)
             x, y = float(x), float(y)
         except Exception as e:  # noqa: BLE001 - a failing trial scores zero, its message is kept
             errors.append(f"{type(e).__name__}: {e}")

@@ -177,9 +177,13 @@ class WholeProgramProblem(Problem):
         self.entry = str(self.cfg.get("entry") or "") or first_function(
             self.initial.read_text() if self.initial.is_file() else "")
         self.signature = f"the whole program (the evaluator imports it; keep `{self.entry}`)"
+        for key, path in ((self.evaluator_key, self.evaluator_path()),
+                          ("initial_program", self.initial)):
+            if not path.is_file():  # before any run folder exists: a one-line config error
+                raise ProblemError(f"problem.{key}={str(path)!r}: file not found")
 
     def _path(self, value: str, key: str) -> Path:
-        if not value:
+        if not value or value == "???":  # ??? is OmegaConf's mark for a missing value
             raise ProblemError(f"problem.{key}: missing (a path to a .py file)")
         p = Path(value).expanduser()
         return p if p.is_absolute() else Path.cwd() / p
