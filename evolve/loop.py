@@ -22,6 +22,8 @@ from evolve.proposers.base import CallRecord, ProblemInfo, Proposal, ProposalCon
 from evolve.result import EvalResult
 from evolve.selection import IslandSelector
 
+PROBLEM_ERROR_STREAK = 5  # consecutive children a problem's own code fails on before the run stops
+
 log = logging.getLogger("evolve")
 
 MAX_TRACEBACK = 8000  # characters of an engine_error traceback kept in the archive
@@ -81,6 +83,7 @@ class Controller:
         self.pop = Population(self.concurrency)
         self.hashes: dict[str, asyncio.Future] = {}
         self.stats = Stats()
+        self.problem_errors = 0  # consecutive children the problem's own code failed on
         self.stop_reason: str | None = None
         self.wall_before = float(run.wall_seconds or 0.0)
         self._t0 = time.monotonic()
@@ -204,14 +207,26 @@ class Controller:
         state: dict[str, Any] = {}
         try:
             await self._iteration_steps(i, state)
-        except (ArchiveError, asyncio.CancelledError, ProblemError):
-            raise  # ProblemError: the problem's own code failed, the run stops as `failed`
+            self.problem_errors = 0
+        except (ArchiveError, asyncio.CancelledError):
+            raise
+        except ProblemError as e:
+            # The problem's trusted code failed on this child's output. The seed scored, so a
+            # candidate may have provoked it: one such child must not stop the run, but a
+            # scorer that fails on every child is the problem's bug, and the run stops `failed`.
+            self.problem_errors += 1
+            if self.problem_errors >= PROBLEM_ERROR_STREAK:
+                raise
+            log.warning("iteration %d: problem_error on this child (recorded): %s", i,
+                        " ".join(str(e).split())[:300])
+            self._record_engine_error(i, e, state, status="problem_error")
         except Exception as e:  # noqa: BLE001 - whatever a candidate or a proposer led to
             log.error("iteration %d: engine error %s: %s (recorded as engine_error)", i,
                       type(e).__name__, " ".join(str(e).split())[:300])
             self._record_engine_error(i, e, state)
 
-    def _record_engine_error(self, i: int, exc: Exception, state: dict) -> None:
+    def _record_engine_error(self, i: int, exc: Exception, state: dict,
+                             status: str = "engine_error") -> None:
         if state.get("recorded"):
             return  # the program is in the archive; what failed came after (e.g. best.py)
         sel, prop = state.get("sel"), state.get("prop")
@@ -222,8 +237,9 @@ class Controller:
         code = (prop.code if prop is not None and prop.code else None) or (
             sel.parent.code if sel else "")
         text = short_traceback(exc)
-        row = Program(code=code, status="engine_error", error=text,
-                      feedback=f"engine_error: {type(exc).__name__}: {exc}"[:2000], **base)
+        row = Program(code=code, status=status, error=text if status == "engine_error" else
+                      str(exc)[:4000], feedback=f"{status}: {type(exc).__name__}: {exc}"[:2000],
+                      **base)
         calls = list(prop.calls) if prop is not None else []
         for attempt_calls in ([calls, []] if calls else [[]]):  # LLM costs are kept if possible
             try:

@@ -16,7 +16,8 @@ from sqlalchemy import event
 
 from evolve.archive import Archive, ArchiveError, sqlite_url
 from evolve.config import compose, to_dict
-from evolve.loop import Budget, Controller, short_traceback
+from evolve.loop import PROBLEM_ERROR_STREAK, Budget, Controller, short_traceback
+from evolve.problem import ProblemError
 from evolve.proposers.base import ProblemInfo, Proposal, Proposer
 from evolve.result import EvalResult
 from evolve.selection import IslandSelector
@@ -107,6 +108,34 @@ def test_a_proposer_crash_inside_selection_still_records_the_iteration(tmp_path)
     assert [(p.iteration, p.status, p.proposer) for p in rows] == [
         (1, "engine_error", "engine"), (2, "engine_error", "engine"), (3, "engine_error", "engine")]
     assert "RecursionError" in rows[0].error
+
+
+def test_a_child_the_scorer_fails_on_is_recorded_and_the_run_goes_on(tmp_path):
+    # a candidate's output that makes the problem's own score_set raise must not stop the run
+    def hook(code, n):
+        if n == 3:
+            raise ProblemError("problem_error in score_set: IndexError: crafted output")
+        return None
+
+    ctl, archive = _controller(tmp_path, _variants(4), hook)
+    assert asyncio.run(_run(ctl)) == "finished"
+    rows = sorted((p for p in archive.programs(ctl.run_row.id) if p.iteration > 0),
+                  key=lambda p: p.iteration)
+    assert [p.status for p in rows].count("problem_error") == 1
+    assert [p.status for p in rows].count("ok") == 3
+    bad = next(p for p in rows if p.status == "problem_error")
+    assert "crafted output" in bad.error and bad.code != SEED
+
+
+def test_a_scorer_failing_on_every_child_stops_the_run(tmp_path):
+    def hook(code, n):
+        if n > 1:  # the seed scores, then every child fails in the problem's code
+            raise ProblemError("problem_error in summarize: KeyError: 'x'")
+        return None
+
+    ctl, _ = _controller(tmp_path, _variants(PROBLEM_ERROR_STREAK + 3), hook)
+    with pytest.raises(ProblemError, match="summarize"):
+        asyncio.run(_run(ctl))
 
 
 def test_a_program_too_deep_for_the_ast_is_evaluated_not_fatal(tmp_path):
