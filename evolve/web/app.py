@@ -91,33 +91,32 @@ class Pages:
     def runs_json(self, request: Request) -> Response:
         return _json(self._runs())
 
-    def run(self, request: Request) -> Response:
+    def _live_page(self, request: Request, page: str, build) -> Response:
+        """A page of one run that polls its JSON twin while the run is writing."""
         key, h = self._run(request)
         if h is None:
             return _not_found(f"no run {key}")
-        data = self._cached("run", key, h, rundata.run_page)
-        return _html(render("run.html", data=data, run_key=key, link=self.link,
+        data = self._cached(page, key, h, build)
+        return _html(render(f"{page}.html", data=data, run_key=key, link=self.link,
                             live="1" if h.run.status == "running" else ""))
+
+    def _live_json(self, request: Request, page: str, build) -> Response:
+        key, h = self._run(request)
+        if h is None:
+            return _json({"error": f"no run {key}"})
+        return _json(self._cached(page, key, h, build))
+
+    def run(self, request: Request) -> Response:
+        return self._live_page(request, "run", rundata.run_page)
 
     def run_json(self, request: Request) -> Response:
-        key, h = self._run(request)
-        if h is None:
-            return _json({"error": f"no run {key}"})
-        return _json(self._cached("run", key, h, rundata.run_page))
+        return self._live_json(request, "run", rundata.run_page)
 
     def tree(self, request: Request) -> Response:
-        key, h = self._run(request)
-        if h is None:
-            return _not_found(f"no run {key}")
-        data = self._cached("tree", key, h, rundata.tree)
-        return _html(render("tree.html", data=data, run_key=key, link=self.link,
-                            live="1" if h.run.status == "running" else ""))
+        return self._live_page(request, "tree", rundata.tree)
 
     def tree_json(self, request: Request) -> Response:
-        key, h = self._run(request)
-        if h is None:
-            return _json({"error": f"no run {key}"})
-        return _json(self._cached("tree", key, h, rundata.tree))
+        return self._live_json(request, "tree", rundata.tree)
 
     def failures(self, request: Request) -> Response:
         key, h = self._run(request)

@@ -30,7 +30,7 @@ class EvaluationResult:
         return bool(self.artifacts)
 
 
-def _importable(name: str) -> bool:
+def importable(name: str) -> bool:
     """The real package (a folder of that name in the current directory does not count)."""
     try:
         module = importlib.import_module(name)
@@ -41,7 +41,7 @@ def _importable(name: str) -> bool:
 
 def install() -> None:
     """Register the stand-in modules unless the real package is importable."""
-    if _importable("openevolve.evaluation_result"):
+    if importable("openevolve.evaluation_result"):
         return
     pkg = types.ModuleType("openevolve")
     pkg.__path__ = []  # a package, so that `import openevolve.evaluation_result` works

@@ -16,6 +16,8 @@ import types
 from collections.abc import Callable
 from typing import Any
 
+from evolve.problems.openevolve.compat import importable  # one rule for both stand-ins
+
 
 def _load(program_path: str) -> Any:
     spec = importlib.util.spec_from_file_location("program", program_path)
@@ -68,18 +70,9 @@ def run_shinka_eval(program_path: str, results_dir: str, experiment_fn_name: str
     return metrics, correct, error
 
 
-def _importable(name: str) -> bool:
-    """The real package (a folder of that name in the current directory does not count)."""
-    try:
-        module = importlib.import_module(name)
-    except ImportError:
-        return False
-    return getattr(module, "__file__", None) is not None
-
-
 def install() -> None:
     """Register the stand-in modules unless the real package is importable."""
-    if _importable("shinka.core"):
+    if importable("shinka.core"):
         return
     pkg = types.ModuleType("shinka")
     pkg.__path__ = []
