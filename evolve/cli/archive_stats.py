@@ -6,11 +6,18 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+from sqlalchemy import select
+
 from evolve.archive import LLMCall, Program
 from evolve.cli.archive_kinds import is_no_gain
 from evolve.cli.runref import RunHandle
 
 GROUPS = ("proposer", "model", "operator")
+_PROGRAM_COLS = (Program.id, Program.iteration, Program.proposer, Program.model, Program.operator,
+                 Program.status, Program.error, Program.improved, Program.compile_fallback,
+                 Program.duplicate_of, Program.eval_seconds)
+_CALL_COLS = (LLMCall.program_id, LLMCall.model, LLMCall.prompt_tokens, LLMCall.completion_tokens,
+              LLMCall.cost_usd)
 
 
 class _Tally:
@@ -24,7 +31,7 @@ class _Tally:
         self.tokens = self.calls = 0
         self.cost = 0.0
 
-    def add_program(self, p: Program) -> None:
+    def add_program(self, p: Any) -> None:
         if is_no_gain(p):
             self.no_gain += 1
             return
@@ -40,7 +47,7 @@ class _Tally:
         else:  # a duplicate was answered from the archive, not evaluated
             self.eval_s.append(p.eval_seconds or 0.0)
 
-    def add_call(self, c: LLMCall) -> None:
+    def add_call(self, c: Any) -> None:
         self.calls += 1
         self.tokens += (c.prompt_tokens or 0) + (c.completion_tokens or 0)
         self.cost += c.cost_usd or 0.0
@@ -61,12 +68,12 @@ def _key(value: str | None) -> str:
     return value if value else "-"
 
 
-def is_child(p: Program) -> bool:
+def is_child(p: Any) -> bool:
     """A proposal outcome: not a seed, not a copy made by island migration."""
     return p.proposer not in ("seed", "migration") and p.iteration > 0
 
 
-def group_stats(programs: Iterable[Program], calls: Iterable[LLMCall], by: str) -> list[dict]:
+def group_stats(programs: Iterable[Any], calls: Iterable[Any], by: str) -> list[dict]:
     """Per-`by` rows. Calls count under their program's group; for `model` every call counts
     under the model that answered it, also calls that produced no program."""
     programs = list(programs)
@@ -89,8 +96,12 @@ def group_stats(programs: Iterable[Program], calls: Iterable[LLMCall], by: str) 
 
 def stats(h: RunHandle) -> dict[str, Any]:
     """Totals of the run plus one table per proposer, model and operator."""
-    programs = h.archive.programs(h.run.id)
-    calls = h.archive.calls(h.run.id)
+    # only the columns the tallies read: code, prompts and replies would dominate a large run
+    with h.archive.Session() as s:
+        programs = s.execute(select(*_PROGRAM_COLS).where(Program.run_id == h.run.id)
+                             .order_by(Program.id)).all()
+        calls = s.execute(select(*_CALL_COLS).where(LLMCall.run_id == h.run.id)
+                          .order_by(LLMCall.id)).all()
     everything = _Tally()
     for p in programs:
         if is_child(p):
