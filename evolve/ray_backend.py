@@ -37,15 +37,17 @@ BRIDGE_ENV = ("HOME", "USER", "LOGNAME", "TMPDIR", "RAY_ADDRESS")
 
 
 def make_evaluator(cfg: DictConfig, problem_cfg: dict, limits: Limits, *,
-                   secret_envs: Iterable[str] = (), run_dir: Path | None = None) -> Evaluator:
-    """The evaluator `cfg.evaluator.backend` names (not started)."""
+                   secret_envs: Iterable[str] = (), run_dir: Path | None = None,
+                   local: type[Evaluator] = Evaluator) -> Evaluator:
+    """The evaluator `cfg.evaluator.backend` names (not started); `local` is the local pool's
+    class (the caller's name for it, so tests can swap it)."""
     ev = cfg.evaluator
     common = dict(workers=int(ev.workers), gate=bool(ev.gate), seed=int(cfg.search.seed),
                   secret_envs=list(secret_envs))
     if str(ev.backend) == "ray":
         return RayEvaluator(problem_cfg, limits, ray_cfg=to_dict(ev.ray), run_dir=run_dir,
                             **common)  # type: ignore[arg-type]
-    return Evaluator(problem_cfg, limits, **common)  # type: ignore[arg-type]
+    return local(problem_cfg, limits, **common)  # type: ignore[arg-type]
 
 
 def check_backend(cfg: DictConfig) -> None:

@@ -152,7 +152,7 @@ async def _session(cfg: DictConfig, archive: Archive, run: Run, folder: Path, pr
             opening()
         limits = dataclasses.replace(limits_from(cfg), hide=hidden_folders(folder))
         workers = int(cfg.evaluator.workers)
-        evaluator = make_evaluator(cfg, problem_cfg, limits, run_dir=folder,
+        evaluator = make_evaluator(cfg, problem_cfg, limits, run_dir=folder, local=Evaluator,
                                    secret_envs=key_env_names(to_dict(cfg.llm)))
         with ProgressLine(bool(cfg.progress), int(cfg.search.iterations)) as progress:
             # the first minute of a run on a cold machine: numba compiles the simulator here
