@@ -132,7 +132,7 @@ class InlineExecutor(concurrent.futures.Executor):
     def __init__(self, *args: Any, **kwargs: Any):
         pass
 
-    def submit(self, fn, /, *args, **kwargs):
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> concurrent.futures.Future:
         future: concurrent.futures.Future = concurrent.futures.Future()
         try:
             future.set_result(fn(*args, **kwargs))
