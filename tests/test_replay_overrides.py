@@ -165,3 +165,11 @@ def test_auto_progress_shows_nothing_for_a_quick_replay_and_everything_for_a_lon
                                       "1.2 s"]
     assert set_line("baseline edd", {**note, "set": None, "done": 2}) == \
         "baseline edd: 2 sets (9 instances) in 1.2 s"
+
+
+def test_a_required_key_still_unset_can_be_given():
+    from evolve.cli.replay_overrides import apply_overrides, parse_overrides
+
+    section = {"name": "openevolve", "evaluator": "???", "cascade_thresholds": [0.5]}
+    got = apply_overrides(section, parse_overrides(["problem.evaluator=/x/evaluator.py"]))
+    assert got["evaluator"] == "/x/evaluator.py"
