@@ -98,7 +98,7 @@ def apply_overrides(section: dict[str, Any], overrides: list[Override]) -> dict[
         parent, _, leaf = o.key.rpartition(".")
         node = OmegaConf.select(root, parent)
         # keys(), not `in`: a required key still unset (???) is a key the user may set
-        if not isinstance(node, DictConfig) or leaf not in node.keys():
+        if not isinstance(node, DictConfig) or leaf not in node.keys():  # noqa: SIM118 - see above
             valid = ", ".join(sorted(map(str, node.keys()))) if isinstance(node, DictConfig) \
                 else "none"
             raise CliError(f"{o.text}: unknown key {o.key} (valid keys under {parent}: {valid})")
