@@ -55,7 +55,8 @@ def view(id, code=PARENT, status="ok", score=0.8, error="", proposer="seed", mod
 def context(parent=None, failures=(), history=None, seed=0):
     parent = parent or view(1)
     return ProposalContext(iteration=5, island=0, rng=np.random.default_rng(seed), parent=parent,
-                           inspirations=[view(2, score=0.7)], history=history or [parent],
+                           inspirations=[view(2, code=PARENT + "\n# another program\n",
+                                              score=0.7)], history=history or [parent],
                            problem=INFO, failures=list(failures))
 
 
@@ -313,7 +314,8 @@ def test_context_window_check(srv):
 
 def test_prompt_is_trimmed_to_fit_the_window(srv):
     ctx = context()
-    ctx.inspirations = [view(20 + i, score=0.5) for i in range(3)]
+    ctx.inspirations = [view(20 + i, code=f"{PARENT}\n# variant {i}\n", score=0.5)
+                        for i in range(3)]
     probe = make(srv)
     client = probe.clients["openai/test-model"]
     full = client.count_tokens(probe.prompts.messages("diff", ctx.parent, ctx.inspirations, []))

@@ -94,7 +94,9 @@ class LLMProposer(Proposer):
         feedback = "x " * (int(p["max_feedback_chars"]) // 2)
         metrics = {f"metric_{i}": 0.123456 * i for i in range(12)}
         parent = _view(0, code, metrics=metrics, feedback=feedback)
-        insp = [_view(i + 1, code, metrics=metrics) for i in range(int(p["max_inspirations"]))]
+        # distinct code each: the prompt drops an inspiration that repeats the parent
+        insp = [_view(i + 1, f"{code}\n# variant {i + 1}\n", metrics=metrics)
+                for i in range(int(p["max_inspirations"]))]
         fails = [_view(100 + i, code, status="runtime_error", score=None, error=feedback)
                  for i in range(int(p["max_failures"]))]
         failed_parent = _view(0, code, status="runtime_error", score=None, error=feedback,

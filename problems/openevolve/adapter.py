@@ -167,6 +167,9 @@ class WholeProgramProblem(Problem):
 
     whole_program = True
     jit_entry = False
+    # the user's evaluator may sample or time the program (OpenEvolve's function_minimization does
+    # both): nothing promises the same score twice
+    deterministic = False
     evaluator_key = ""  # the config key naming the evaluator file
     framework = ""
 
