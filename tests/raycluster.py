@@ -89,8 +89,11 @@ class RayCluster:
         return self
 
     def _ray(self, *args: str) -> None:
+        # a loopback test cluster needs no token: a ~/.ray/auth_token left by the user's own
+        # Ray would otherwise switch the cluster to token auth, which test clients do not send
+        env = dict(os.environ, RAY_AUTH_MODE="disabled")
         proc = subprocess.run([str(RAY), *args], capture_output=True, text=True,
-                              timeout=START_TIMEOUT)
+                              timeout=START_TIMEOUT, env=env)
         if proc.returncode != 0:
             raise RuntimeError(f"ray {args[0]} failed: {proc.stdout[-2000:]}{proc.stderr[-2000:]}")
 
