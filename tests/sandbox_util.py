@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tests.engine_util import ROOT
+from tests.raycluster import pids_with_env
 
 SECRET = "sk-test-" + uuid.uuid4().hex  # an "API key" the controller holds; must never leak
 
@@ -89,18 +90,7 @@ def evolve_env(home: Path) -> dict[str, str]:
 def marked_pids(controller_pid: int) -> list[int]:
     """Processes started for one controller (workers, monitors, candidates): their environment
     block, fixed at exec and inherited by forks, names the controller."""
-    needle = f"EVOLVE_PARENT_PID={controller_pid}".encode()
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/environ", "rb") as f:
-                if needle in f.read().split(b"\0"):
-                    found.append(int(entry))
-        except OSError:
-            pass
-    return found
+    return pids_with_env("EVOLVE_PARENT_PID", str(controller_pid))
 
 
 class Listener:
