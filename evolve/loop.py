@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from evolve.archive import Archive, ArchiveError, LLMCall, Program, Run
+from evolve.archive_sets import set_records, split_of
 from evolve.population import Population, view_of
 from evolve.problem import ProblemError
 from evolve.program import code_hash, is_failure
@@ -124,7 +125,7 @@ class Controller:
         seed_row = Program(
             run_id=self.run_row.id, iteration=0, island=0, generation=0, code=seed_code,
             code_hash=code_hash(seed_code), proposer="seed", **self._eval_fields(res))
-        seed_row.pending_artifacts = res.stored_artifacts()  # type: ignore[attr-defined]
+        _attach(seed_row, res)
         first = self._record(seed_row, [], [])
         for k in range(1, islands):
             self._record(Program(
@@ -308,8 +309,7 @@ class Controller:
             self.stats.evaluations += 1
             fields = self._eval_fields(res)
             row = Program(code=prop.code, code_hash=h, **fields, **base)
-            # stored with the row, in its transaction (archive.record)
-            row.pending_artifacts = res.stored_artifacts()  # type: ignore[attr-defined]
+            _attach(row, res)
             row.improved = self._improved(row.score, sel.parent)
             self._record(row, edges, prop.calls)
             state["recorded"] = True
@@ -383,6 +383,13 @@ class Controller:
             tmp.replace(self.run_dir / "best.py")
         except (OSError, UnicodeError) as e:  # a convenience copy: the archive has the program
             log.warning("could not write best.py: %s", e)
+
+
+def _attach(row: Program, res: EvalResult) -> None:
+    """What is stored with the row, in its transaction (archive.record): the scorer's artifacts
+    and the per-set results (of the train split, or of the stage that stopped it)."""
+    row.pending_artifacts = res.stored_artifacts()  # type: ignore[attr-defined]
+    row.pending_sets = set_records(res.sets, split_of(res.stage))  # type: ignore[attr-defined]
 
 
 def _counts_as_failure(row: Any) -> bool:
