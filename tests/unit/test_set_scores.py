@@ -31,3 +31,24 @@ def test_every_evaluated_program_stores_its_train_sets(tmp_path):
         assert e.archive.set_scores([copy.id], split="validation") == {copy.id: []}
     finally:
         e.close()
+
+
+def test_a_program_a_cascade_stage_stopped_is_never_the_validation_best(tmp_path):
+    from evolve.archive import Archive, Program, Validation, sqlite_url
+    from evolve.validation import eligible
+
+    archive = Archive(sqlite_url(tmp_path / "a.sqlite"))
+    try:
+        run = archive.create_run("sorting", None, {}, 0)
+        rows = {}
+        for it, stage in ((0, "full"), (1, "gate")):
+            rows[stage] = archive.record(Program(run_id=run.id, iteration=it, code=f"# {it}",
+                                                 proposer="seed" if it == 0 else "mutation",
+                                                 status="ok", score=-0.5, stage=stage))
+            archive.add_validation(Validation(run_id=run.id, program_id=rows[stage].id,
+                                              status="ok", score=-0.1 if it else -0.4,
+                                              stage="full", metrics={}), [])
+        assert [p.id for p in archive.best_validated(run.id, 2)] == [rows["full"].id]
+        assert not eligible(rows["gate"]) and eligible(rows["full"])
+    finally:
+        archive.close()
