@@ -17,10 +17,13 @@ from evolve.proposers.base import (
     unified_diff,
 )
 from evolve.proposers.builtin.bandit import OperatorBandit
+from evolve.proposers.builtin.blocks import BlockLibrary, mine, seed_codes
 from evolve.proposers.builtin.crossover import Crossover
 from evolve.proposers.builtin.exprgen import ExprGen
+from evolve.proposers.builtin.grow import GROWTH_OPS, BlockGrower
 from evolve.proposers.builtin.lifting import tunable
 from evolve.proposers.builtin.mutation import Mutator
+from evolve.proposers.builtin.novelty import NoveltyFilter, canonical
 from evolve.proposers.builtin.scope import BlockFacts, analyze
 from evolve.proposers.builtin.source import BlockSource, valid_child
 from evolve.proposers.builtin.tuner import Tuner
@@ -29,9 +32,9 @@ log = logging.getLogger(__name__)
 
 TUNE = "cmaes"  # tune the parent's literals (the arm and the operator its children record)
 GROW = "grow_cmaes"  # one structural mutation, then tune the literals of the result
-GROWERS = ("expr_wrap", "feature_add", "expr_replace", "op_swap")
+GROWERS = ("expr_wrap", "feature_add", "expr_replace", "op_swap", "block_grow")
 MUTATIONS = ("const_perturb", "op_swap", "cmp_swap", "expr_replace", "expr_wrap",
-             "stmt_delete", "stmt_duplicate", "feature_add")
+             "stmt_delete", "stmt_duplicate", "feature_add", *GROWTH_OPS)
 CROSSOVERS = ("xo_function", "xo_statement", "xo_subtree")
 PLAIN = ("const_perturb", "expr_wrap", "expr_replace")  # fallback when no configured arm applies
 
@@ -40,7 +43,7 @@ DEFAULTS: dict[str, Any] = {
         "const_perturb": 1.0, "op_swap": 0.5, "cmp_swap": 0.3, "expr_replace": 1.0,
         "expr_wrap": 1.0, "stmt_delete": 0.2, "stmt_duplicate": 0.2, "feature_add": 0.5,
         "xo_function": 0.3, "xo_statement": 0.5, "xo_subtree": 0.5, "cmaes": 0.5,
-        "grow_cmaes": 0.5,
+        "grow_cmaes": 0.5, "block_grow": 1.0, "block_swap": 0.5,
     },
     "bandit": {"window": 200, "prior_n": 4.0, "floor": 0.1},
     "expr_depth": 2,
@@ -50,6 +53,8 @@ DEFAULTS: dict[str, Any] = {
     "depth_bias": 2.0,
     "key_bias": 3.0,
     "max_attempts": 16,
+    "elite_blocks": 3,  # the best N programs of the history add their sub-expressions as blocks
+    "novelty": True,  # reject children equal to a known program up to algebra (novelty.py)
     # tuning's budget is max_evals alone (no clock): see tuning.py
     "tune": {"max_params": 6, "max_evals": 64, "sigma0": 0.3, "sets": "train", "max_sets": None},
 }
@@ -93,7 +98,9 @@ class BuiltinProposer(Proposer):
         b = self.cfg["bandit"]
         self.bandit = OperatorBandit(self.cfg["operators"], b["window"], b["prior_n"], b["floor"])
         self._hashes: dict[int, str] = {}
+        self.novelty = NoveltyFilter() if self.cfg["novelty"] else None
         self.tuner = Tuner(self.cfg["tune"], problem_info.entry)
+        self._seed_blocks: BlockLibrary | None = None
 
     # ---- the proposal ---------------------------------------------------------------------
     async def propose(self, ctx: ProposalContext) -> Proposal:
@@ -108,15 +115,19 @@ class BuiltinProposer(Proposer):
         mut = Mutator(src, facts, gen, rng, float(self.cfg["rel_step"]),
                       float(self.cfg["abs_step"]), float(self.cfg["depth_bias"]),
                       float(self.cfg["key_bias"]))
+        grower = BlockGrower(src, facts, gen, self._library(ctx), rng, mut.site)
+        ops = {**mut.ops, **grower.ops}
+        applicable = {op: (grower.applicable(op) if op in GROWTH_OPS else mut.applicable(op))
+                      for op in ops}
         mates = self._mates(ctx)
-        arms = [op for op in MUTATIONS if mut.applicable(op)]
+        arms = [op for op in MUTATIONS if applicable[op]]
         if mates:
             arms += list(CROSSOVERS)
         if ctx.sandbox is not None and ctx.parent.ok:
             # a tuned parent already sits at a local optimum of the same tuning sets
             if ctx.parent.proposer != "tune" and tunable(facts):
                 arms.append(TUNE)
-            if any(mut.applicable(op) for op in GROWERS):
+            if any(applicable[op] for op in GROWERS):
                 arms.append(GROW)
         seen = self._seen(ctx)
         arms = [a for a in arms if a in self.bandit.weights]
@@ -132,7 +143,7 @@ class BuiltinProposer(Proposer):
             if op in (TUNE, GROW):
                 arms.remove(op)
                 prop = await (self.tuner.tune(ctx, src, facts, TUNE) if op == TUNE
-                              else self._grow_and_tune(ctx, mut, seen))
+                              else self._grow_and_tune(ctx, ops, applicable, seen))
                 if prop is not None:
                     return prop
                 last = "constant tuning could not run"
@@ -145,14 +156,14 @@ class BuiltinProposer(Proposer):
                     xo = Crossover(src, facts, mate[1], mate[2], rng)
                     edits = xo.ops[op]()
                 else:
-                    edits = mut.ops[op]()
+                    edits = ops[op]()
                 child = src.apply(edits) if edits else None
             except Exception as e:  # an operator bug must not stop the run
                 log.debug("operator %s failed: %s", op, e, exc_info=True)
                 child, last = None, f"{op}: {type(e).__name__}: {e}"
             if child is not None:
                 why = valid_child(child)
-                if why is None and code_hash(child) in seen:
+                if why is None and self._known(child, seen):
                     why = "the child repeats a known program"
                 if why is None:
                     kind = "crossover" if mate is not None else "mutation"
@@ -177,22 +188,47 @@ class BuiltinProposer(Proposer):
         return out
 
     def _seen(self, ctx: ProposalContext) -> set[str]:
-        """Hashes of the parent and every program in the history (no re-evaluating them)."""
+        """Hashes of the parent and every program in the history (no re-evaluating them): their
+        normal forms (novelty.py) when `novelty` is on, else their code hashes."""
+        if self.novelty is not None:
+            return self.novelty.known(ctx.parent, ctx.history)
         for p in [ctx.parent, *ctx.history]:
             if p.id not in self._hashes:
                 self._hashes[p.id] = code_hash(p.code)
         return {self._hashes[p.id] for p in [ctx.parent, *ctx.history]}
 
-    async def _grow_and_tune(self, ctx: ProposalContext, mut: Mutator,
+    def _known(self, child: str, seen: set[str]) -> bool:
+        return (canonical(child) if self.novelty is not None else code_hash(child)) in seen
+
+    def _library(self, ctx: ProposalContext) -> BlockLibrary:
+        """Blocks of the problem's seeds, then of the history's best `elite_blocks` programs."""
+        if self._seed_blocks is None:
+            self._seed_blocks = BlockLibrary.from_codes(
+                seed_codes(self.problem.name), lambda c: _parse(c, self.problem.entry))
+        k = int(self.cfg["elite_blocks"])
+        if k <= 0:
+            return self._seed_blocks
+        elites = sorted((p for p in ctx.history if p.ok), key=lambda p: (-float(p.score), p.id))
+        lib = BlockLibrary(self._seed_blocks.blocks)
+        for p in elites[:k]:
+            parsed = _parse(p.code, self.problem.entry)
+            if parsed is not None:
+                lib.add(mine(f"program:{p.id}", parsed[1]))
+        return lib
+
+    async def _grow_and_tune(self, ctx: ProposalContext, ops: dict, applicable: dict[str, bool],
                              seen: set[str]) -> Proposal | None:
         """A structural mutation whose new constants are tuned before anyone judges them
         (a random constant in a new term is rarely right, so the bare mutant would lose)."""
-        growers = [op for op in GROWERS if mut.applicable(op)]
+        growers = [op for op in GROWERS if applicable[op]]
+        src = _parse(ctx.parent.code, self.problem.entry)
+        if src is None:
+            return None
         for _ in range(4):
             op = growers[int(ctx.rng.integers(len(growers)))]
-            edits = mut.ops[op]()
-            child = mut.src.apply(edits) if edits else None
-            if child is None or valid_child(child) is not None or code_hash(child) in seen:
+            edits = ops[op]()
+            child = src[0].apply(edits) if edits else None
+            if child is None or valid_child(child) is not None or self._known(child, seen):
                 continue
             parsed = _parse(child, self.problem.entry)
             if parsed is not None and tunable(parsed[1]):
