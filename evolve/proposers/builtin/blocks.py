@@ -36,8 +36,9 @@ class Block:
 
 
 def _worth(node: ast.expr) -> bool:
-    """Leaves are terminals the expression grower has already; huge trees are not blocks."""
-    if is_literal(node) or isinstance(node, ast.Name):
+    """Leaves (names, array reads, literals) are terminals the expression grower has already;
+    huge trees are not blocks."""
+    if is_literal(node) or isinstance(node, (ast.Name, ast.Subscript, ast.Attribute)):
         return False
     return sum(1 for _ in ast.walk(node)) <= MAX_NODES
 

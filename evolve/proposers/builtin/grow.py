@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from evolve.proposers.builtin.astnames import is_literal
 from evolve.proposers.builtin.blocks import BlockLibrary
 from evolve.proposers.builtin.exprgen import ExprGen, fmt_number, parse_expr
 from evolve.proposers.builtin.kinds import SCALARS
@@ -22,6 +23,7 @@ from evolve.proposers.builtin.source import BlockSource, Edit
 
 GROWTH_OPS = ("block_grow", "block_swap")
 _EPS = "1e-9"
+_ATOMS = (ast.Name, ast.Subscript, ast.Attribute)  # reads: swapping one out breaks its meaning
 
 
 class BlockGrower:
@@ -36,7 +38,8 @@ class BlockGrower:
         }
 
     def _sites(self) -> list[Site]:
-        return [s for s in self.facts.values if s.kind in SCALARS
+        """Scalar sites that are not literals (constants are const_perturb's and tuning's)."""
+        return [s for s in self.facts.values if s.kind in SCALARS and not is_literal(s.node)
                 and self.lib.fitting(s, self.facts)]
 
     def applicable(self, name: str) -> bool:
@@ -46,21 +49,28 @@ class BlockGrower:
         return items[int(self.rng.integers(len(items)))]
 
     # ---- terms ---------------------------------------------------------------------------
-    def operand(self, site: Site) -> str:
-        """A block that fits the site (mostly) or a name / array read in scope there."""
+    def operand(self, site: Site, depth: int) -> str:
+        """A block that fits the site (mostly), a name / array read in scope there, or (while
+        `depth` lasts) a nested term such as p_left / n_left."""
+        if depth > 0 and self.rng.random() < 0.2:
+            return self.term(site, depth - 1)
         blocks = self.lib.fitting(site, self.facts)
         terms = self.gen.terminals(site, False)
         if blocks and (not terms or self.rng.random() < 0.6):
             return self.pick(blocks).text
         return self.pick(terms) if terms else self.gen.const()
 
-    def term(self, site: Site) -> str:
+    def term(self, site: Site, depth: int = 1) -> str:
         """A new scalar term: a block, or a template over blocks and names (typed scalar)."""
-        a = self.operand(site)
+        a = self.operand(site, depth)
         r = self.rng.random()
         if r < 0.4:
             return a
-        b = self.operand(site)
+        b = self.operand(site, depth)
+        for _ in range(3):  # max(a, a), a / |a| (a sign): degenerate, draw again
+            if b != a:
+                break
+            b = self.operand(site, depth)
         if r < 0.55:  # a ratio: relative quantities transfer across instance sizes
             return f"({a}) / (abs({b}) + {_EPS})"
         if r < 0.65:
@@ -99,7 +109,7 @@ class BlockGrower:
 
     def block_swap(self) -> list[Edit] | None:
         """A scalar sub-expression replaced by a library block (or a template over blocks)."""
-        sites = self._sites()
+        sites = [s for s in self._sites() if not isinstance(s.node, _ATOMS)]
         if not sites:
             return None
         site = self.site_pick(sites)
