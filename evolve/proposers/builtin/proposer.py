@@ -208,7 +208,8 @@ class BuiltinProposer(Proposer):
         k = int(self.cfg["elite_blocks"])
         if k <= 0:
             return self._seed_blocks
-        elites = sorted((p for p in ctx.history if p.ok), key=lambda p: (-float(p.score), p.id))
+        scored = [(p.score, p) for p in ctx.history if p.ok and p.score is not None]
+        elites = [p for _, p in sorted(scored, key=lambda sp: (-sp[0], sp[1].id))]
         lib = BlockLibrary(self._seed_blocks.blocks)
         for p in elites[:k]:
             parsed = _parse(p.code, self.problem.entry)
