@@ -181,6 +181,7 @@ class Builtin:
     max_attempts: int = num(16, gt=0)  # operator applications tried before diff_failed
     elite_blocks: int = num(3, ge=0)  # blocks also mined from the N best programs of the history
     novelty: bool = True  # reject a child equal to a known program up to algebra, unevaluated
+    probe: bool = False  # ... or whose outputs equal its parent's on the gate set (Python run)
     tune: Tune = field(default_factory=Tune)
 
 

@@ -14,9 +14,10 @@ from evolve.proposers.builtin.blocks import BlockLibrary, seed_codes
 from evolve.proposers.builtin.grow import GROWTH_OPS
 from evolve.proposers.builtin.kinds import SCALARS
 from evolve.proposers.builtin.novelty import canonical
+from evolve.proposers.builtin.probe import probe_in_sandbox
 from evolve.proposers.builtin.proposer import DEFAULTS, BuiltinProposer, _parse
 from evolve.result import evaluate_in_process
-from tests.builtin_toys import ToySmtt, context, info, propose, view
+from tests.builtin_toys import FakeSandbox, ToySmtt, context, info, propose, view
 
 PROBLEM = ToySmtt({})
 SEEDS = Path(__file__).resolve().parents[1] / "seeds" / "smtt"
@@ -146,3 +147,46 @@ def test_novelty_rejects_algebraic_repeats_before_evaluation():
             if prop.code is not None and canonical(prop.code) == canonical(variant):
                 repeats[novelty] += 1
     assert repeats[True] == 0 and repeats[False] > 0, repeats
+
+
+# ---- behaviour probe ---------------------------------------------------------------------
+def test_probe_digests_equal_for_rank_preserving_changes_only():
+    mdd_plus_t = MDD.replace("v = d_j - min(slack, 0.0)", "v = d_j - min(slack, 0.0) + t")
+    edd = EDD
+    broken = MDD.replace("v = d_j - min(slack, 0.0)", "v = no_such_name")
+    res = probe_in_sandbox(PROBLEM, {"entry": "schedule", "codes": [MDD, mdd_plus_t, edd, broken]})
+    a, b, c, d = res["digests"]
+    assert a == b and a != c and d is None  # + t shifts every job alike: the same orders
+
+
+def test_probe_rejects_neutral_children_before_evaluation():
+    """With the probe on, no child gives its parent's outputs on the gate set; without it some
+    do (MDD's block has many rank-preserving variants: + t, * c, ...)."""
+    neutral = {True: 0, False: 0}
+    calls = 0
+    for probe in (True, False):
+        for seed in range(16):
+            sandbox = FakeSandbox(PROBLEM)
+            prop = propose(only("block_grow", "expr_wrap", probe=probe),
+                           context(view(1, MDD), seed, PROBLEM, sandbox=sandbox))
+            calls += sandbox.calls if probe else 0
+            if prop.code is None:
+                continue
+            d = probe_in_sandbox(PROBLEM, {"entry": "schedule", "codes": [MDD, prop.code]})
+            neutral[probe] += d["digests"][0] == d["digests"][1]
+    assert neutral[True] == 0 and neutral[False] > 0, neutral
+    assert calls >= 16  # one probe call per proposal at least (the parent's digest is cached)
+
+
+def test_probe_answers_are_untrusted_and_failures_accept_the_child():
+    class Liar(FakeSandbox):
+        async def call(self, func, payload):
+            self.calls += 1
+            if self.calls == 1:
+                raise RuntimeError("worker died")
+            return {"digests": "not a list of digests"}
+
+    for seed in range(3):
+        prop = propose(only("block_grow", probe=True),
+                       context(view(1, MDD), seed, PROBLEM, sandbox=Liar(PROBLEM)))
+        assert prop.code is not None and prop.operator == "block_grow"

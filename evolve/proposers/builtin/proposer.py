@@ -24,6 +24,7 @@ from evolve.proposers.builtin.grow import GROWTH_OPS, BlockGrower
 from evolve.proposers.builtin.lifting import tunable
 from evolve.proposers.builtin.mutation import Mutator
 from evolve.proposers.builtin.novelty import NoveltyFilter, canonical
+from evolve.proposers.builtin.probe import PROBE_FN
 from evolve.proposers.builtin.scope import BlockFacts, analyze
 from evolve.proposers.builtin.source import BlockSource, valid_child
 from evolve.proposers.builtin.tuner import Tuner
@@ -55,6 +56,7 @@ DEFAULTS: dict[str, Any] = {
     "max_attempts": 16,
     "elite_blocks": 3,  # the best N programs of the history add their sub-expressions as blocks
     "novelty": True,  # reject children equal to a known program up to algebra (novelty.py)
+    "probe": False,  # ... and children whose outputs equal the parent's on the gate set (probe.py)
     # tuning's budget is max_evals alone (no clock): see tuning.py
     "tune": {"max_params": 6, "max_evals": 64, "sigma0": 0.3, "sets": "train", "max_sets": None},
 }
@@ -101,6 +103,7 @@ class BuiltinProposer(Proposer):
         self.novelty = NoveltyFilter() if self.cfg["novelty"] else None
         self.tuner = Tuner(self.cfg["tune"], problem_info.entry)
         self._seed_blocks: BlockLibrary | None = None
+        self._digests: dict[str, str | None] = {}  # code hash -> probe digest (pure function)
 
     # ---- the proposal ---------------------------------------------------------------------
     async def propose(self, ctx: ProposalContext) -> Proposal:
@@ -165,6 +168,8 @@ class BuiltinProposer(Proposer):
                 why = valid_child(child)
                 if why is None and self._known(child, seen):
                     why = "the child repeats a known program"
+                if why is None and await self._neutral(ctx, child):
+                    why = "the child behaves as its parent on the probe"
                 if why is None:
                     kind = "crossover" if mate is not None else "mutation"
                     return Proposal(child, kind, operator=op,
@@ -199,6 +204,26 @@ class BuiltinProposer(Proposer):
 
     def _known(self, child: str, seen: set[str]) -> bool:
         return (canonical(child) if self.novelty is not None else code_hash(child)) in seen
+
+    async def _neutral(self, ctx: ProposalContext, child: str) -> bool:
+        """Whether the child's outputs equal the parent's on the probe (`probe` on); False
+        whenever that cannot be told (no sandbox, a failing program, a failed call)."""
+        if not self.cfg["probe"] or ctx.sandbox is None or not ctx.parent.ok:
+            return False
+        keys = [code_hash(ctx.parent.code), code_hash(child)]
+        todo = [(k, c) for k, c in zip(keys, (ctx.parent.code, child)) if k not in self._digests]
+        if todo:
+            try:
+                res = await ctx.sandbox.call(PROBE_FN, {"entry": self.problem.entry,
+                                                        "codes": [c for _, c in todo]})
+                digests = list(res["digests"])
+            except Exception as e:  # noqa: BLE001 - the probe only saves evaluations
+                log.info("behaviour probe failed: %s: %s", type(e).__name__, e)
+                return False
+            for (k, _), d in zip(todo, digests):
+                self._digests[k] = d if isinstance(d, str) else None
+        a, b = (self._digests.get(k) for k in keys)
+        return a is not None and a == b
 
     def _library(self, ctx: ProposalContext) -> BlockLibrary:
         """Blocks of the problem's seeds, then of the history's best `elite_blocks` programs."""
