@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 import hashlib
 
-from evolve.program import code_hash, normalize
+from evolve.program import code_hash
 from evolve.proposers.base import ProgramView
 
 _COMMUTATIVE = (ast.Add, ast.Mult)
@@ -68,10 +68,21 @@ class _Canon(ast.NodeTransformer):
         return node
 
 
+def _drop_docstrings(tree: ast.AST) -> None:
+    """As program.normalize does (without its unparse: this runs once per proposal)."""
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
+            v = body[0].value
+            if isinstance(v, ast.Constant) and isinstance(v.value, str):
+                node.body = body[1:] or [ast.Pass()]  # type: ignore[attr-defined]
+
+
 def canonical(code: str) -> str:
     """Hash of the program's normal form; falls back to code_hash when it does not parse."""
     try:
-        tree = ast.parse(normalize(code))  # comments, docstrings and layout gone
+        tree = ast.parse(code)
+        _drop_docstrings(tree)
         text = ast.dump(_Canon().visit(tree), annotate_fields=False)
     except (SyntaxError, RecursionError, MemoryError, ValueError):
         return code_hash(code)
