@@ -179,6 +179,7 @@ class Builtin:
     depth_bias: float = num(2.0, ge=0)  # sites inside k loops weigh 1 + depth_bias * k
     key_bias: float = num(3.0, ge=0)  # ... times this when they feed a decision
     max_attempts: int = num(16, gt=0)  # operator applications tried before diff_failed
+    seed_blocks: bool = True  # building blocks mined from the problem's seeds (seeds/<problem>/)
     elite_blocks: int = num(3, ge=0)  # blocks also mined from the N best programs of the history
     novelty: bool = True  # reject a child equal to a known program up to algebra, unevaluated
     probe: bool = False  # ... or whose outputs equal its parent's on the gate set (Python run)

@@ -115,6 +115,11 @@ def test_elite_blocks_come_from_the_best_programs_of_the_history():
     assert "0.1 * p_j * p_j" in {b.text for b in bp._library(ctx).blocks}
     none = only("block_swap", elite_blocks=0)
     assert "0.1 * p_j * p_j" not in {b.text for b in none._library(ctx).blocks}
+    assert "d_j - min(slack, 0.0)" in {b.text for b in none._library(ctx).blocks}  # seeds
+    own = only("block_swap", seed_blocks=False)  # the ablation: no other seed's blocks
+    texts = {b.text for b in own._library(ctx).blocks}
+    assert "0.1 * p_j * p_j" in texts and "min(slack, 0.0)" in texts  # from program 2 itself
+    assert not any("w_j" in t for t in texts)  # wmdd's blocks are not there
 
 
 # ---- novelty before evaluation -----------------------------------------------------------

@@ -54,6 +54,7 @@ DEFAULTS: dict[str, Any] = {
     "depth_bias": 2.0,
     "key_bias": 3.0,
     "max_attempts": 16,
+    "seed_blocks": True,  # the problem's seeds (seeds/<problem>/*.py) give building blocks
     "elite_blocks": 3,  # the best N programs of the history add their sub-expressions as blocks
     "novelty": True,  # reject children equal to a known program up to algebra (novelty.py)
     "probe": False,  # ... and children whose outputs equal the parent's on the gate set (probe.py)
@@ -228,8 +229,9 @@ class BuiltinProposer(Proposer):
     def _library(self, ctx: ProposalContext) -> BlockLibrary:
         """Blocks of the problem's seeds, then of the history's best `elite_blocks` programs."""
         if self._seed_blocks is None:
+            codes = seed_codes(self.problem.name) if self.cfg["seed_blocks"] else []
             self._seed_blocks = BlockLibrary.from_codes(
-                seed_codes(self.problem.name), lambda c: _parse(c, self.problem.entry))
+                codes, lambda c: _parse(c, self.problem.entry))
         k = int(self.cfg["elite_blocks"])
         if k <= 0:
             return self._seed_blocks
