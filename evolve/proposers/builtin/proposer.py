@@ -147,7 +147,7 @@ class BuiltinProposer(Proposer):
             if op in (TUNE, GROW):
                 arms.remove(op)
                 prop = await (self.tuner.tune(ctx, src, facts, TUNE) if op == TUNE
-                              else self._grow_and_tune(ctx, ops, applicable, seen))
+                              else self._grow_and_tune(ctx, src, ops, applicable, seen))
                 if prop is not None:
                     return prop
                 last = "constant tuning could not run"
@@ -244,18 +244,15 @@ class BuiltinProposer(Proposer):
                 lib.add(mine(f"program:{p.id}", parsed[1]))
         return lib
 
-    async def _grow_and_tune(self, ctx: ProposalContext, ops: dict, applicable: dict[str, bool],
-                             seen: set[str]) -> Proposal | None:
+    async def _grow_and_tune(self, ctx: ProposalContext, src: BlockSource, ops: dict,
+                             applicable: dict[str, bool], seen: set[str]) -> Proposal | None:
         """A structural mutation whose new constants are tuned before anyone judges them
         (a random constant in a new term is rarely right, so the bare mutant would lose)."""
         growers = [op for op in GROWERS if applicable[op]]
-        src = _parse(ctx.parent.code, self.problem.entry)
-        if src is None:
-            return None
         for _ in range(4):
             op = growers[int(ctx.rng.integers(len(growers)))]
             edits = ops[op]()
-            child = src[0].apply(edits) if edits else None
+            child = src.apply(edits) if edits else None
             if child is None or valid_child(child) is not None or self._known(child, seen):
                 continue
             parsed = _parse(child, self.problem.entry)
