@@ -138,6 +138,8 @@ class Operators:
     xo_subtree: float = num(0.5, ge=0)  # crossover: any compatible sub-expression
     cmaes: float = num(0.5, ge=0)  # constant tuning (CMA-ES in one sandbox call)
     grow_cmaes: float = num(0.5, ge=0)  # one structural mutation, then its constants tuned
+    block_grow: float = num(1.0, ge=0)  # e -> e + c*T, e * (1 + c*T), max/min(e, T); T a block
+    block_swap: float = num(0.5, ge=0)  # a scalar sub-expression -> a block (or a template of one)
 
 
 @dataclass
@@ -180,6 +182,10 @@ class Builtin:
     depth_bias: float = num(2.0, ge=0)  # sites inside k loops weigh 1 + depth_bias * k
     key_bias: float = num(3.0, ge=0)  # ... times this when they feed a decision
     max_attempts: int = num(16, gt=0)  # operator applications tried before diff_failed
+    seed_blocks: bool = True  # building blocks mined from the problem's seeds (seeds/<problem>/)
+    elite_blocks: int = num(3, ge=0)  # blocks also mined from the N best programs of the history
+    novelty: bool = True  # reject a child equal to a known program up to algebra, unevaluated
+    probe: bool = False  # ... or whose outputs equal its parent's on the gate set (Python run)
     tune: Tune = field(default_factory=Tune)
 
 

@@ -92,7 +92,7 @@ def test_a_run_stores_no_gain_rows_and_does_not_count_them_as_failed(tmp_path):
     ops = ",".join(f"{op}:0" for op in ("const_perturb", "op_swap", "cmp_swap", "expr_replace",
                                          "expr_wrap", "stmt_delete", "stmt_duplicate",
                                          "feature_add", "xo_function", "xo_statement",
-                                         "xo_subtree", "grow_cmaes"))
+                                         "xo_subtree", "grow_cmaes", "block_grow", "block_swap"))
     run_dir = tmp_path / "run"
     proc = run_evolve(*SORTING, f"problem.seed_program={seed}", "proposer=builtin",
                       f"proposer.builtin.operators={{{ops},cmaes:1}}",

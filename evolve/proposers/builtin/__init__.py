@@ -17,6 +17,14 @@ Mutations (mutation.py; new expressions come from exprgen.py, over the names in 
   stmt_duplicate  an accumulating statement in a loop body repeated
   feature_add     a new input feature (mean/max/min/sum/std of an input array) used at a site
 
+Grammar-guided growth (grow.py) with typed building blocks (blocks.py: the scalar sub-expressions
+of the problem's seeds under seeds/<problem>/ and of the history's `elite_blocks` best programs,
+offered only where the names they read are bound)
+  block_grow      a scalar site e -> e + c*T, e * (1 + c*T), max(e, T), min(e, T), where T is a
+                  block or a template over blocks and names (ratio, clip at 0, saturation, min /
+                  max, decay); also one of grow_cmaes's structural steps, which tunes the c
+  block_swap      a compound scalar sub-expression replaced by such a T
+
 Crossovers with an inspiration (crossover.py; the child records the mate)
   xo_function     a function replaced by the mate's same-named one
   xo_statement    the right-hand side of a statement with the same role in the mate
@@ -31,7 +39,10 @@ tuning.py's CMA-ES in one sandboxed child on the cheap stage, budgeted in evalua
 Operator weights, the bandit and the tuning budget are `proposer.builtin.*`
 (evolve/config_schema.py: Builtin). A child that does not parse or repeats a known program is
 retried with another draw (up to `max_attempts`); when none succeeds the proposal is
-`diff_failed` (recorded, the run goes on).
+`diff_failed` (recorded, the run goes on). "Repeats" is checked before any evaluation: with
+`novelty` (default) up to algebra (novelty.py: operand order of + * min max, int/float literals,
+x*1, x+0, ...), and with `probe` also by behaviour: a child whose outputs on the gate set equal
+its parent's (one Python run in the sandbox, probe.py) is not sent to evaluation.
 """
 
 from evolve.proposers.builtin.proposer import BuiltinProposer

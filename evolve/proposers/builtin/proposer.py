@@ -17,10 +17,14 @@ from evolve.proposers.base import (
     unified_diff,
 )
 from evolve.proposers.builtin.bandit import OperatorBandit
+from evolve.proposers.builtin.blocks import BlockLibrary, mine, seed_codes
 from evolve.proposers.builtin.crossover import Crossover
 from evolve.proposers.builtin.exprgen import ExprGen
+from evolve.proposers.builtin.grow import GROWTH_OPS, BlockGrower
 from evolve.proposers.builtin.lifting import tunable
 from evolve.proposers.builtin.mutation import Mutator
+from evolve.proposers.builtin.novelty import NoveltyFilter, canonical
+from evolve.proposers.builtin.probe import PROBE_FN
 from evolve.proposers.builtin.scope import BlockFacts, analyze
 from evolve.proposers.builtin.source import BlockSource, valid_child
 from evolve.proposers.builtin.tuner import Tuner
@@ -29,9 +33,9 @@ log = logging.getLogger(__name__)
 
 TUNE = "cmaes"  # tune the parent's literals (the arm and the operator its children record)
 GROW = "grow_cmaes"  # one structural mutation, then tune the literals of the result
-GROWERS = ("expr_wrap", "feature_add", "expr_replace", "op_swap")
+GROWERS = ("expr_wrap", "feature_add", "expr_replace", "op_swap", "block_grow")
 MUTATIONS = ("const_perturb", "op_swap", "cmp_swap", "expr_replace", "expr_wrap",
-             "stmt_delete", "stmt_duplicate", "feature_add")
+             "stmt_delete", "stmt_duplicate", "feature_add", *GROWTH_OPS)
 CROSSOVERS = ("xo_function", "xo_statement", "xo_subtree")
 PLAIN = ("const_perturb", "expr_wrap", "expr_replace")  # fallback when no configured arm applies
 
@@ -40,7 +44,7 @@ DEFAULTS: dict[str, Any] = {
         "const_perturb": 1.0, "op_swap": 0.5, "cmp_swap": 0.3, "expr_replace": 1.0,
         "expr_wrap": 1.0, "stmt_delete": 0.2, "stmt_duplicate": 0.2, "feature_add": 0.5,
         "xo_function": 0.3, "xo_statement": 0.5, "xo_subtree": 0.5, "cmaes": 0.5,
-        "grow_cmaes": 0.5,
+        "grow_cmaes": 0.5, "block_grow": 1.0, "block_swap": 0.5,
     },
     "bandit": {"window": 200, "prior_n": 4.0, "floor": 0.1},
     "expr_depth": 2,
@@ -50,6 +54,10 @@ DEFAULTS: dict[str, Any] = {
     "depth_bias": 2.0,
     "key_bias": 3.0,
     "max_attempts": 16,
+    "seed_blocks": True,  # the problem's seeds (seeds/<problem>/*.py) give building blocks
+    "elite_blocks": 3,  # the best N programs of the history add their sub-expressions as blocks
+    "novelty": True,  # reject children equal to a known program up to algebra (novelty.py)
+    "probe": False,  # ... and children whose outputs equal the parent's on the gate set (probe.py)
     # tuning's budget is max_evals alone (no clock): see tuning.py
     "tune": {"max_params": 6, "max_evals": 64, "sigma0": 0.3, "sets": "train", "max_sets": None},
 }
@@ -93,7 +101,10 @@ class BuiltinProposer(Proposer):
         b = self.cfg["bandit"]
         self.bandit = OperatorBandit(self.cfg["operators"], b["window"], b["prior_n"], b["floor"])
         self._hashes: dict[int, str] = {}
+        self.novelty = NoveltyFilter() if self.cfg["novelty"] else None
         self.tuner = Tuner(self.cfg["tune"], problem_info.entry)
+        self._seed_blocks: BlockLibrary | None = None
+        self._digests: dict[str, str | None] = {}  # code hash -> probe digest (pure function)
 
     # ---- the proposal ---------------------------------------------------------------------
     async def propose(self, ctx: ProposalContext) -> Proposal:
@@ -108,15 +119,19 @@ class BuiltinProposer(Proposer):
         mut = Mutator(src, facts, gen, rng, float(self.cfg["rel_step"]),
                       float(self.cfg["abs_step"]), float(self.cfg["depth_bias"]),
                       float(self.cfg["key_bias"]))
+        grower = BlockGrower(src, facts, gen, self._library(ctx), rng, mut.site)
+        ops = {**mut.ops, **grower.ops}
+        applicable = {op: (grower.applicable(op) if op in GROWTH_OPS else mut.applicable(op))
+                      for op in ops}
         mates = self._mates(ctx)
-        arms = [op for op in MUTATIONS if mut.applicable(op)]
+        arms = [op for op in MUTATIONS if applicable[op]]
         if mates:
             arms += list(CROSSOVERS)
         if ctx.sandbox is not None and ctx.parent.ok:
             # a tuned parent already sits at a local optimum of the same tuning sets
             if ctx.parent.proposer != "tune" and tunable(facts):
                 arms.append(TUNE)
-            if any(mut.applicable(op) for op in GROWERS):
+            if any(applicable[op] for op in GROWERS):
                 arms.append(GROW)
         seen = self._seen(ctx)
         arms = [a for a in arms if a in self.bandit.weights]
@@ -132,7 +147,7 @@ class BuiltinProposer(Proposer):
             if op in (TUNE, GROW):
                 arms.remove(op)
                 prop = await (self.tuner.tune(ctx, src, facts, TUNE) if op == TUNE
-                              else self._grow_and_tune(ctx, mut, seen))
+                              else self._grow_and_tune(ctx, src, ops, applicable, seen))
                 if prop is not None:
                     return prop
                 last = "constant tuning could not run"
@@ -145,15 +160,17 @@ class BuiltinProposer(Proposer):
                     xo = Crossover(src, facts, mate[1], mate[2], rng)
                     edits = xo.ops[op]()
                 else:
-                    edits = mut.ops[op]()
+                    edits = ops[op]()
                 child = src.apply(edits) if edits else None
             except Exception as e:  # an operator bug must not stop the run
                 log.debug("operator %s failed: %s", op, e, exc_info=True)
                 child, last = None, f"{op}: {type(e).__name__}: {e}"
             if child is not None:
                 why = valid_child(child)
-                if why is None and code_hash(child) in seen:
+                if why is None and self._known(child, seen):
                     why = "the child repeats a known program"
+                if why is None and await self._neutral(ctx, child):
+                    why = "the child behaves as its parent on the probe"
                 if why is None:
                     kind = "crossover" if mate is not None else "mutation"
                     return Proposal(child, kind, operator=op,
@@ -177,22 +194,66 @@ class BuiltinProposer(Proposer):
         return out
 
     def _seen(self, ctx: ProposalContext) -> set[str]:
-        """Hashes of the parent and every program in the history (no re-evaluating them)."""
+        """Hashes of the parent and every program in the history (no re-evaluating them): their
+        normal forms (novelty.py) when `novelty` is on, else their code hashes."""
+        if self.novelty is not None:
+            return self.novelty.known(ctx.parent, ctx.history)
         for p in [ctx.parent, *ctx.history]:
             if p.id not in self._hashes:
                 self._hashes[p.id] = code_hash(p.code)
         return {self._hashes[p.id] for p in [ctx.parent, *ctx.history]}
 
-    async def _grow_and_tune(self, ctx: ProposalContext, mut: Mutator,
-                             seen: set[str]) -> Proposal | None:
+    def _known(self, child: str, seen: set[str]) -> bool:
+        return (canonical(child) if self.novelty is not None else code_hash(child)) in seen
+
+    async def _neutral(self, ctx: ProposalContext, child: str) -> bool:
+        """Whether the child's outputs equal the parent's on the probe (`probe` on); False
+        whenever that cannot be told (no sandbox, a failing program, a failed call)."""
+        if not self.cfg["probe"] or ctx.sandbox is None or not ctx.parent.ok:
+            return False
+        keys = [code_hash(ctx.parent.code), code_hash(child)]
+        todo = [(k, c) for k, c in zip(keys, (ctx.parent.code, child)) if k not in self._digests]
+        if todo:
+            try:
+                res = await ctx.sandbox.call(PROBE_FN, {"entry": self.problem.entry,
+                                                        "codes": [c for _, c in todo]})
+                digests = list(res["digests"])
+            except Exception as e:  # noqa: BLE001 - the probe only saves evaluations
+                log.info("behaviour probe failed: %s: %s", type(e).__name__, e)
+                return False
+            for (k, _), d in zip(todo, digests):
+                self._digests[k] = d if isinstance(d, str) else None
+        a, b = (self._digests.get(k) for k in keys)
+        return a is not None and a == b
+
+    def _library(self, ctx: ProposalContext) -> BlockLibrary:
+        """Blocks of the problem's seeds, then of the history's best `elite_blocks` programs."""
+        if self._seed_blocks is None:
+            codes = seed_codes(self.problem.name) if self.cfg["seed_blocks"] else []
+            self._seed_blocks = BlockLibrary.from_codes(
+                codes, lambda c: _parse(c, self.problem.entry))
+        k = int(self.cfg["elite_blocks"])
+        if k <= 0:
+            return self._seed_blocks
+        scored = [(p.score, p) for p in ctx.history if p.ok and p.score is not None]
+        elites = [p for _, p in sorted(scored, key=lambda sp: (-sp[0], sp[1].id))]
+        lib = BlockLibrary(self._seed_blocks.blocks)
+        for p in elites[:k]:
+            parsed = _parse(p.code, self.problem.entry)
+            if parsed is not None:
+                lib.add(mine(f"program:{p.id}", parsed[1]))
+        return lib
+
+    async def _grow_and_tune(self, ctx: ProposalContext, src: BlockSource, ops: dict,
+                             applicable: dict[str, bool], seen: set[str]) -> Proposal | None:
         """A structural mutation whose new constants are tuned before anyone judges them
         (a random constant in a new term is rarely right, so the bare mutant would lose)."""
-        growers = [op for op in GROWERS if mut.applicable(op)]
+        growers = [op for op in GROWERS if applicable[op]]
         for _ in range(4):
             op = growers[int(ctx.rng.integers(len(growers)))]
-            edits = mut.ops[op]()
-            child = mut.src.apply(edits) if edits else None
-            if child is None or valid_child(child) is not None or code_hash(child) in seen:
+            edits = ops[op]()
+            child = src.apply(edits) if edits else None
+            if child is None or valid_child(child) is not None or self._known(child, seen):
                 continue
             parsed = _parse(child, self.problem.entry)
             if parsed is not None and tunable(parsed[1]):
