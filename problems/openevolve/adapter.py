@@ -10,7 +10,6 @@ the native `Problem` contract, whose scorer runs outside the candidate's process
 from __future__ import annotations
 
 import ast
-import concurrent.futures
 import contextlib
 import importlib
 import importlib.util
@@ -123,34 +122,6 @@ def combined(metrics: Mapping[str, float]) -> float:
         vals = [v for k, v in metrics.items() if k != "error"]
         x = sum(vals) / len(vals) if vals else -math.inf
     return x if math.isfinite(x) else -math.inf
-
-
-class InlineExecutor(concurrent.futures.Executor):
-    """ThreadPoolExecutor's stand-in in the candidate's child, which may start no thread (the
-    sandbox's process limit): each call runs at submit; the sandbox's own timeouts still apply."""
-
-    def __init__(self, *args: Any, **kwargs: Any):
-        pass
-
-    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> concurrent.futures.Future:
-        future: concurrent.futures.Future = concurrent.futures.Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as e:  # noqa: BLE001 - handed to whoever reads the future
-            future.set_exception(e)
-        return future
-
-
-@contextlib.contextmanager
-def inline_threads():
-    """While an evaluator runs: thread pools run their work inline (evaluators often wrap each
-    trial in a ThreadPoolExecutor for its timeout)."""
-    saved = concurrent.futures.ThreadPoolExecutor
-    concurrent.futures.ThreadPoolExecutor = InlineExecutor
-    try:
-        yield
-    finally:
-        concurrent.futures.ThreadPoolExecutor = saved
 
 
 def write_program(code: str, folder: str | None = None) -> str:
