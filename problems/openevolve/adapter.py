@@ -34,6 +34,7 @@ from evolve.problem import (
     SetScore,
     Summary,
 )
+from evolve.trust import config_bases, resolve_file
 
 TRUST_NOTE = ("scores come from {what}, which runs inside the candidate's sandboxed process: they "
               "are only as trustworthy as that evaluator (a candidate can tamper with it); for "
@@ -159,8 +160,8 @@ class WholeProgramProblem(Problem):
     def _path(self, value: str, key: str) -> Path:
         if not value or value == "???":  # ??? is OmegaConf's mark for a missing value
             raise ProblemError(f"problem.{key}: missing (a path to a .py file)")
-        p = Path(value).expanduser()
-        return p if p.is_absolute() else Path.cwd() / p
+        # relative to the problem's yaml when one configured it (then the current folder)
+        return resolve_file(value, config_bases(self.cfg), cwd_first=False)
 
     def evaluator_path(self) -> Path:
         return self._path(str(self.cfg.get(self.evaluator_key) or ""), self.evaluator_key)
