@@ -10,6 +10,7 @@ from typing import Any, cast
 from omegaconf import DictConfig, OmegaConf
 
 from evolve.config import ConfigError, compose, config_error
+from evolve.trust import CODE_KEYS
 
 GROUP_KEYS = ("problem", "search", "proposer", "llm")
 
@@ -49,8 +50,8 @@ def resume_config(folder: Path, overrides: list[str]) -> DictConfig:
     _add_new_defaults(cfg)
     for ov in overrides:
         key, _, value = ov.partition("=")
-        if key == "resume":
-            continue
+        if key == "resume" or (key.startswith("problem.") and key[8:] in CODE_KEYS):
+            continue  # problem.evaluator=PATH and the like: files the user trusts (trust_folder)
         if key in GROUP_KEYS or key.startswith("problem."):
             raise ConfigError(f"{ov}: cannot change the problem or a config group when resuming")
         if key.lstrip("+").startswith(("hydra.", "hydra/")) or key == "run_dir":
@@ -88,7 +89,10 @@ def trust_folder(cfg: DictConfig, folder: Path, dirs: list[str], overrides: list
         raise ConfigError(f"resume={folder}: config.yaml has no problem section")
     # OmegaConf types the keys as str | bytes | int | Enum | ...; trusted_problem_cfg only looks
     # up named (str) keys, whatever else the saved section holds
-    cfg.problem = trusted_problem_cfg(cast(dict[str, Any], problem), dirs, source=folder)
+    typed = {key[8:]: value for key, _, value in (ov.partition("=") for ov in overrides)
+             if key.startswith("problem.") and key[8:] in CODE_KEYS and value}
+    cfg.problem = trusted_problem_cfg(cast(dict[str, Any], problem), dirs, source=folder,
+                                      given=typed)
     shipped = compose([]).evaluator
     given = {ov.partition("=")[0].lstrip("+") for ov in overrides}
     for key in ("isolate_network", "drop_privileges"):

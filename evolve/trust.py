@@ -18,7 +18,8 @@ connection to a database the user did not see.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -38,20 +39,71 @@ def builtin_config_dir() -> Path:
     return Path(str(resources.files("evolve.conf")))
 
 
-def target_key(target: str, base: Path | None = None) -> str:
-    """A comparable form of `target`: a `file.py:Class` path made absolute (relative paths are
-    relative to the current folder, where `load_problem_class` would look), or `module:Class`."""
-    mod, sep, cls = str(target).rpartition(":")
-    if not sep or not mod.endswith(".py"):
+# Config keys naming a file the trusted side imports or runs besides the `target` (the OpenEvolve
+# and ShinkaEvolve adapters' evaluator, and the initial program their warm-up evaluates).
+CODE_KEYS = ("evaluator", "eval_program", "initial_program")
+
+
+def resolve_file(value: str, bases: Sequence[Path] = (), cwd_first: bool = True) -> Path:
+    """The absolute file a relative `value` names: the first that exists of the current folder
+    and `bases` (the config's folders), in that order or the reverse; else under the first."""
+    path = Path(value).expanduser()
+    if path.is_absolute():
+        return path.resolve()
+    order = [Path.cwd(), *bases] if cwd_first else [*bases, Path.cwd()]
+    for base in order:
+        if (base / path).exists():
+            return (base / path).resolve()
+    return (order[1] if cwd_first and bases else order[0]).joinpath(path).resolve()
+
+
+def is_file_target(target: str) -> bool:
+    return str(target).rpartition(":")[0].endswith(".py")
+
+
+def target_key(target: str, bases: Sequence[Path] = ()) -> str:
+    """A comparable form of `target`: a `file.py:Class` path made absolute where
+    `load_problem_class` would find it (the current folder, then `bases`: the config's
+    folders), or `module:Class` as it is."""
+    if not is_file_target(target):
         return str(target).strip()
-    path = Path(mod).expanduser()
-    if not path.is_absolute():
-        path = (base or Path.cwd()) / path
-    return f"{path.resolve()}:{cls}"
+    mod, _, cls = str(target).rpartition(":")
+    return f"{resolve_file(mod, bases)}:{cls}"
 
 
-def _config_target(path: Path, name: str, config_dirs: list[str]) -> str | None:
-    """The `target` a problem config file resolves to (None when it names none)."""
+def config_bases(section: Mapping[str, Any]) -> tuple[Path, ...]:
+    """The folders relative paths of a problem section start from: its yaml's folder (recorded
+    as `config_dir`) and the config directory above it (as evolve.problem.config_folders)."""
+    d = section.get("config_dir")
+    if not isinstance(d, str) or not d:
+        return ()
+    return (Path(d), Path(d).parent)
+
+
+def _code_files(section: Mapping[str, Any], bases: Sequence[Path]) -> dict[str, Path]:
+    """CODE_KEYS set in `section` -> the file each names (relative: from the config first)."""
+    out = {}
+    for key in CODE_KEYS:
+        value = section.get(key)
+        if isinstance(value, str) and value and value != "???":
+            out[key] = resolve_file(value, bases, cwd_first=False)
+    return out
+
+
+@dataclass(frozen=True)
+class Registered:
+    """A problem config the package ships or the user passed: what it lets a folder import."""
+
+    target: str  # as configured
+    key: str  # target_key: the file (or module) it imports
+    where: str  # "built-in:smtt", "<dir>:<name>"
+    folder: Path | None  # the yaml's folder for a user config (relative paths start there)
+    code: dict[str, Path] = field(default_factory=dict)  # CODE_KEYS -> file
+    raw: dict[str, str] = field(default_factory=dict)  # CODE_KEYS -> as configured
+
+
+def _config_section(path: Path, name: str, config_dirs: list[str]) -> dict | None:
+    """The problem section a problem config file composes to (None when unreadable)."""
     from omegaconf import OmegaConf
 
     try:
@@ -61,8 +113,7 @@ def _config_target(path: Path, name: str, config_dirs: list[str]) -> str | None:
     if not isinstance(node, dict):
         return None
     if "defaults" not in node:
-        target = node.get("target")
-        return str(target) if isinstance(target, str) else None
+        return node
     # inherits from other configs: let Hydra compose it, exactly as `evolve` would
     from evolve.config import compose, to_dict
 
@@ -70,48 +121,90 @@ def _config_target(path: Path, name: str, config_dirs: list[str]) -> str | None:
         cfg = to_dict(compose([f"problem={name}"], config_dirs))
     except ConfigError:
         return None
-    target = (cfg.get("problem") or {}).get("target")
-    return str(target) if isinstance(target, str) else None
+    section = cfg.get("problem")
+    return section if isinstance(section, dict) else None
+
+
+def registrations(config_dirs: Iterable[str] = ()) -> list[Registered]:
+    """Every registered problem config, built-ins first."""
+    dirs = [str(d) for d in config_dirs]
+    found: list[Registered] = []
+    roots: list[tuple[Path, str, list[str], bool]] = (
+        [(builtin_config_dir(), "built-in", [], False)]
+        + [(Path(d), d, dirs, True) for d in dirs])
+    for root, label, search, user in roots:
+        for yml in sorted((root / "problem").glob("*.yaml")):
+            if yml.stem.startswith("_"):
+                continue
+            section = _config_section(yml, yml.stem, search)
+            target = (section or {}).get("target")
+            if not isinstance(target, str) or not target:
+                continue
+            folder = yml.parent.resolve() if user else None
+            bases = (folder, folder.parent) if folder else ()
+            raw = {k: v for k in CODE_KEYS
+                   if isinstance(v := (section or {}).get(k), str) and v and v != "???"}
+            found.append(Registered(target, target_key(target, bases), f"{label}:{yml.stem}",
+                                    folder, _code_files(raw, bases), raw))
+    return found
 
 
 def registered_targets(config_dirs: Iterable[str] = ()) -> dict[str, tuple[str, str]]:
     """target_key -> (target as configured, where it is registered), built-ins first."""
-    dirs = [str(d) for d in config_dirs]
     found: dict[str, tuple[str, str]] = {}
-    roots: list[tuple[Path, str, list[str]]] = ([(builtin_config_dir(), "built-in", [])]
-                                                + [(Path(d), d, dirs) for d in dirs])
-    for root, label, search in roots:
-        for yml in sorted((root / "problem").glob("*.yaml")):
-            if yml.stem.startswith("_"):
-                continue
-            target = _config_target(yml, yml.stem, search)
-            if target:
-                found.setdefault(target_key(target), (target, f"{label}:{yml.stem}"))
+    for r in registrations(config_dirs):
+        found.setdefault(r.key, (r.target, r.where))
     return found
 
 
+def _match(target: str, section: Mapping[str, Any], known: list[Registered]) -> Registered | None:
+    """The registration a folder's target names: the same file (a relative one resolved from the
+    folder's own config folder, then the current one), else, for a folder copied from elsewhere,
+    the same relative text a registered config has (its file is the one imported)."""
+    key = target_key(target, config_bases(section))
+    hits = [r for r in known if r.key == key]
+    if not hits and is_file_target(target) and not Path(target).expanduser().is_absolute():
+        hits = [r for r in known if r.folder is not None and r.target == target]
+    named = [r for r in hits if r.where.rpartition(":")[2] == section.get("name")]
+    return (named or hits or [None])[0]
+
+
 def trusted_problem_cfg(cfg: Mapping[str, Any], config_dirs: Iterable[str] = (),
-                        source: str | Path = "the run folder") -> dict[str, Any]:
+                        source: str | Path = "the run folder",
+                        given: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The problem section to build a problem from, given the one a run folder stores.
 
     `cfg` is the folder's `problem` section (from config.yaml or the archive). When its `target`
     is registered (a built-in problem config, or a config under one of `config_dirs`, which the
     user passed explicitly), the folder's values are kept with the registered target in its
-    absolute form, so the file that is imported is the one that was checked. Otherwise raises
-    UntrustedTarget with one line naming `source`, the target and the way out. Nothing is
-    imported here.
+    absolute form, so the file that is imported is the one that was checked; a user config's
+    folder replaces the folder's `config_dir`. The same holds for the files CODE_KEYS name: each
+    must be named by a registered config, or be in `given` (paths the user typed for this
+    command). Otherwise raises UntrustedTarget with one line naming `source`, the value and the
+    way out. Nothing is imported here.
     """
     out = dict(cfg)
     target = str(out.get("target") or "")
-    known = registered_targets(config_dirs)
-    hit = known.get(target_key(target)) if target else None
+    hit = _match(target, out, registrations(config_dirs)) if target else None
     if hit is None:
         raise UntrustedTarget(
             f"run folder {source} names problem target {target!r}, which is not a registered "
             f"problem; pass --config-dir <dir with its config> to trust it")
-    configured = hit[0]
-    out["target"] = target_key(configured) if configured.rpartition(":")[0].endswith(".py") \
-        else configured
+    out["target"] = hit.key
+    bases = config_bases(out)
+    if hit.folder is not None and "config_dir" in out:
+        out["config_dir"] = str(hit.folder)
+    for key, path in _code_files(out, bases).items():
+        typed = (given or {}).get(key)
+        if typed:
+            out[key] = str(resolve_file(typed))
+        elif path == hit.code.get(key) or (out.get(key) == hit.raw.get(key) and key in hit.code):
+            out[key] = str(hit.code[key])
+        else:
+            raise UntrustedTarget(
+                f"run folder {source} names problem.{key}={out.get(key)!r}, code that no "
+                f"registered problem config names; pass --config-dir <dir with its config>, "
+                f"or problem.{key}=<path> to trust that file")
     return out
 
 

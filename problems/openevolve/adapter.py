@@ -10,7 +10,6 @@ the native `Problem` contract, whose scorer runs outside the candidate's process
 from __future__ import annotations
 
 import ast
-import concurrent.futures
 import contextlib
 import importlib
 import importlib.util
@@ -35,6 +34,7 @@ from evolve.problem import (
     SetScore,
     Summary,
 )
+from evolve.trust import config_bases, resolve_file
 
 TRUST_NOTE = ("scores come from {what}, which runs inside the candidate's sandboxed process: they "
               "are only as trustworthy as that evaluator (a candidate can tamper with it); for "
@@ -125,34 +125,6 @@ def combined(metrics: Mapping[str, float]) -> float:
     return x if math.isfinite(x) else -math.inf
 
 
-class InlineExecutor(concurrent.futures.Executor):
-    """ThreadPoolExecutor's stand-in in the candidate's child, which may start no thread (the
-    sandbox's process limit): each call runs at submit; the sandbox's own timeouts still apply."""
-
-    def __init__(self, *args: Any, **kwargs: Any):
-        pass
-
-    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> concurrent.futures.Future:
-        future: concurrent.futures.Future = concurrent.futures.Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as e:  # noqa: BLE001 - handed to whoever reads the future
-            future.set_exception(e)
-        return future
-
-
-@contextlib.contextmanager
-def inline_threads():
-    """While an evaluator runs: thread pools run their work inline (evaluators often wrap each
-    trial in a ThreadPoolExecutor for its timeout)."""
-    saved = concurrent.futures.ThreadPoolExecutor
-    concurrent.futures.ThreadPoolExecutor = InlineExecutor
-    try:
-        yield
-    finally:
-        concurrent.futures.ThreadPoolExecutor = saved
-
-
 def write_program(code: str, folder: str | None = None) -> str:
     """The candidate as a file in the child's private working folder (the evaluator imports it
     by path, as upstream)."""
@@ -188,8 +160,8 @@ class WholeProgramProblem(Problem):
     def _path(self, value: str, key: str) -> Path:
         if not value or value == "???":  # ??? is OmegaConf's mark for a missing value
             raise ProblemError(f"problem.{key}: missing (a path to a .py file)")
-        p = Path(value).expanduser()
-        return p if p.is_absolute() else Path.cwd() / p
+        # relative to the problem's yaml when one configured it (then the current folder)
+        return resolve_file(value, config_bases(self.cfg), cwd_first=False)
 
     def evaluator_path(self) -> Path:
         return self._path(str(self.cfg.get(self.evaluator_key) or ""), self.evaluator_key)

@@ -11,7 +11,8 @@ import numpy as np
 
 from evolve.problem import Candidate, InstanceSet, ProblemError, Stage
 
-from .adapter import WholeProgramProblem, encode, inline_threads, write_program
+from .adapter import WholeProgramProblem, encode, write_program
+from .inline import inline_workers
 
 STAGES = ("evaluate_stage1", "evaluate_stage2", "evaluate_stage3")
 
@@ -80,7 +81,7 @@ class OpenEvolveProblem(WholeProgramProblem):
         """In the sandboxed child: the evaluator on the program file, merged with the stages
         before it (numeric metrics but `error`, and artifacts)."""
         fn = getattr(self.module, str(iset.data))
-        with inline_threads():
+        with inline_workers():
             metrics, artifacts = split_result(fn(write_program(candidate.code)))
         if iset.data in ("evaluate", STAGES[0]):
             self._carry = ({}, {})

@@ -14,9 +14,9 @@ from evolve.problem import Candidate, InstanceSet, InvalidOutput, ProblemError
 from evolve.problems.openevolve.adapter import (
     WholeProgramProblem,
     encode,
-    inline_threads,
     write_program,
 )
+from evolve.problems.openevolve.inline import inline_workers
 
 
 def _read_json(path: str) -> Any:
@@ -53,7 +53,7 @@ class ShinkaProblem(WholeProgramProblem):
         """In the sandboxed child: main() writes its results; an incorrect program is invalid."""
         results = os.path.join(os.getcwd(), "results")
         os.makedirs(results, exist_ok=True)
-        with inline_threads():
+        with inline_workers():
             self.module.main(write_program(candidate.code), results)  # type: ignore[union-attr]
         correct = _read_json(os.path.join(results, "correct.json"))
         metrics = _read_json(os.path.join(results, "metrics.json"))
