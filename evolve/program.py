@@ -11,6 +11,7 @@ import types
 from dataclasses import dataclass
 from typing import Any, cast
 
+from evolve import compiled
 from evolve.problem import Candidate
 
 BLOCK_START = "# EVOLVE-BLOCK-START"
@@ -152,6 +153,8 @@ def load_candidate(code: str, entry: str, jit: bool) -> Candidate:
         raise
     except BaseException as e:  # noqa: BLE001 - SystemExit and friends are candidate errors too
         raise CandidateError("runtime_error", f"at import: {type(e).__name__}: {e}") from None
+    # numba functions unchanged from a trusted seed: the seed's compiled dispatchers (no compile)
+    compiled.adopt(code, module.__dict__)
     fn = module.__dict__.get(entry)
     if fn is None:
         raise CandidateError("missing_entry", f"the module defines no '{entry}'")

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from evolve import frames, isolation, sandbox
+from evolve.compiled import recording
 from evolve.drive import Drive, exit_failure, reported, trusted
 from evolve.isolation import Plan
 from evolve.problem import (
@@ -109,7 +110,8 @@ def _warm_compiler(problem: Problem, seed_program: str) -> bool:
         sets = (problem.gate_sets() or problem.instance_sets("train"))[:1]
     except Exception:  # noqa: BLE001 - no seed to warm with: children compile from scratch
         return False
-    res = evaluate_in_process(problem, path.read_text(), sets=sets)
+    with recording():  # its numba functions, compiled here, serve candidates that keep them
+        res = evaluate_in_process(problem, path.read_text(), sets=sets)
     return problem.jit_entry and res.ok and not res.compile_fallback
 
 
