@@ -30,6 +30,22 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMB
     os.environ.setdefault(_var, "1")
 
 
+def numba_cache_dir(env: dict[str, str]) -> str | None:
+    """The folder where workers keep numba's compiled trusted code (simulators, scorers) across
+    runs: NUMBA_CACHE_DIR if set, else <XDG_CACHE_HOME or ~/.cache>/adrs-evolve/numba, made
+    private to the user. Candidates never write there (read-only root, another uid or the audit
+    hook) and do not see the folder made here (hidden); None if it cannot be made."""
+    if env.get("NUMBA_CACHE_DIR"):
+        return env["NUMBA_CACHE_DIR"]
+    base = env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = os.path.join(base, "adrs-evolve", "numba")
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+    except OSError:
+        return None
+    return folder
+
+
 class WorkerDied(Exception):
     """A worker process died (twice) while running one task."""
 
@@ -56,7 +72,31 @@ class _Worker:
         self.tasks = self.proc.stdin.fileno()
         limits_d = dataclasses.asdict(limits)
         limits_d["hide"] = list(limits.hide)
-        self.ready = self.request({"problem_cfg": problem_cfg, "limits": limits_d})
+        # the init message goes now and its reply is read later (warm_up): several workers warm
+        # up at the same time instead of one after the other
+        self._init = {"problem_cfg": problem_cfg, "limits": limits_d}
+        self._ready: dict = {}
+        self.gone = False  # hung up: its descriptors are closed
+        try:
+            send_msg(self.tasks, self._init)
+        except OSError:
+            self._init = {}
+
+    @property
+    def ready(self) -> dict:
+        """The worker's answer to its init message (waits for its warm-up)."""
+        return self.warm_up()
+
+    def warm_up(self) -> dict:
+        """Wait for the worker's answer to its init message (its warm-up)."""
+        if not self._ready:
+            try:
+                reply = recv_msg(self.replies) if self._init else None
+            except (OSError, ValueError):
+                reply = None
+            self._ready = reply or {"ok": False, "error": "the evaluation worker died while "
+                                   "warming up (crash in native code?)"}
+        return self._ready
 
     def request(self, msg: dict, on_note: Callable[[dict], None] | None = None) -> dict:
         try:
@@ -73,15 +113,28 @@ class _Worker:
         return reply
 
     def stop(self) -> None:
+        self.hang_up()
+        self.wait()
+
+    def hang_up(self) -> None:
+        """End-of-file on its tasks: the worker kills its child and leaves."""
+        if self.gone:
+            return
+        self.gone = True
         try:
             os.close(self.replies)
         except OSError:
             pass
         try:
             assert self.proc.stdin is not None
-            self.proc.stdin.close()  # end-of-file: the worker kills its child and leaves
+            self.proc.stdin.close()
+        except OSError:
+            pass
+
+    def wait(self) -> None:
+        try:
             self.proc.wait(timeout=5)
-        except (OSError, subprocess.TimeoutExpired):
+        except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
 
@@ -99,6 +152,10 @@ class Evaluator:
         # and their values are masked in anything that comes back.
         names = set(secret_envs)
         self.env = {k: v for k, v in child_env().items() if k not in names}
+        cache = numba_cache_dir(self.env)
+        if cache is not None and "NUMBA_CACHE_DIR" not in self.env:  # ours: candidates see none
+            self.env["NUMBA_CACHE_DIR"] = cache
+            self.limits = dataclasses.replace(self.limits, hide=(*self.limits.hide, cache))
         self.scrub = Scrubber(secret_values(extra=[os.environ.get(n, "") for n in names]))
         self.isolation, self.isolation_detail = "unknown", ""
         self._idle: queue.Queue[_Worker] = queue.Queue()
@@ -110,43 +167,68 @@ class Evaluator:
 
     # ---- lifecycle ------------------------------------------------------------------------
     def start(self) -> Evaluator:
+        """Start the workers; returns once one is warm (the others join the pool when they are:
+        the seed's evaluation overlaps their warm-up)."""
         with self._lock:
             if self._spawner is not None:
                 return self
             self._spawner = ThreadPoolExecutor(1, thread_name_prefix="evolve-spawn")
             self._threads = ThreadPoolExecutor(self.workers, thread_name_prefix="evolve-eval")
-        spawned = [self._spawner.submit(_Worker, self.problem_cfg, self.limits, self.env)
-                   for _ in range(self.workers)]
+        launched = self._spawner.submit(self._launch, self.workers).result()
+        self._all.extend(launched)  # close() stops them, warm or not
         try:
-            for f in spawned:
-                self._adopt(f.result())
+            self._adopt(launched[0])
         except BaseException:
-            for f in spawned:  # do not leave the others running
-                if f.done() and f.exception() is None:
-                    f.result().stop()
             self.close()
             raise
+        if len(launched) > 1:
+            threading.Thread(target=self._adopt_later, args=(launched[1:],), daemon=True,
+                             name="evolve-warm").start()
         return self
+
+    def _launch(self, n: int) -> list[_Worker]:
+        """Runs on the spawner thread: workers get a death signal tied to it."""
+        return [_Worker(self.problem_cfg, self.limits, self.env) for _ in range(n)]
 
     def _spawn(self) -> _Worker:
         assert self._spawner is not None
-        return self._spawner.submit(_Worker, self.problem_cfg, self.limits, self.env).result()
+        w = self._spawner.submit(self._launch, 1).result()[0]
+        self._all.append(w)
+        return w
 
     def _adopt(self, w: _Worker) -> None:
-        if not w.ready.get("ok"):
-            w.stop()
-            err = str(w.ready.get("error", "the worker failed to start")).strip()
+        ready = w.warm_up()
+        if not ready.get("ok"):
+            self._drop(w)
+            err = str(ready.get("error", "the worker failed to start")).strip()
             # a problem_error keeps its traceback (the user's own code failed)
             raise ProblemError(err if err.startswith("problem_error") else err.splitlines()[-1])
-        info = w.ready["value"]
+        if w.gone:  # the pool closed while it warmed up
+            return
+        info = ready["value"]
         self.isolation, self.isolation_detail = info["isolation"], info["detail"]
-        self._all.append(w)
         self._idle.put(w)
 
+    def _adopt_later(self, workers: list[_Worker]) -> None:
+        """The other workers join the pool as they finish warming up. One that fails is left
+        out (the first one, same problem and limits, succeeded); the pool still works."""
+        for w in workers:
+            try:
+                self._adopt(w)
+            except BaseException:  # noqa: BLE001 - the pool goes on with the warm workers
+                pass
+
+    def _drop(self, w: _Worker) -> None:
+        w.stop()
+        if w in self._all:
+            self._all.remove(w)
+
     def close(self) -> None:
-        for w in self._all:
-            w.stop()
-        self._all.clear()
+        workers, self._all = list(self._all), []
+        for w in workers:  # all hang up first: they leave at the same time
+            w.hang_up()
+        for w in workers:
+            w.wait()
         for pool in (self._threads, self._spawner):
             if pool is not None:
                 pool.shutdown(wait=False, cancel_futures=True)
@@ -168,8 +250,7 @@ class Evaluator:
             try:
                 reply = w.request({"op": op, "args": args}, on_note)
             except WorkerDied:
-                w.stop()
-                self._all.remove(w)
+                self._drop(w)
                 self._adopt(self._spawn())
                 continue
             self._idle.put(w)

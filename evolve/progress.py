@@ -125,6 +125,12 @@ class ProgressLine:
             assert self._task is not None  # set together with _progress in __enter__
             self._progress.update(self._task, info=text)
 
+    def show(self, text: str) -> None:
+        """A step before the run's log exists (loading, warming up): on the bar only."""
+        if self._progress is not None:
+            assert self._task is not None  # set together with _progress in __enter__
+            self._progress.update(self._task, info=text)
+
     def update(self, stats: Stats, total: int) -> None:
         self.total = total
         text = describe(stats, time.monotonic(), total)

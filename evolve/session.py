@@ -11,10 +11,12 @@ reason stored).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import dataclasses
 import inspect
 import logging
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,34 +105,87 @@ def _prepare(cfg: DictConfig, resuming: bool) -> Prepared:
     return Prepared(problem_cfg, info, seed_code, problem.start_note())
 
 
+@dataclass(frozen=True)
+class Warming:
+    """The local pool, warming up in the background since the session began."""
+
+    evaluator: Evaluator
+    started: concurrent.futures.Future
+
+    def discard(self) -> None:
+        """The session ended before using it: wait for the warm-up, then stop the workers."""
+        try:
+            self.started.result()
+        except BaseException:  # noqa: BLE001 - its failure no longer matters
+            pass
+        self.evaluator.close()
+
+
+def _limits(cfg: DictConfig, folder: Path) -> Limits:
+    return dataclasses.replace(limits_from(cfg), hide=hidden_folders(folder))
+
+
+def _warm_early(cfg: DictConfig, problem_cfg: dict, folder: Path) -> Warming | None:
+    """Start the local workers now: their warm-up (imports, instances, numba) runs in their own
+    processes while this one loads the proposers (litellm), opens the archive and creates the
+    run. A Ray pool starts later, after its cluster was checked."""
+    if str(cfg.evaluator.backend) != "local":
+        return None
+    evaluator = Evaluator(problem_cfg, _limits(cfg, folder), workers=int(cfg.evaluator.workers),
+                          gate=bool(cfg.evaluator.gate), seed=int(cfg.search.seed),
+                          secret_envs=key_env_names(to_dict(cfg.llm)))
+    started: concurrent.futures.Future = concurrent.futures.Future()
+
+    def start() -> None:
+        try:
+            evaluator.start()
+            started.set_result(None)
+        except BaseException as e:  # noqa: BLE001 - raised where the session waits for it
+            started.set_exception(e)
+
+    threading.Thread(target=start, name="evolve-warm-up", daemon=True).start()
+    return Warming(evaluator, started)
+
+
 async def run_session(cfg: DictConfig, resuming: bool, new_run_dir: Callable, link_latest: Callable,
                       setup_logging: Callable) -> int:
     folder = Path(cfg.resume) if resuming else new_run_dir(cfg)
     lock = RunLock(folder).acquire() if resuming else None  # before anything is written there
     proposers: list = []
-    try:
-        prep = _prepare(cfg, resuming)
-        proposers = make_proposers(to_dict(cfg.proposer), to_dict(cfg.llm), prep.info)
-        await _start_proposers(proposers, prep.seed_code)
-        check_backend(cfg)  # an unreachable cluster: one line, exit 2, no run created
-        if not resuming:
-            lock = claim_new_folder(folder)
-        setup_logging(folder, cfg.log_level)
-        if prep.start_note:
-            log.warning("%s", prep.start_note)
-        archive = open_archive(cfg, folder)
+    warming: Warming | None = None
+    with ProgressLine(bool(cfg.progress), int(cfg.search.iterations)) as progress:
         try:
-            run = open_run(cfg, archive, folder, prep.info.name, resuming)
-        except BaseException:
-            archive.close()
-            raise
-        opening = None if resuming else (lambda: announce(cfg, archive, run, folder, link_latest))
-        return await _session(cfg, archive, run, folder, prep.problem_cfg, proposers, prep.info,
-                              prep.seed_code, opening)
-    finally:
-        await _close_proposers(proposers)
-        if lock is not None:
-            lock.release()
+            progress.show("loading the problem")
+            prep = _prepare(cfg, resuming)
+            warming = _warm_early(cfg, prep.problem_cfg, folder)
+            workers = int(cfg.evaluator.workers)
+            progress.show(f"warming {workers} worker{'s' if workers != 1 else ''} (compiling "
+                          "the simulator); starting the proposers")
+            proposers = make_proposers(to_dict(cfg.proposer), to_dict(cfg.llm), prep.info)
+            await _start_proposers(proposers, prep.seed_code)
+            check_backend(cfg)  # an unreachable cluster: one line, exit 2, no run created
+            if not resuming:
+                lock = claim_new_folder(folder)
+            setup_logging(folder, cfg.log_level)
+            if prep.start_note:
+                log.warning("%s", prep.start_note)
+            archive = open_archive(cfg, folder)
+            try:
+                run = open_run(cfg, archive, folder, prep.info.name, resuming)
+            except BaseException:
+                archive.close()
+                raise
+            opening = None if resuming else (lambda: announce(cfg, archive, run, folder,
+                                                              link_latest))
+            given, warming = warming, None  # _session owns (and closes) it now
+            return await _session(cfg, archive, run, folder, prep.problem_cfg, proposers,
+                                  prep.info, prep.seed_code, opening, progress, given)
+        finally:
+            if warming is not None:
+                warming.discard()
+            await _close_proposers(proposers)
+            if lock is not None:
+                lock.release()
 
 
 async def _close_proposers(proposers: list) -> None:
@@ -143,25 +198,29 @@ async def _close_proposers(proposers: list) -> None:
 
 async def _session(cfg: DictConfig, archive: Archive, run: Run, folder: Path, problem_cfg: dict,
                    proposers: list, info: ProblemInfo, seed_code: str | None,
-                   opening: Callable | None) -> int:
+                   opening: Callable | None, progress: ProgressLine,
+                   warming: Warming | None) -> int:
     """Everything after the run row exists: whatever happens, the run gets a final status."""
     signals = Signals().install()
-    evaluator: Evaluator | None = None
+    evaluator: Evaluator | None = warming.evaluator if warming is not None else None
     try:
         if opening is not None:
             opening()
-        limits = dataclasses.replace(limits_from(cfg), hide=hidden_folders(folder))
         workers = int(cfg.evaluator.workers)
-        evaluator = make_evaluator(cfg, problem_cfg, limits, run_dir=folder, local=Evaluator,
-                                   secret_envs=key_env_names(to_dict(cfg.llm)))
-        with ProgressLine(bool(cfg.progress), int(cfg.search.iterations)) as progress:
-            # the first minute of a run on a cold machine: numba compiles the simulator here
-            progress.phase(f"warming {workers} worker{'s' if workers != 1 else ''} "
-                           "(compiling the simulator)")
+        # the first minute of a run on a cold machine: numba compiles the simulator here
+        progress.phase(f"warming {workers} worker{'s' if workers != 1 else ''} "
+                       "(compiling the simulator)")
+        if warming is not None:
+            await asyncio.wrap_future(warming.started)
+        else:
+            evaluator = make_evaluator(cfg, problem_cfg, _limits(cfg, folder), run_dir=folder,
+                                       local=Evaluator,
+                                       secret_envs=key_env_names(to_dict(cfg.llm)))
             await asyncio.get_running_loop().run_in_executor(None, evaluator.start)
-            note_isolation(folder, run, archive, evaluator)
-            return await _evolve(cfg, archive, run, folder, evaluator, proposers, info,
-                                 seed_code, signals, progress)
+        assert evaluator is not None
+        note_isolation(folder, run, archive, evaluator)
+        return await _evolve(cfg, archive, run, folder, evaluator, proposers, info, seed_code,
+                             signals, progress)
     except (KeyboardInterrupt, asyncio.CancelledError):
         final(archive, run.id, "stopped", "interrupted (in-flight work lost)")
         return EXIT_INTERRUPTED
@@ -181,7 +240,9 @@ async def _session(cfg: DictConfig, archive: Archive, run: Run, folder: Path, pr
         return fail(archive, run.id, why, f"the run {why} (traceback in {folder / 'run.log'})")
     finally:
         signals.remove()
-        if evaluator is not None:
+        if warming is not None:
+            warming.discard()  # waits for a warm-up still running, then stops the workers
+        elif evaluator is not None:
             evaluator.close()
         archive.close()
 

@@ -183,6 +183,13 @@ def refill() -> None:
         _STATE["standby"] = _spawn(_STATE["limits"])
 
 
+def shut_down() -> None:
+    """Kill the standby child (the worker is leaving)."""
+    child = _STATE.pop("standby", None)
+    if child is not None:
+        child.close(need_status=False)
+
+
 def _take_child(limits: Limits, splits: set[str]) -> Child:
     """The standby child if it fits (same limits, data loaded before it forked), else a new one."""
     child = _STATE.pop("standby", None)

@@ -86,6 +86,10 @@ def main() -> None:
     while (msg := recv_msg(0)) is not None:
         send_msg(out, _reply(worker.TASKS[msg["op"]], msg["args"]))
         worker.refill()  # the next child forks while the controller records this result
+    worker.shut_down()
+    # no interpreter teardown (numba, LLVM, thousands of modules): it took seconds the
+    # controller waited for at the end of every run
+    os._exit(0)
 
 
 if __name__ == "__main__":
