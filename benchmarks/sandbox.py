@@ -5,9 +5,11 @@
   confining the next standby (namespaces, read-only root, limits), which the worker does while
   the controller records the previous result. Measured as the current user and, when root, as a
   plain user created for the run (the unprivileged user-namespace path).
-* `real_path`: a real SMTT candidate (the EDD seed) through the whole evaluation path (controller
-  -> worker -> sandboxed child -> trusted scoring -> controller), minus the same candidate's own
-  work (load, numba compile, run, score) measured in-process, side by side in one run.
+* `real_path`: a real SMTT candidate (EDD seed variants) through the whole evaluation path
+  (controller -> worker -> standby sandboxed child -> gate + train -> trusted scoring -> result
+  frame -> controller), minus the same candidate's own work (load, numba compile, gate and train
+  sets, score) measured in-process, paired and interleaved in one run. The target (issue 18) is
+  on this path's median overhead, not on the trivial body's.
 """
 
 from __future__ import annotations
@@ -64,6 +66,9 @@ def overhead_as_plain_user() -> dict | None:
 
 
 def real_path(n: int = 15) -> dict:
+    """A real SMTT candidate (the EDD seed, a fresh variant each time so nothing is reused)
+    through the real path with the default gate, minus the same variant's own work in-process:
+    load, numba compile, the gate and train sets, scoring. Paired and interleaved."""
     from evolve.config import compose, to_dict
     from evolve.problem import make_problem
     from evolve.result import evaluate_in_process
@@ -71,19 +76,22 @@ def real_path(n: int = 15) -> dict:
     cfg = to_dict(compose(["problem=smtt"], []).problem)
     problem = make_problem({k: v for k, v in cfg.items() if k != "preload"})
     code = problem.seed_path("edd").read_text()
+    sets = problem.gate_sets() + problem.instance_sets("train")
     own, whole = [], []
-    with Evaluator(cfg, Limits(), workers=1, gate=False) as ev:
+    with Evaluator(cfg, Limits(), workers=1, gate=True) as ev:
         ev.evaluate_sync(code)
-        for _ in range(n):  # interleaved, so that load changes hit both alike
+        evaluate_in_process(problem, code, sets=sets)
+        for i in range(n):  # interleaved, so that load changes hit both alike
+            variant = f"{code}\n# variant {i}\n"
             t0 = time.perf_counter()
-            ok = evaluate_in_process(problem, code, "train").ok
+            ok = evaluate_in_process(problem, variant, sets=sets).ok
             own.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            ok &= ev.evaluate_sync(code).ok
+            ok &= asyncio.run(ev.evaluate(variant)).ok  # the controller's own call
             whole.append(time.perf_counter() - t0)
             assert ok
     extra = [w - o for w, o in zip(whole, own)]
-    return {"candidate": "smtt edd seed, train split", "own_work": _stats(own),
+    return {"candidate": "smtt edd seed variants, gate + train split", "own_work": _stats(own),
             "through_sandbox": _stats(whole), "overhead": _stats(extra)}
 
 
@@ -105,6 +113,10 @@ def main() -> None:
     if "--overhead-only" in sys.argv:
         print(json.dumps(overhead()))
         return
+    if "--real-only" in sys.argv:  # only the real per-candidate path (a few minutes less)
+        print(json.dumps({"benchmark": "sandbox", "load_average": os.getloadavg(),
+                          "real_path": real_path(), "overhead_trivial": overhead(50)}, indent=2))
+        return
     trivial = overhead()
     as_user = overhead_as_plain_user()
     real = real_path()
@@ -117,7 +129,7 @@ def main() -> None:
         "overhead_trivial_plain_user": as_user,
         "real_path": real,
         "target_median_ms": 20,
-        "meets_target": trivial["critical"]["median_ms"] < 20,
+        "meets_target": real["overhead"]["median_ms"] <= 20,
         "throughput_test_problem": tp,
     }, indent=2))
 
