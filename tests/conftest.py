@@ -14,9 +14,9 @@ run.
 Under pytest-xdist (`make test`: `-n auto --dist loadgroup`) every worker process runs this set-up
 for itself, so each worker has its own cache folder (the SMTT cache writes `<file>.tmp` before its
 atomic rename, which two writers of the same split would interleave). Tests that share a server
-fixture carry an `xdist_group` mark and run in one worker; a module whose tests share a module-scoped
-fixture (an `evolve` run, a served archive) is kept in one worker too (`_group_by_module_fixture`),
-or each worker would repeat that fixture.
+fixture carry an `xdist_group` mark and run in one worker; a module whose tests share a
+module-scoped fixture (an `evolve` run, a served archive) is kept in one worker too
+(`_group_by_module_fixture`), or each worker would repeat that fixture.
 
 `--cpu-durations=N` lists the N tests that used the most CPU (this process plus every child process
 it waited for, e.g. an `evolve` subprocess and its workers). Unlike --durations it does not grow
