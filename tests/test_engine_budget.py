@@ -7,36 +7,13 @@ interpreter start-up on top (tests/test_engine_interrupt.py runs the real proces
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from evolve import app, session
 from tests.engine_util import ROOT, SORTING, rows, write_variants
-from tests.unit.inprocess import InProcessEvaluator
+from tests.unit.inprocess import InProcessPool
 
 SLOW_S = 1.0  # per evaluation in the wall-time test: 50 of them cannot fit in its 3 s budget
-
-
-class InProcessPool(InProcessEvaluator):
-    """Stands in for the worker pool (session.Evaluator): scores in this process, no sandbox."""
-
-    delay_s = 0.0
-    isolation, isolation_detail = "reduced", "in process (test)"
-
-    def __init__(self, problem_cfg, limits, **_: object):
-        super().__init__(problem_cfg)
-
-    def start(self) -> InProcessPool:
-        return self
-
-    def close(self) -> None:
-        pass
-
-    async def evaluate(self, code, split="train", instance_paths=None):
-        # a lower bound on each evaluation's time, whatever the machine's load
-        await asyncio.sleep(self.delay_s)
-        return await super().evaluate(code, split, instance_paths)
 
 
 @pytest.fixture(autouse=True)
