@@ -4,6 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ITERATIONS ?= 300
+# pytest-xdist workers for `make test` (auto: one per core)
+TEST_WORKERS ?= auto
 
 .PHONY: install run test test-fast test-profile lint bench clean
 
@@ -21,8 +23,10 @@ run: $(STAMP)
 	$(BIN)/evolve problem=smtt search.iterations=$(ITERATIONS)
 	$(BIN)/evolve-replay runs/smtt/latest --split test --baselines edd,mdd,mddc
 
+# Everything, in parallel: tests that share a server (PostgreSQL, the Ray cluster) or a module's
+# fixture run in one worker (xdist_group marks, tests/conftest.py), the rest spread freely.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 # The in-process tests only (engine parts with candidates scored in this process, no sandbox,
 # no subprocess): the quick loop while changing the engine. `make test` runs them too.

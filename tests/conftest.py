@@ -11,10 +11,18 @@ numba's on-disk cache (`cache=True`) is left alone: it lives in __pycache__ besi
 (ignored by git), not in the home, and is what keeps the kernels from being recompiled on every
 run.
 
+Under pytest-xdist (`make test`: `-n auto --dist loadgroup`) every worker process runs this set-up
+for itself, so each worker has its own cache folder (the SMTT cache writes `<file>.tmp` before its
+atomic rename, which two writers of the same split would interleave). Tests that share a server
+fixture carry an `xdist_group` mark and run in one worker; a module whose tests share a
+module-scoped fixture (an `evolve` run, a served archive) is kept in one worker too
+(`_group_by_module_fixture`), or each worker would repeat that fixture.
+
 `--cpu-durations=N` lists the N tests that used the most CPU (this process plus every child process
 it waited for, e.g. an `evolve` subprocess and its workers). Unlike --durations it does not grow
 when the machine is busy with other work, so it says where the suite's time goes on a shared
-2-core machine: `python -m pytest -q --cpu-durations=40 tests/...`.
+2-core machine: `python -m pytest -q --cpu-durations=40 tests/...`. Under xdist each worker measures
+its tests and the figure travels to the controller in the report's user_properties.
 """
 
 from __future__ import annotations
@@ -46,13 +54,51 @@ def _cpu_seconds() -> float:
 
 
 _cpu: dict[str, float] = {}
+_CPU_KEY = "cpu_seconds"
+_cpu_start: dict[str, float] = {}
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):
-    start = _cpu_seconds()
+    _cpu_start[item.nodeid] = _cpu_seconds()
     yield
-    _cpu[item.nodeid] = _cpu_seconds() - start  # set-up, call and tear-down
+    _cpu_start.pop(item.nodeid, None)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "teardown" and item.nodeid in _cpu_start:
+        # set-up, call and tear-down; carried by the report so that it reaches xdist's controller
+        report.user_properties.append((_CPU_KEY, _cpu_seconds() - _cpu_start[item.nodeid]))
+
+
+def pytest_runtest_logreport(report) -> None:
+    if report.when == "teardown":
+        for key, value in report.user_properties:
+            if key == _CPU_KEY:
+                _cpu[report.nodeid] = value
+
+
+def _group_by_module_fixture(item) -> str | None:
+    """The module's name when the test uses a fixture of module (or class/package) scope defined
+    in the tests (not a session-wide plugin fixture, which every worker has anyway)."""
+    info = getattr(item, "_fixtureinfo", None)
+    for defs in (info.name2fixturedefs.values() if info else ()):
+        for fixturedef in defs:
+            if fixturedef.scope in ("module", "class", "package"):
+                return item.module.__name__ if item.module else None
+    return None
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            # one PostgreSQL server (session fixture, tests/pgserver.py) for all its tests
+            group = "pg" if "pg_server" in item.fixturenames else _group_by_module_fixture(item)
+            if group:
+                item.add_marker(pytest.mark.xdist_group(group))
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:

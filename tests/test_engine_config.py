@@ -108,6 +108,5 @@ def test_shipped_configs_define_every_key_the_engine_reads(overrides):
         assert OmegaConf.select(cfg, "problem.preload") == []
 
 
-def test_show_prints_composed_config():
-    proc = run_evolve(*SORTING, "search.iterations=7", "--show", timeout=120)
-    assert "iterations: 7" in proc.stdout and "name: sorting" in proc.stdout
+# `--show` (composed config, resolved) from a real process: tests/test_cli_hydra.py::
+# test_cfg_job_show_and_package, with the same SORTING and search.iterations=7.

@@ -10,9 +10,10 @@ import time
 
 from omegaconf import OmegaConf
 
-from evolve import app
+from evolve import app, session
 from evolve.config import load_saved, validate
 from tests.engine_util import ROOT, SORTING, evolve_cmd, rows, run_evolve, write_variants
+from tests.unit.inprocess import InProcessPool
 
 ITERATIONS = 30
 
@@ -57,23 +58,28 @@ def test_kill_9_then_resume_finishes_budget(tmp_path):
     assert len(rows(run_dir, "select id from programs where proposer='seed'")) == 2  # 2 islands
 
 
-def test_resume_can_extend_the_budget(tmp_path, capsys):
+def test_resume_can_extend_the_budget(tmp_path, capsys, monkeypatch):
+    # In process through app.main (real Hydra, session and archive; candidates scored in this
+    # process): the kill -9 test above resumes a real process.
+    monkeypatch.setattr(session, "Evaluator", InProcessPool)
     programs = ",".join(map(str, write_variants(tmp_path / "variants", 6)))
     run_dir = tmp_path / "run"
-    run_evolve(*SORTING, "proposer=scripted", f"proposer.programs=[{programs}]",
-               "search.iterations=3", f"run_dir={run_dir}", "progress=false")
-    run_evolve(*SORTING[:2], f"resume={run_dir}", "search.iterations=6", "progress=false")
+    assert app.main([*SORTING, "proposer=scripted", f"proposer.programs=[{programs}]",
+                     "search.iterations=3", f"run_dir={run_dir}", "progress=false"]) == 0
+    assert app.main([*SORTING[:2], f"resume={run_dir}", "search.iterations=6",
+                     "progress=false"]) == 0
     its = sorted(r[0] for r in rows(run_dir,
                                     "select iteration from programs where proposer='scripted'"))
     assert its == [1, 2, 3, 4, 5, 6]
-    bad = run_evolve(*SORTING[:2], f"resume={run_dir}", "problem.seed_program=x", check=False)
-    assert bad.returncode == 2 and "cannot change" in bad.stderr
+    capsys.readouterr()
+    assert app.main([*SORTING[:2], f"resume={run_dir}", "problem.seed_program=x"]) == 2
+    assert "cannot change" in capsys.readouterr().err
     _check_resume_overrides_against_the_schema(run_dir, capsys)
 
 
 def _check_resume_overrides_against_the_schema(run_dir, capsys) -> None:
     """`evolve resume=` merges the saved config onto the typed schema: bad values are one line
-    (app.main in process; the seed_program case above is the same path as a real process)."""
+    (app.main in process)."""
     saved = OmegaConf.load(run_dir / "config.yaml")
     validate(load_saved(OmegaConf.to_container(saved)))  # type: ignore[arg-type]
     for override, message in (("search.iterations=abc",

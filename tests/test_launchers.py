@@ -85,6 +85,7 @@ def ray_cluster():
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("ray")  # one Ray cluster at a time on the machine (tests/conftest.py)
 def test_sweep_on_a_ray_cluster(tmp_path, ray_cluster):
     sweep = tmp_path / "sweep"
     proc = run_evolve("-m", *TINY, *SWEEP, "hydra/launcher=ray",

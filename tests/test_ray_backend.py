@@ -27,6 +27,9 @@ from tests.sandbox_util import SECRET, evolve_env
 from tests.test_determinism_smtt import QUERY, WALL_CLOCK
 from tests.test_sandbox_attacks import EXPECTED
 
+# one worker under pytest-xdist: the module's cluster, and no second Ray cluster beside it
+pytestmark = pytest.mark.xdist_group("ray")
+
 HOSTILE = ROOT / "tests" / "hostile"
 # the attacks needing no listener or sentinel (test_sandbox_attacks covers those locally)
 ATTACKS = ["infinite_loop.py", "memory_bomb.py", "fork_bomb.py", "os_exit.py", "sys_exit.py",

@@ -95,6 +95,9 @@ def _all_text(run_dir: Path) -> str:
                             if p.is_file() and p.suffix in (".log", ".json", ".py", ".yaml"))
 
 
+# the Ray attack test (tests/test_ray_backend.py) clears and checks the same /tmp/evolve_escape.txt:
+# one xdist worker for both, so that one test's clean-up never hides the other's escape
+@pytest.mark.xdist_group("ray")
 @pytest.mark.parametrize("who", ["root", "user"])
 def test_attacks_recorded_and_contained(who, tmp_path):
     if who == "root" and os.geteuid() != 0:

@@ -3,6 +3,7 @@ with candidates scored in this process (trusted test programs only, no sandbox).
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,27 @@ class InProcessEvaluator:
         module, _, name = func.partition(":")
         return getattr(importlib.import_module(module), name)(self.problem,
                                                               {**payload, "jit": False})
+
+
+class InProcessPool(InProcessEvaluator):
+    """Stands in for the worker pool (session.Evaluator): scores in this process, no sandbox."""
+
+    delay_s = 0.0
+    isolation, isolation_detail = "reduced", "in process (test)"
+
+    def __init__(self, problem_cfg, limits, **_: object):
+        super().__init__(problem_cfg)
+
+    def start(self) -> InProcessPool:
+        return self
+
+    def close(self) -> None:
+        pass
+
+    async def evaluate(self, code, split="train", instance_paths=None):
+        # a lower bound on each evaluation's time, whatever the machine's load
+        await asyncio.sleep(self.delay_s)
+        return await super().evaluate(code, split, instance_paths)
 
 
 def config(*overrides: str):
