@@ -45,7 +45,8 @@ def test_every_subcommand_on_a_real_run(run_dir, capsys, tmp_path, monkeypatch):
         (str(run_dir), best.id, "finished")]
     assert runs[0]["iterations"] == ITERATIONS
 
-    top = json.loads(cli(capsys, archive_cli.main, "top", run_dir.parent, "-k", "3", "--json"))
+    top = json.loads(cli(capsys, archive_cli.main, "top", run_dir.parent, "-k", "3", "--by",
+                         "train", "--json"))
     assert top[0]["id"] == best.id and len(top) == min(3, sum(p.status == "ok" for p in programs))
 
     shown = json.loads(cli(capsys, archive_cli.main, "show", run_dir, best.id, "--json"))
@@ -76,6 +77,7 @@ def test_every_subcommand_on_a_real_run(run_dir, capsys, tmp_path, monkeypatch):
     assert "by proposer" in cli(capsys, archive_cli.main, "stats", run_dir)
 
     d = json.loads(cli(capsys, replay_cli.main, run_dir, "--json", *trust))
-    assert d["problem"] == "sorting" and d["program"]["id"] == best.id
+    chosen = archive.best_validated(run.id, 1)[0]  # replay and best.py: the validation-best
+    assert d["problem"] == "sorting" and d["program"]["id"] == chosen.id
     assert set(d["baselines"]) == {"argsort", "identity"}
     assert all("inversions" in s["metrics"] for s in d["sets"])

@@ -60,8 +60,9 @@ def _parser() -> argparse.ArgumentParser:
                         "all: both; no_gain: tuning steps that found no improvement")
     s.add_argument("--by", choices=q.TOP_ORDERS, default="validation",
                    help="validation: the validated programs (those that entered the training "
-                        "top-k) by validation score (default; a run without validation scores "
-                        "falls back to train); train: by training score")
+                        "top-k) by validation score, then the rest by training score (default; "
+                        "a run without validation scores falls back to train); train: by "
+                        "training score")
     s = sub.add_parser("show", parents=[common], help="one program: code, metrics, prompt, reply")
     s.add_argument("run", metavar="RUN")
     s.add_argument("id", metavar="ID")

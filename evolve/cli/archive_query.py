@@ -110,12 +110,12 @@ def _wanted(p: Program, status: str) -> bool:
 
 def top(h: RunHandle, k: int, include_all: bool = False, status: str = "ok",
         by: str = "validation") -> list[dict[str, Any]]:
-    """The k best successful programs by validation score (the validated ones: those that
-    entered the training top-k; a run without validation scores falls back to train, with a
-    note), or by training score with `by=train` (duplicates and migration copies only with
-    include_all). Another `status` lists those rows instead: successes by score, then the rest
-    in the order they were recorded, each with the first line of its error. Every row carries
-    `val_score` (None: not validated)."""
+    """The k best successful programs: by validation score (the validated ones, those that
+    entered the training top-k, then the others by train score; a run without validation
+    scores falls back to train, with a note), or by training score with `by=train` (duplicates
+    and migration copies only with include_all). Another `status` lists those rows instead:
+    successes by score, then the rest in the order they were recorded, each with the first line
+    of its error. Every row carries `val_score` (None: not validated)."""
     vals = _val_scores(h)
     return [dict(r, val_score=vals.get(r["id"])) for r in _top(h, k, include_all, status, by)]
 
@@ -130,7 +130,11 @@ def _top(h: RunHandle, k: int, include_all: bool, status: str, by: str) -> list[
         return [dict(program_dict(p), rank=i + 1, outcome="no_gain" if is_no_gain(p) else p.status,
                      error_line=_first_line(p.error)) for i, p in enumerate(progs[:k])]
     if by == "validation" and not include_all:
+        # the validated programs first, by validation score; then the rest, by train score
         progs = h.best(k, by="validation")
+        chosen = {p.id for p in progs}
+        progs += [p for p in h.archive.best(h.run.id, k + len(chosen)) if p.id not in chosen]
+        progs = progs[:k]
     elif include_all:
         progs = [p for p in h.archive.programs(h.run.id)
                  if p.status == "ok" and p.score is not None]
