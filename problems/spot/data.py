@@ -41,8 +41,11 @@ MULTI_SCENARIOS = (
                        "us-east-1f", "us-east-1a", "us-west-2b", "us-east-1c"), 2),
 )
 # stored multi-region windows that do not overlap any test window in time (see build_data.py)
-MULTI_TRAIN_WINDOWS = (27, 16, 29, 9, 11, 23)  # 13-19 March 2023
-MULTI_VALIDATION_WINDOWS = (19, 15)  # 17-21 February 2023, disjoint from train and test
+# ADRS windows 27, 16, 29, 9, 11, 23 (13-19 March 2023), then 100-105: windows cut from the full
+# aws-02-15-2023 traces (build_data.MULTI_CUTS) between the test windows, 24 Feb - 28 March
+MULTI_TRAIN_WINDOWS = (27, 16, 29, 9, 11, 23, 100, 101, 102, 103, 104, 105)
+# ADRS 19 and 15 and the cuts 106, 107 (15-22 February 2023), disjoint from train and test
+MULTI_VALIDATION_WINDOWS = (19, 15, 106, 107)
 
 
 @functools.lru_cache(maxsize=1)

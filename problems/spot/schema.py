@@ -48,8 +48,8 @@ class SpotSingleSchema(SpotSchema):
     suite: Suite = Suite.leaderboard
     deadlines_hours: list[float] | None = items(None, nonempty=True, ge=0)  # None: the suite's
     overheads_hours: list[float] | None = items(None, nonempty=True, ge=0)  # None: the suite's
-    train_windows: int = num(8, ge=1)  # windows per env cut from the 2022-11-28 ping period
-    validation_windows: int = num(8, ge=1)  # windows per env cut from the 2022-12-13 period
+    train_windows: int = num(16, ge=1)  # windows per env cut from the 2022-11-28 ping period
+    validation_windows: int = num(16, ge=1)  # windows per env cut from the 2022-12-13 period
     spot_price: float = num(0.9731, ge=0)  # $/h billed for spot time
 
 
