@@ -44,11 +44,14 @@ def chromium() -> Iterator:
 
 
 @contextmanager
-def served(spec: str | Path, *extra: str) -> Iterator[str]:
-    """`evolve-archive serve SPEC --port 0` in a subprocess; yields its base URL and stops it."""
+def served(spec: str | Path, *extra: str, root: Path = ROOT,
+           env: dict[str, str] | None = None) -> Iterator[str]:
+    """`evolve-archive serve SPEC --port 0` in a subprocess; yields its base URL and stops it.
+    `root` is the source tree it runs from (`python -m` imports `evolve` from there first: the
+    benchmark serves an older checkout next to this one)."""
     proc = subprocess.Popen([sys.executable, "-m", "evolve.cli.archive", "serve", str(spec),
-                             "--port", "0", *extra], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                             "--port", "0", *extra], cwd=root, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, env=env)
     try:
         deadline = time.monotonic() + HANG_GUARD_S
         url, seen = None, []

@@ -13,6 +13,7 @@ from evolve.cli.archive_kinds import outcome
 from evolve.cli.archive_query import best_score
 from evolve.cli.archive_stats import stats as run_stats
 from evolve.cli.runref import RunHandle
+from evolve.web.grid import map_elites
 from evolve.web.panels import panel_for
 
 # Columns of the program table the pages need (the code stays in the database).
@@ -90,39 +91,14 @@ def islands(progs: list[Row]) -> list[dict[str, Any]]:
     return [out[k] for k in sorted(out)]
 
 
-def map_elites(h: RunHandle) -> dict[str, Any] | None:
-    """The MAP-Elites grid of the run's successful programs, as the loop builds it (None when
-    the run's config has no exploration through the grid)."""
-    search = (h.run.config or {}).get("search") or {}
-    me = search.get("map_elites") or {}
-    if not me or not search.get("exploration"):
-        return None
-    from evolve.population import view_of
-    from evolve.selection import MapElites
-
-    try:
-        grid = MapElites(list(me.get("features") or ["code_length", "behaviour"]),
-                         int(me.get("bins") or 8))
-    except (ValueError, TypeError):
-        return None  # a config value this version does not know: no grid rather than a 500
-    with h.archive.Session() as s:
-        pool = [view_of(p) for p in s.scalars(
-            select(Program).where(Program.run_id == h.run.id, Program.status == "ok",
-                                  Program.score.is_not(None), Program.duplicate_of.is_(None),
-                                  Program.proposer != "migration"))]
-    cells = grid.cells(pool)
-    return {"features": grid.features, "bins": grid.bins,
-            "cells": [{"key": list(k), "id": p.id, "score": _num(p.score)}
-                      for k, p in sorted(cells.items()) if all(i >= 0 for i in k)]}
-
-
-def run_page(h: RunHandle) -> dict[str, Any]:
+def run_page(h: RunHandle, lengths: dict[int, float] | None = None) -> dict[str, Any]:
+    """`lengths`: the block length per program id, kept by the server between requests."""
     progs = rows(h)
     best = best_score(h)
     pts = points(progs)
     return {"summary": dict(summary(h), programs=len(pts)), "points": pts,
             "islands": islands(progs),
-            "stats": run_stats(h), "grid": map_elites(h),
+            "stats": run_stats(h), "grid": map_elites(h, lengths),
             "panel": panel_for(h.run, dict(best.metrics or {})) if best else None}
 
 
