@@ -81,3 +81,22 @@ def shot(page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def click_mark(page, canvas: str, pid: int) -> None:
+    """Click program `pid` on a canvas chart, as a user would (a real mouse click where the
+    chart says it drew that program)."""
+    where = page.locator(canvas).evaluate("(c, id) => c._locate(id)", pid)
+    assert where is not None, f"program {pid} is not drawn on {canvas}"
+    box = page.locator(canvas).bounding_box()
+    page.mouse.click(box["x"] + where["x"], box["y"] + where["y"])
+
+
+def hover_text(page, canvas: str, pid: int) -> str:
+    """The tip a chart shows when the pointer rests on program `pid`."""
+    where = page.locator(canvas).evaluate("(c, id) => c._locate(id)", pid)
+    box = page.locator(canvas).bounding_box()
+    page.mouse.move(box["x"] + where["x"], box["y"] + where["y"])
+    tip = page.locator(canvas + " ~ .tip.on")
+    tip.wait_for()
+    return tip.inner_text()

@@ -102,33 +102,48 @@ def run_page(h: RunHandle, lengths: dict[int, float] | None = None) -> dict[str,
             "panel": panel_for(h.run, dict(best.metrics or {})) if best else None}
 
 
+def _rows_of(kids: dict[int | None, list[int]], first: set[int]) -> dict[int, int]:
+    """A row per program: a parent's row goes on to one child (the one on the seed -> best
+    path, else the oldest), every other child opens a new row below, depth first, so a chain
+    of improvements is one horizontal line and a family sits together."""
+    row: dict[int, int] = {}
+    nxt = 0
+    stack: list[tuple[int, int | None]] = [(pid, None) for pid in reversed(kids.get(None, []))]
+    while stack:  # iterative: a 5,000-step chain would overflow recursion
+        pid, inherited = stack.pop()
+        if inherited is None:
+            inherited, nxt = nxt, nxt + 1
+        row[pid] = inherited
+        children = kids.get(pid, [])
+        heir = next((c for c in children if c in first), children[0] if children else None)
+        rest = [c for c in children if c != heir]
+        stack.extend((c, None) for c in reversed(rest))
+        if heir is not None:
+            stack.append((heir, inherited))  # popped next: its subtree fills rows first
+    return row
+
+
 def tree(h: RunHandle) -> dict[str, Any]:
-    """Lineage nodes laid out for drawing: x = iteration, y = depth-first order, so a family
-    sits together and no two nodes share a place (no overlapping labels)."""
+    """Lineage nodes laid out for drawing: x = iteration, y = a row (see `_rows_of`); no two
+    nodes share a place, so no label overlaps another."""
     progs = [p for p in rows(h) if p.proposer != "migration"]
     by_id = {p.id: p for p in progs}
     kids: dict[int | None, list[int]] = {}
     for p in progs:
         parent = p.parent_id if p.parent_id in by_id else None
         kids.setdefault(parent, []).append(p.id)
-    order: list[int] = []
-    stack = list(reversed(kids.get(None, [])))
-    while stack:  # iterative: a 5,000-step chain would overflow recursion
-        pid = stack.pop()
-        order.append(pid)
-        stack.extend(reversed(kids.get(pid, [])))
-    y = {pid: i for i, pid in enumerate(order)}
     best = best_score(h)
     path: list[int] = []
     cur = by_id.get(best.id) if best else None
     while cur is not None and cur.id not in path:
         path.append(cur.id)
         cur = by_id.get(cur.parent_id) if cur.parent_id is not None else None
+    y = _rows_of(kids, set(path))
     nodes = [[p.id, p.parent_id if p.parent_id in by_id else None, p.iteration, y[p.id],
               _num(p.score) if p.status == "ok" else None, outcome(p), p.proposer,
               p.stage or "", p.duplicate_of is not None] for p in progs if p.id in y]
     return {"summary": dict(summary(h), programs=len(nodes)), "nodes": nodes,
-            "best_path": path[::-1]}
+            "rows": max(y.values(), default=-1) + 1, "best_path": path[::-1]}
 
 
 def failures(h: RunHandle, kind: str = "", operator: str = "", model: str = "",
