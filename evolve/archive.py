@@ -38,7 +38,17 @@ from evolve.archive_models import (  # noqa: F401 - the models are part of the a
     ProgramParent,
     Run,
     SafeText,
+    SetScoreRecord,
+    Validation,
     utcnow,
+)
+from evolve.archive_sets import (
+    SetRow,
+    has_tables,
+    read_set_scores,
+    read_validations,
+    set_records,
+    validation_best,
 )
 from evolve.config import ConfigError
 
@@ -139,6 +149,7 @@ class Archive:
         # opened, and refuse to write once the path names another file or none.
         self.path = None if readonly else _sqlite_file(url)
         self._identity = self._stat() if self.path is not None else None
+        self._sets_known = False  # the tables of revision 0003 were seen (they never go away)
 
     def _stat(self) -> tuple[int, int] | None:
         try:
@@ -227,6 +238,9 @@ class Archive:
                 s.add(call)
             for name, text in (getattr(program, "pending_artifacts", None) or {}).items():
                 s.add(Artifact(program_id=program.id, name=str(name)[:64], text=str(text)))
+            for rec in getattr(program, "pending_sets", None) or ():
+                rec.program_id = program.id
+                s.add(rec)
             run = s.get(Run, program.run_id)
             run.updated_at = utcnow()
             for k, v in (run_updates or {}).items():
@@ -278,6 +292,45 @@ class Archive:
         with self.Session() as s:
             return float(s.scalar(select(func.coalesce(func.sum(LLMCall.cost_usd), 0.0)).where(
                 LLMCall.run_id == run_id)) or 0.0)
+
+    # ---- per-set scores and validation (revision 0003) -------------------------------------
+    def _has_sets(self) -> bool:
+        if not self._sets_known:
+            self._sets_known = has_tables(self.engine)
+        return self._sets_known
+
+    def set_scores(self, program_ids: Iterable[int],
+                   split: str | None = None) -> dict[int, list[SetRow]]:
+        """Per program id, its per-set results ({} entries for an archive older than them);
+        `split` keeps one split (train, validation, or a cascade stage such as gate)."""
+        ids = list(program_ids)
+        if not self._has_sets():
+            return {int(i): [] for i in ids}
+        with self.Session() as s:
+            return read_set_scores(s, ids, split)
+
+    def add_validation(self, row: Validation, sets: Iterable[dict]) -> Validation:
+        """One transaction: a program's validation result and its per-set rows."""
+        with self._writing() as s:
+            s.add(row)
+            for rec in set_records(sets, "validation"):
+                rec.program_id = row.program_id
+                s.add(rec)
+        return row
+
+    def validations(self, run_id: int) -> dict[int, Validation]:
+        """The run's validation results by program id ({} for an archive older than them)."""
+        if not self._has_sets():
+            return {}
+        with self.Session() as s:
+            return read_validations(s, run_id)
+
+    def best_validated(self, run_id: int, k: int = 1) -> list[Program]:
+        """The k programs with the best validation score ([] when none was validated)."""
+        if not self._has_sets():
+            return []
+        with self.Session() as s:
+            return validation_best(s, run_id, k)
 
     # ---- held-out metrics (evolve-archive compare) -----------------------------------------
     def ensure_heldout(self) -> None:

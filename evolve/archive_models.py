@@ -1,5 +1,6 @@
 """The archive's tables (SQLAlchemy 2.0 models): runs, programs, lineage, LLM calls, held-out
-scores and artifacts. Their history is in evolve/migrations: a change here needs a revision there.
+scores, artifacts, per-set scores and validation results. Their history is in
+evolve/migrations: a change here needs a revision there.
 """
 
 from __future__ import annotations
@@ -171,3 +172,40 @@ class Artifact(Base):
     program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
     name: Mapped[str] = mapped_column(SafeText)
     text: Mapped[str] = mapped_column(SafeText)  # a candidate's output may hold NUL characters
+
+
+class SetScoreRecord(Base):
+    """One instance set's trusted metrics from one evaluation of a program: the train sets (or
+    the cascade stage it stopped at) when it was recorded, the validation sets when it entered
+    the training top-k."""
+
+    __tablename__ = "set_scores"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    split: Mapped[str] = mapped_column(SafeText)  # train | validation | a cascade stage's name
+    set_name: Mapped[str] = mapped_column(SafeText)
+    # the set's own `score` metric when the problem reports one (else None)
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    metrics: Mapped[dict] = mapped_column(JSONText, default=dict)
+
+
+class Validation(Base):
+    """A program's evaluation on the validation split (the training top-k only): what picks the
+    run's reported best. A table of its own, not columns of `programs`, so that a reader of an
+    older archive (opened without upgrading) still selects programs."""
+
+    __tablename__ = "validations"
+    __table_args__ = (
+        Index("ix_validations_run_score", "run_id", "score"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    status: Mapped[str] = mapped_column(SafeText)  # ok | a failure kind
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)  # None unless a full ok
+    stage: Mapped[str | None] = mapped_column(SafeText, nullable=True)  # gate | full
+    metrics: Mapped[dict] = mapped_column(JSONText, default=dict)
+    eval_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

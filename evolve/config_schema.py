@@ -76,6 +76,9 @@ class SearchConfig:
     exploration: float = num(0.2, ge=0, le=1)  # chance to pick the parent from the MAP-Elites grid
     num_top_inspirations: int = num(2, ge=0)
     num_diverse_inspirations: int = num(1, ge=0)
+    # programs entering the training top-k are also scored on the validation split; the best
+    # there is the run's reported best (best.py, evolve-archive top/export, evolve-replay). 0: off
+    validate_top_k: int = num(5, ge=0, le=1000)
     map_elites: MapElites = field(default_factory=MapElites)
 
 

@@ -6,28 +6,28 @@ import asyncio
 import logging
 import time
 import traceback
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from evolve.archive import Archive, ArchiveError, LLMCall, Program, Run
+from evolve.archive_sets import set_records, split_of
+from evolve.loop_stats import RECENT, Budget, Stats  # noqa: F401 - the loop's API since before
 from evolve.population import Population, view_of
 from evolve.problem import ProblemError
 from evolve.program import code_hash, is_failure
 from evolve.proposers.base import CallRecord, ProblemInfo, Proposal, ProposalContext, Proposer
 from evolve.result import EvalResult
 from evolve.selection import IslandSelector
+from evolve.validation import Validator, usable
 
 PROBLEM_ERROR_STREAK = 5  # consecutive children a problem's own code fails on before the run stops
 
 log = logging.getLogger("evolve")
 
 MAX_TRACEBACK = 8000  # characters of an engine_error traceback kept in the archive
-RECENT = 20  # iterations the live line's rate (and so its ETA) is measured over
 
 
 def short_traceback(exc: BaseException, limit: int = MAX_TRACEBACK) -> str:
@@ -39,32 +39,6 @@ def short_traceback(exc: BaseException, limit: int = MAX_TRACEBACK) -> str:
     return f"{text[:half]}\n... [{len(text) - 2 * half} characters cut] ...\n{text[-half:]}"
 
 
-@dataclass(frozen=True)
-class Budget:
-    """When to stop: iterations, wall time, target score, LLM cost."""
-
-    iterations: int
-    max_seconds: float | None = None
-    target_score: float | None = None
-    max_cost_usd: float | None = None
-
-
-@dataclass
-class Stats:
-    """Live counters for the progress line (times are time.monotonic() values)."""
-
-    done: int = 0
-    failures: int = 0  # failed programs only: not duplicates, not `no_gain` steps
-    evaluations: int = 0
-    cost: float = 0.0
-    best: float | None = None
-    started: float = field(default_factory=time.monotonic)
-    model_cost: dict[str, float] = field(default_factory=dict)  # per-model dollars (LLM runs)
-    # when the loop started, then when each of the last RECENT iterations was recorded
-    recent: deque[float] = field(default_factory=lambda: deque(maxlen=RECENT + 1))
-    deadline: float | None = None  # when search.max_seconds runs out (None: no time budget)
-
-
 class Controller:
     """Runs one evolution until its budget is spent or it is asked to stop."""
 
@@ -72,7 +46,7 @@ class Controller:
                  proposers: list[tuple[Proposer, float]], problem: ProblemInfo, budget: Budget,
                  seed: int, concurrency: int, run_dir: Path | None,
                  on_progress: Callable[[Stats, int], None] | None = None,
-                 on_phase: Callable[[str], None] | None = None):
+                 on_phase: Callable[[str], None] | None = None, validate_top_k: int = 0):
         self.archive, self.run_row, self.evaluator = archive, run, evaluator
         self.selector, self.proposers, self.problem = selector, proposers, problem
         self.budget, self.seed = budget, int(seed)
@@ -87,6 +61,8 @@ class Controller:
         self.stop_reason: str | None = None
         self.wall_before = float(run.wall_seconds or 0.0)
         self._t0 = time.monotonic()
+        self.validator = Validator(archive, run.id, evaluator, validate_top_k,
+                                   on_result=self._on_validation)
 
     # ---- state ----------------------------------------------------------------------------
     def load(self) -> None:
@@ -98,7 +74,8 @@ class Controller:
             self.stats.cost += c.cost_usd
             self.stats.model_cost[c.model] = self.stats.model_cost.get(c.model, 0.0) + c.cost_usd
         loop = asyncio.get_event_loop()
-        for row in self.archive.programs(self.run_row.id):
+        rows = self.archive.programs(self.run_row.id)
+        for row in rows:
             v = view_of(row, costs.get(row.id, 0.0))
             self.pop.add(v)
             if row.code_hash and row.duplicate_of is None and row.code_hash not in self.hashes:
@@ -109,6 +86,10 @@ class Controller:
         self.stats.failures = sum(1 for p in self.pop.programs if _counts_as_failure(p))
         best = self.pop.best()
         self.stats.best = best.score if best else None
+        self.validator.load(rows)
+        vbest = self.validator.best({r.id: r for r in rows})
+        if vbest is not None:
+            self.stats.best_val, self.stats.best_val_id = vbest[1].score, vbest[0].id
 
     def elapsed(self) -> float:
         return self.wall_before + time.monotonic() - self._t0
@@ -124,7 +105,7 @@ class Controller:
         seed_row = Program(
             run_id=self.run_row.id, iteration=0, island=0, generation=0, code=seed_code,
             code_hash=code_hash(seed_code), proposer="seed", **self._eval_fields(res))
-        seed_row.pending_artifacts = res.stored_artifacts()  # type: ignore[attr-defined]
+        _attach(seed_row, res)
         first = self._record(seed_row, [], [])
         for k in range(1, islands):
             self._record(Program(
@@ -142,13 +123,18 @@ class Controller:
         if self.budget.max_seconds is not None:
             self.stats.deadline = self._t0 + self.budget.max_seconds - self.wall_before
         try:
+            self.validator.start()  # after a resume: what entered the top-k but is not validated
             await self._drive(todo, pending)
+            if self.validator.tasks:
+                self._phase("validating the training top-k")
+            await self.validator.drain()
         except BaseException:
             # archive lost, interrupted twice, or a bug in the loop itself: nothing half-done
             # keeps running behind the caller's back
             for task in pending.values():
                 task.cancel()
             await asyncio.gather(*pending.values(), return_exceptions=True)
+            await self.validator.cancel()
             raise
         return self.stop_reason or "finished"
 
@@ -308,8 +294,7 @@ class Controller:
             self.stats.evaluations += 1
             fields = self._eval_fields(res)
             row = Program(code=prop.code, code_hash=h, **fields, **base)
-            # stored with the row, in its transaction (archive.record)
-            row.pending_artifacts = res.stored_artifacts()  # type: ignore[attr-defined]
+            _attach(row, res)
             row.improved = self._improved(row.score, sel.parent)
             self._record(row, edges, prop.calls)
             state["recorded"] = True
@@ -360,6 +345,8 @@ class Controller:
         self.archive.record(row, edges, llm, run_updates={"wall_seconds": self.elapsed()})
         view = view_of(row, sum(c.cost_usd for c in calls))
         self.pop.add(view)
+        self.validator.note(row)
+        self.validator.start()
         if row.proposer not in ("seed", "migration"):
             self.stats.done += 1
             self.stats.failures += _counts_as_failure(row)
@@ -369,10 +356,22 @@ class Controller:
                 and (row.stage or "full") == "full" and (
                 self.stats.best is None or view.score > self.stats.best):
             self.stats.best = view.score
-            self._write_best(view)
+            if self.stats.best_val is None:  # until a validated program exists
+                self._write_best(view)
             log.info("iteration %d: new best %.6g (program %d, %s/%s)", row.iteration, view.score,
                      row.id, row.proposer, row.operator or "-")
         return row
+
+    def _on_validation(self, p: Program, v) -> None:
+        """A validation result: a new validation-best (ties to the older program) is best.py."""
+        if not usable(v):
+            return
+        best, best_id = self.stats.best_val, self.stats.best_val_id
+        if best is None or v.score > best or (v.score == best and p.id < (best_id or p.id)):
+            self.stats.best_val, self.stats.best_val_id = v.score, p.id
+            self._write_best(p)
+            log.info("program %d (iteration %d): new validation best %.6g (train %.6g)", p.id,
+                     p.iteration, v.score, p.score)
 
     def _write_best(self, p) -> None:
         if self.run_dir is None:
@@ -383,6 +382,13 @@ class Controller:
             tmp.replace(self.run_dir / "best.py")
         except (OSError, UnicodeError) as e:  # a convenience copy: the archive has the program
             log.warning("could not write best.py: %s", e)
+
+
+def _attach(row: Program, res: EvalResult) -> None:
+    """What is stored with the row, in its transaction (archive.record): the scorer's artifacts
+    and the per-set results (of the train split, or of the stage that stopped it)."""
+    row.pending_artifacts = res.stored_artifacts()  # type: ignore[attr-defined]
+    row.pending_sets = set_records(res.sets, split_of(res.stage))  # type: ignore[attr-defined]
 
 
 def _counts_as_failure(row: Any) -> bool:

@@ -75,7 +75,8 @@ def describe(stats: Stats, now: float, total: int | None = None) -> str:
         eta = f"{eta_text(stats, total, now)} | "
         per_s = recent_rate(stats.recent, now)
         rate = f"{per_s * 60:.1f} it/min | " if per_s else ""
-    return (f"best {best} | {eta}{stats.failures} failed | {rate}"
+    val = "" if stats.best_val is None else f" | val best {stats.best_val:.6g}"
+    return (f"best {best}{val} | {eta}{stats.failures} failed | {rate}"
             f"{stats.evaluations / minutes:.1f} evals/min | ${stats.cost:.4f}{models}")
 
 

@@ -86,6 +86,11 @@ def print_summary(archive: Archive, run_id: int, folder: Path, ctl: Controller,
         metrics = ", ".join(f"{k}={v:.4g}" for k, v in list((b.metrics or {}).items())[:6])
         print(f"best program {b.id} (iteration {b.iteration}, {b.proposer}): score {b.score:.6g}"
               f" {metrics}")
+    chosen = archive.best_validated(run_id, 1)
+    if chosen:
+        c, v = chosen[0], archive.validations(run_id)[chosen[0].id]
+        print(f"validation best {c.id} (iteration {c.iteration}, {c.proposer}): validation "
+              f"{v.score:.6g}, train {c.score:.6g}  (best.py)")
     print(f"run folder: {folder}  ({ctl.stats.done} iterations, {ctl.stats.evaluations} "
           f"evaluations, {ctl.stats.failures} failed, {ctl.elapsed():.1f} s, "
           f"${ctl.stats.cost:.4f})")

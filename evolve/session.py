@@ -199,7 +199,8 @@ async def _evolve(cfg: DictConfig, archive: Archive, run: Run, folder: Path, eva
     ctl = Controller(archive=archive, run=run, evaluator=evaluator, selector=selector,
                      proposers=proposers, problem=info, budget=budget,
                      seed=int(search["seed"]), concurrency=int(search["concurrency"]),
-                     run_dir=folder, on_progress=progress.update, on_phase=progress.phase)
+                     run_dir=folder, on_progress=progress.update, on_phase=progress.phase,
+                     validate_top_k=int(search["validate_top_k"]))
     ctl.load()
     signals.controller = ctl
     if signals.hits:  # a signal arrived while the workers started

@@ -15,6 +15,7 @@ from evolve.archive import Archive, sqlite_url
 from tests.engine_util import ROOT, SORTING, run_evolve
 
 TABLES = {"runs", "programs", "program_parents", "llm_calls", "heldout", "artifacts",
+          "set_scores", "validations",
           "alembic_version"}
 
 # What `evolve` on main wrote before schema versions (SQLAlchemy create_all, dumped by sqlite3),
@@ -222,4 +223,4 @@ def test_a_newer_postgres_archive_is_refused(pg_url, pg_server):
 def test_developer_revision_commands_work_without_alembic_ini():
     proc = _cli("-m", "evolve.migrations", "heads")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == migrations.head() == "0002_artifacts"
+    assert proc.stdout.strip() == migrations.head() == "0003_set_scores"

@@ -58,6 +58,10 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--status", choices=q.TOP_STATUSES, default="ok",
                    help="ok: the best programs (default); failed: failures with their error; "
                         "all: both; no_gain: tuning steps that found no improvement")
+    s.add_argument("--by", choices=q.TOP_ORDERS, default="validation",
+                   help="validation: the validated programs (those that entered the training "
+                        "top-k) by validation score (default; a run without validation scores "
+                        "falls back to train); train: by training score")
     s = sub.add_parser("show", parents=[common], help="one program: code, metrics, prompt, reply")
     s.add_argument("run", metavar="RUN")
     s.add_argument("id", metavar="ID")
@@ -214,9 +218,9 @@ def _with_run(args) -> int:
     data: dict[str, Any] = {}  # every other subcommand
     with open_run(args.run) as h:
         if args.cmd == "top":
-            rows = q.top(h, args.k, include_all=args.all, status=args.status)
+            rows = q.top(h, args.k, include_all=args.all, status=args.status, by=args.by)
             if not args.json:
-                what = f"top {args.k}" if args.status == "ok" else \
+                what = f"top {args.k} by {args.by}" if args.status == "ok" else \
                     f"first {args.k} {args.status} programs"
                 render.top(console(), rows, f"{what} of {h.label} ({h.run.problem})",
                            args.status)

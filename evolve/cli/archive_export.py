@@ -79,6 +79,10 @@ def header(h: RunHandle, p: Program, contract: tuple[str, str, bool] | None) -> 
         f"Status: {p.status}; score {fmt_num(p.score, 6)} (higher is better; "
         f"{p.stage or 'full'} evaluation during the run).",
     ]
+    v = h.archive.validations(h.run.id).get(p.id)
+    if v is not None:
+        lines.append(f"Validation: {v.status}; score {fmt_num(v.score, 6)} on the validation "
+                     "split (what picks the run's best).")
     if p.metrics:
         lines.append("Metrics: "
                      + ", ".join(f"{k}={fmt_num(v, 6)}" for k, v in sorted(p.metrics.items())))
@@ -119,5 +123,7 @@ def export(h: RunHandle, program_id: str | int | None, out: Path,
     warnings = module_checks(p.code, contract[0] if contract else None)
     if p.status != "ok":
         warnings.insert(0, f"program #{p.id} failed ({p.status}): {p.error or ''}".strip())
+    v = h.archive.validations(h.run.id).get(p.id)
     return {"path": str(out), "program_id": p.id, "score": p.score, "status": p.status,
+            "val_score": v.score if v is not None else None,
             "entry": contract[0] if contract else None, "warnings": warnings}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from pathlib import Path
 from typing import Any, cast
@@ -50,6 +51,11 @@ def best_score(h: RunHandle) -> Program | None:
     return best[0] if best else None
 
 
+def _val_scores(h: RunHandle) -> dict[int, float | None]:
+    """Validation score per validated program id (None when its validation failed)."""
+    return {pid: v.score for pid, v in h.archive.validations(h.run.id).items()}
+
+
 # ---- runs -----------------------------------------------------------------------------------
 def run_summary(folder: Path) -> dict[str, Any]:
     """One line of `evolve-archive runs`; an unreadable folder reports its error instead."""
@@ -75,6 +81,8 @@ def handle_summary(h: RunHandle, folder: str) -> dict[str, Any]:
             ).where(Program.run_id == rid, Program.duplicate_of.is_(None))
         ).one()
     best = best_score(h)
+    chosen = h.archive.best_validated(rid, 1)
+    val = h.archive.validations(rid)[chosen[0].id].score if chosen else None
     return {
         "folder": folder, "run_id": rid, "problem": run.problem, "status": run.status,
         "stop_reason": run.stop_reason, "started_at": run.started_at,
@@ -82,12 +90,14 @@ def handle_summary(h: RunHandle, folder: str) -> dict[str, Any]:
         "iterations": last_it or 0, "programs": (n or 0) - int(gains or 0),
         "failures": int(failures or 0), "no_gain": int(gains or 0),
         "best_score": best.score if best else None, "best_id": best.id if best else None,
+        "val_best_id": chosen[0].id if chosen else None, "val_best_score": val,
         "cost_usd": h.archive.total_cost(rid),
     }
 
 
 # ---- top ------------------------------------------------------------------------------------
 TOP_STATUSES = ("ok", "failed", "all", "no_gain")
+TOP_ORDERS = ("validation", "train")
 
 
 def _wanted(p: Program, status: str) -> bool:
@@ -98,11 +108,19 @@ def _wanted(p: Program, status: str) -> bool:
     return not is_no_gain(p)  # all: successes and failures, never a step that made no program
 
 
-def top(h: RunHandle, k: int, include_all: bool = False,
-        status: str = "ok") -> list[dict[str, Any]]:
-    """The k best successful programs (duplicates and migration copies only with include_all).
-    Another `status` lists those rows instead: successes by score, then the rest in the order
-    they were recorded, each with the first line of its error."""
+def top(h: RunHandle, k: int, include_all: bool = False, status: str = "ok",
+        by: str = "validation") -> list[dict[str, Any]]:
+    """The k best successful programs by validation score (the validated ones: those that
+    entered the training top-k; a run without validation scores falls back to train, with a
+    note), or by training score with `by=train` (duplicates and migration copies only with
+    include_all). Another `status` lists those rows instead: successes by score, then the rest
+    in the order they were recorded, each with the first line of its error. Every row carries
+    `val_score` (None: not validated)."""
+    vals = _val_scores(h)
+    return [dict(r, val_score=vals.get(r["id"])) for r in _top(h, k, include_all, status, by)]
+
+
+def _top(h: RunHandle, k: int, include_all: bool, status: str, by: str) -> list[dict[str, Any]]:
     if status != "ok":
         progs = [p for p in h.archive.programs(h.run.id) if _wanted(p, status)
                  and (include_all or (p.duplicate_of is None and p.proposer != "migration"))]
@@ -111,7 +129,9 @@ def top(h: RunHandle, k: int, include_all: bool = False,
                                   -(p.score or 0.0) if p.status == "ok" else 0.0, p.id))
         return [dict(program_dict(p), rank=i + 1, outcome="no_gain" if is_no_gain(p) else p.status,
                      error_line=_first_line(p.error)) for i, p in enumerate(progs[:k])]
-    if include_all:
+    if by == "validation" and not include_all:
+        progs = h.best(k, by="validation")
+    elif include_all:
         progs = [p for p in h.archive.programs(h.run.id)
                  if p.status == "ok" and p.score is not None]
         progs.sort(key=lambda p: ((p.stage or "full") != "full",  # cascade-stopped: below
@@ -153,6 +173,10 @@ def show(h: RunHandle, program_id: str | int) -> dict[str, Any]:
     d["edges"] = [{"parent_id": e.parent_id, "role": e.role} for e in h.archive.edges(p.id)]
     d["calls"] = [call_dict(c) for c in h.archive.calls(h.run.id, p.id)]
     d["artifacts"] = [{"name": a.name, "text": a.text} for a in h.archive.artifacts(p.id)]
+    v = h.archive.validations(h.run.id).get(p.id)
+    d["validation"] = None if v is None else {"status": v.status, "score": v.score,
+                                              "stage": v.stage, "metrics": dict(v.metrics or {})}
+    d["set_scores"] = [dataclasses.asdict(r) for r in h.archive.set_scores([p.id])[p.id]]
     with h.archive.Session() as s:
         d["children"] = s.scalar(select(func.count(Program.id)).where(Program.parent_id == p.id))
     return d

@@ -67,10 +67,13 @@ def top(con: Console, rows: list[dict[str, Any]], title: str, status: str = "ok"
         return
     metrics = key_metrics(rows)
     t = Table(title=title)
-    for col in ("#", "id", "score", *metrics, "proposer", "operator", "iter", "island", "parent"):
+    val = any(r.get("val_score") is not None for r in rows)  # a validated run
+    for col in ("#", "id", *(["val score"] if val else []), "score", *metrics, "proposer",
+                "operator", "iter", "island", "parent"):
         t.add_column(col, justify="left" if col in ("proposer", "operator") else "right")
     for r in rows:
-        t.add_row(str(r["rank"]), str(r["id"]), _scored(r),
+        t.add_row(str(r["rank"]), str(r["id"]), *([fmt_num(r.get("val_score"))] if val else []),
+                  _scored(r),
                   *(fmt_num(r["metrics"].get(m)) for m in metrics),
                   Text(r["proposer"]), Text(r["operator"] or "-"), str(r["iteration"]),
                   str(r["island"]),

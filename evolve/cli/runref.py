@@ -48,10 +48,21 @@ class RunHandle:
         """Program `program_id`, or the run's best when it is None (CliError when there is none)."""
         if program_id is not None:
             return self.program(program_id)
-        best = self.archive.best(self.run.id, 1)
+        best = self.best(1)
         if not best:
             raise CliError(f"{self.label}: the run has no successful program yet")
         return best[0]
+
+    def best(self, k: int = 1, by: str = "validation") -> list[Program]:
+        """The k best programs by validation score (the programs that entered the training top-k
+        and were validated), or by training score: `by=train`, or a run with no validation
+        scores (an older archive, search.validate_top_k=0), said in one note line."""
+        if by == "validation":
+            chosen = self.archive.best_validated(self.run.id, k)
+            if chosen:
+                return chosen
+            note(f"{self.label}: no validation scores in this run; using the training best")
+        return self.archive.best(self.run.id, k)
 
     def close(self) -> None:
         self.archive.close()
