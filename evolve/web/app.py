@@ -21,7 +21,7 @@ from evolve.cli.runref import RunHandle
 from evolve.web import programdata, rundata
 from evolve.web.comparedata import compare_page
 from evolve.web.links import ServerLinks
-from evolve.web.panels import panel_for
+from evolve.web.panels import panel_for, set_rows
 from evolve.web.render import page_json, render
 from evolve.web.source import Source
 
@@ -143,7 +143,8 @@ class Pages:
             p = programdata.program_page(h, pid)
         except CliError as e:
             return _not_found(str(e))
-        panel = panel_for(h.run, p["metrics"]) if p["outcome"] == "ok" else []
+        panel = panel_for(h.run, p["metrics"], set_rows(h.archive, pid)) \
+            if p["outcome"] == "ok" else []
         return _html(render("program.html", p=p, panel=panel, run_key=key, link=self.link))
 
     def compare(self, request: Request) -> Response:

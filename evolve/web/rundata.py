@@ -14,7 +14,7 @@ from evolve.cli.archive_query import best_score
 from evolve.cli.archive_stats import stats as run_stats
 from evolve.cli.runref import RunHandle
 from evolve.web.grid import map_elites
-from evolve.web.panels import panel_for
+from evolve.web.panels import panel_for, set_rows
 
 # Columns of the program table the pages need (the code stays in the database).
 _COLS = (Program.id, Program.iteration, Program.island, Program.generation, Program.parent_id,
@@ -99,7 +99,8 @@ def run_page(h: RunHandle, lengths: dict[int, float] | None = None) -> dict[str,
     return {"summary": dict(summary(h), programs=len(pts)), "points": pts,
             "islands": islands(progs),
             "stats": run_stats(h), "grid": map_elites(h, lengths),
-            "panel": panel_for(h.run, dict(best.metrics or {})) if best else None}
+            "panel": panel_for(h.run, dict(best.metrics or {}), set_rows(h.archive, best.id))
+            if best else None}
 
 
 def _rows_of(kids: dict[int | None, list[int]], first: set[int]) -> dict[int, int]:
