@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from evolve.archive import Archive, LLMCall, Program, sqlite_url  # noqa: E402
-from tests.browser import chromium, served  # noqa: E402
+from tests.browser import HANG_GUARD_S, chromium, served  # noqa: E402
 
 SEED = (ROOT / "seeds" / "smtt" / "mdd.py").read_text()
 BLOCK_END = "            # EVOLVE-BLOCK-END\n"
@@ -115,6 +115,7 @@ def measure(folder: Path, root: Path, pages: dict[str, str], browser) -> dict:
             out["server_warm_s"][name], out["bytes"][name] = _get(url + path)
     with served(folder, root=root) as url:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(HANG_GUARD_S * 1000)  # a hang guard: the machine may be busy
         for name, path in pages.items():
             if name in READY:
                 out["browser_cold_s"][name] = _open(page, url + path, name)
