@@ -132,7 +132,9 @@ class Pages:
         if h is None:
             return _not_found(f"no run {key}")
         q = request.query_params
-        data = rundata.failures(h, q.get("kind", ""), q.get("operator", ""), q.get("model", ""))
+        progs = self._cached("rows", key, h, rundata.rows)  # filtering re-reads nothing
+        data = rundata.failures(h, q.get("kind", ""), q.get("operator", ""), q.get("model", ""),
+                                progs=progs, head=self._cached("summary", key, h, rundata.summary))
         return _html(render("failures.html", data=data, run_key=key, link=self.link))
 
     def program(self, request: Request) -> Response:

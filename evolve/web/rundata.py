@@ -148,11 +148,13 @@ def tree(h: RunHandle) -> dict[str, Any]:
 
 
 def failures(h: RunHandle, kind: str = "", operator: str = "", model: str = "",
-             limit: int = 500) -> dict[str, Any]:
-    """Failed programs, newest first, filtered; the choices come from every failure."""
+             limit: int = 500, progs: list[Row] | None = None,
+             head: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Failed programs, newest first, filtered; the choices come from every failure. `progs`
+    and `head` (the summary): the run's rows and header when the caller has them already."""
     from evolve.cli.archive_kinds import is_failure
 
-    failed = [p for p in rows(h) if is_failure(p)]
+    failed = [p for p in (rows(h) if progs is None else progs) if is_failure(p)]
     choices = {"kind": sorted({p.status for p in failed}),
                "operator": sorted({p.operator or p.proposer for p in failed}),
                "model": sorted({p.model for p in failed if p.model})}
@@ -160,7 +162,8 @@ def failures(h: RunHandle, kind: str = "", operator: str = "", model: str = "",
             and (not operator or (p.operator or p.proposer) == operator)
             and (not model or p.model == model)]
     keep.reverse()
-    return {"summary": summary(h), "choices": choices, "total": len(keep),
+    return {"summary": summary(h) if head is None else head, "choices": choices,
+            "total": len(keep),
             "shown": [{"id": p.id, "iteration": p.iteration, "kind": p.status,
                        "operator": p.operator or p.proposer, "model": p.model or "",
                        "error": ((p.error or "").strip().splitlines() or [""])[0][:300]}
