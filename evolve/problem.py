@@ -17,7 +17,7 @@ import importlib
 import importlib.util
 import sys
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -219,10 +219,12 @@ class Problem(ABC):
 
     # ---- web UI -----------------------------------------------------------------------------
     @classmethod
-    def panel(cls, metrics: Mapping[str, float]) -> list[dict[str, Any]]:
+    def panel(cls, metrics: Mapping[str, float],
+              sets: Sequence[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
         """Problem-specific tables of a program's stored metrics for the web UI (`evolve-archive
         serve`), each {"title", "columns", "rows", "note"}; a classmethod so that showing an
-        archive never builds the problem (no data loading). [] when the problem has none."""
+        archive never builds the problem (no data loading). [] when the problem has none.
+        `sets`: the program's per-set results, {"split", "set", "score", "metrics"} each."""
         return []
 
     # ---- seeds ----------------------------------------------------------------------------

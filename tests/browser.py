@@ -44,11 +44,14 @@ def chromium() -> Iterator:
 
 
 @contextmanager
-def served(spec: str | Path, *extra: str) -> Iterator[str]:
-    """`evolve-archive serve SPEC --port 0` in a subprocess; yields its base URL and stops it."""
+def served(spec: str | Path, *extra: str, root: Path = ROOT,
+           env: dict[str, str] | None = None) -> Iterator[str]:
+    """`evolve-archive serve SPEC --port 0` in a subprocess; yields its base URL and stops it.
+    `root` is the source tree it runs from (`python -m` imports `evolve` from there first: the
+    benchmark serves an older checkout next to this one)."""
     proc = subprocess.Popen([sys.executable, "-m", "evolve.cli.archive", "serve", str(spec),
-                             "--port", "0", *extra], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                             "--port", "0", *extra], cwd=root, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, env=env)
     try:
         deadline = time.monotonic() + HANG_GUARD_S
         url, seen = None, []
@@ -78,3 +81,22 @@ def shot(page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def click_mark(page, canvas: str, pid: int) -> None:
+    """Click program `pid` on a canvas chart, as a user would (a real mouse click where the
+    chart says it drew that program)."""
+    where = page.locator(canvas).evaluate("(c, id) => c._locate(id)", pid)
+    assert where is not None, f"program {pid} is not drawn on {canvas}"
+    box = page.locator(canvas).bounding_box()
+    page.mouse.click(box["x"] + where["x"], box["y"] + where["y"])
+
+
+def hover_text(page, canvas: str, pid: int) -> str:
+    """The tip a chart shows when the pointer rests on program `pid`."""
+    where = page.locator(canvas).evaluate("(c, id) => c._locate(id)", pid)
+    box = page.locator(canvas).bounding_box()
+    page.mouse.move(box["x"] + where["x"], box["y"] + where["y"])
+    tip = page.locator(canvas + " ~ .tip.on")
+    tip.wait_for()
+    return tip.inner_text()

@@ -37,7 +37,7 @@ def test_pages_update_while_the_run_writes(tmp_path):
             # the runs page polls and reloads itself when a run appears
             page.wait_for_selector("#runs-table a", timeout=GUARD_MS)
             page.click("#runs-table a")
-            page.wait_for_selector(".score-chart svg circle", timeout=GUARD_MS)
+            page.wait_for_selector(".score-chart canvas", timeout=GUARD_MS)
             assert page.locator("body").get_attribute("data-live") == "1"
             page.evaluate("window.__notReloaded = true")
             before = int(page.locator("#summary [data-field=programs]").inner_text())
@@ -49,7 +49,8 @@ def test_pages_update_while_the_run_writes(tmp_path):
             # the chart was redrawn from the polled data (one mark per scored program)
             _wait_true(page,
                 "() => { const d = document.querySelector('script.page-data').parentElement"
-                "._data; return document.querySelectorAll('.score-chart svg .pt').length === "
+                "._data; return Number(document.querySelector('.score-chart canvas')"
+                ".dataset.points) === "
                 "d.points.filter(p => p[3] !== null).length && "
                 f"d.summary.programs >= {after}; }}")
             assert "live" in page.locator("#live-state").inner_text()

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from evolve.cli import archive as archive_cli
-from tests.browser import chromium, served, shot
+from tests.browser import ROOT, chromium, click_mark, hover_text, served, shot
 from tests.engine_util import SORTING, evolve_cmd, rows
 
 ITERATIONS = 8
@@ -60,18 +60,32 @@ def test_every_page_and_the_click_path(runs_root, capsys):
             assert row["folder"] in table and str(row["programs"]) in table
         # run -> lineage -> program (the best) -> its parent
         page.click(f"#runs-table a:has-text('{runs_root / 's0'}')")
-        page.wait_for_selector(".score-chart svg circle")
+        page.wait_for_selector("body[data-ready]")
         shot(page, "run")
         assert page.locator("[data-field=best_score]").inner_text() == _fmt(best_score)
-        assert page.locator(".score-chart svg circle").count() > 0
+        scored = rows(runs_root / "s0", "select count(*) from programs where status='ok' and "
+                                        "duplicate_of is null and proposer != 'migration'")[0][0]
+        assert int(page.locator(".score-chart canvas").get_attribute("data-points")) == scored
+        assert f"#{best_id} " in hover_text(page, ".score-chart canvas", best_id)
         assert "Proposers" in page.content() and page.locator(".grid-chart svg").count() == 1
         page.click("header nav >> text=Lineage")
-        page.wait_for_selector(".tree-chart svg path.node")
+        page.wait_for_selector("body[data-ready]")
         shot(page, "tree")
-        nodes = page.locator("svg.tree path.node")
-        assert nodes.count() >= ITERATIONS
-        assert page.locator("svg.tree path.node.on-path").count() >= 2  # seed -> best highlighted
-        page.locator(f"svg.tree path.node[data-id='{best_id}']").click()
+        tree = page.locator("canvas.tree")
+        assert int(tree.get_attribute("data-nodes")) >= ITERATIONS
+        assert int(tree.get_attribute("data-on-path")) >= 2  # seed -> best highlighted
+        assert "on the seed → best path" in hover_text(page, "canvas.tree", best_id)
+        assert f"#{best_id}" in page.locator(".best-path-list").inner_text()
+        # zoom in around the best program and pan: it stays clickable where it is drawn
+        box = tree.bounding_box()
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.mouse.wheel(0, -300)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] / 2 + 40, box["y"] + box["height"] / 2 + 10,
+                        steps=4)
+        page.mouse.up()
+        page.locator(".tree-reset").click()
+        click_mark(page, "canvas.tree", best_id)
         page.wait_for_url(f"**/program/{best_id}")
         shot(page, "program")
         code = rows(runs_root / "s0", f"select code from programs where id={best_id}")[0][0]
@@ -105,6 +119,32 @@ def test_every_page_and_the_click_path(runs_root, capsys):
     assert not errors
 
 
+def test_compare_shows_cached_heldout_only(runs_root, capsys):
+    """The page never evaluates: before `compare` has cached held-out scores it says so and
+    names the command; after, it shows the cached numbers of the CLI."""
+    with served(runs_root) as url, chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(url + "/compare?run=1&run=2")
+        note = page.locator("#cmp-heldout").inner_text()
+        assert "no cached held-out scores" in note and "evolve-archive compare" in note
+        assert "test score" not in page.locator("#cmp-metrics").inner_text()
+        # evaluates both best programs in the sandbox once and caches the results
+        cmp = _cli(capsys, "compare", runs_root, "--config-dir", ROOT / "tests" / "conf")
+        page.reload()
+        page.wait_for_selector("body[data-ready]")
+        shot(page, "compare-heldout")
+        assert "as evolve-archive compare cached them" in \
+            page.locator("#cmp-heldout").inner_text().replace("`", "")
+        text = page.locator("#cmp-metrics").inner_text()
+        heldout = [m for m in cmp["metrics"] if m["kind"] == "heldout" and m["shown"]]
+        assert heldout and "test score" in text
+        for metric in heldout:
+            assert metric["name"] in text
+            for g in metric["groups"]:
+                if g["mean"] is not None:
+                    assert _fmt(g["mean"]) in text
+
+
 def _fmt(x) -> str:
     from evolve.cli.common import fmt_num
 
@@ -130,8 +170,8 @@ def test_static_report_opens_offline_with_the_cli_numbers(runs_root, tmp_path, c
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.goto(out.as_uri())
-        page.wait_for_selector(".score-chart svg circle")
-        page.wait_for_selector(".tree-chart svg path.node")
+        page.wait_for_selector("body[data-ready]")
+        assert int(page.locator("canvas.tree").get_attribute("data-nodes")) > 0
         shot(page, "report")
         assert page.locator("[data-field=best_score]").first.inner_text() == \
             _fmt(row["best_score"])

@@ -13,7 +13,7 @@ import pytest
 
 from evolve.archive import Archive, LLMCall, Program, sqlite_url
 from evolve.cli import archive as archive_cli
-from tests.browser import chromium, served, shot
+from tests.browser import chromium, hover_text, served, shot
 
 XSS = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(2)>"
@@ -85,8 +85,12 @@ def test_hostile_text_is_shown_as_text_and_runs_nothing(hostile_run):
             assert XSS in page.locator("#code").inner_text()
             assert page.locator("img").count() == 0
             page.goto(url + "/run/1/tree")
-            page.wait_for_selector("svg.tree path.node.failed")
-            assert page.locator("svg.tree path.node.gate").count() == 1  # gate-stopped: distinct
+            page.wait_for_selector("body[data-ready]")
+            tree = page.locator("canvas.tree")
+            assert tree.get_attribute("data-failed") == "1"
+            assert tree.get_attribute("data-gate") == "1"  # gate-stopped: drawn distinctly
+            assert "stopped at the gate" in hover_text(page, "canvas.tree", 3)
+            assert "failed: runtime_error" in hover_text(page, "canvas.tree", 2)
     assert dialogs == []
     assert _digest(hostile_run) == before  # nothing written, not even SQLite's side files
 
@@ -101,7 +105,8 @@ def test_static_report_of_hostile_run_runs_nothing(hostile_run, tmp_path):
         page = browser.new_context(offline=True).new_page()
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
         page.goto(out.as_uri())
-        page.wait_for_selector(".tree-chart svg path.node")
+        page.wait_for_selector("body[data-ready]")
+        assert page.locator("canvas.tree").get_attribute("data-nodes") == "3"
         assert XSS in page.locator("#p1 #code").inner_text()
     assert dialogs == []
 

@@ -4,6 +4,7 @@ parameters are ints (Starlette's `int` convertor), so a request never names a fi
 from __future__ import annotations
 
 import math
+import threading
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -15,12 +16,13 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from evolve.cli.archive_query import handle_summary
 from evolve.cli.common import CliError, fmt_time
 from evolve.cli.runref import RunHandle
 from evolve.web import programdata, rundata
 from evolve.web.comparedata import compare_page
 from evolve.web.links import ServerLinks
-from evolve.web.panels import panel_for
+from evolve.web.panels import panel_for, problem_class, set_rows
 from evolve.web.render import page_json, render
 from evolve.web.source import Source
 
@@ -52,6 +54,9 @@ class Pages:
         # (page, key) -> (the run's updated_at and status, data): a run that did not change
         # since the last request is not read again (every record() bumps updated_at)
         self._cache: dict[tuple[str, int], tuple[tuple, Any]] = {}
+        # run key -> {program id: block length}: code is immutable, so a live run's new
+        # programs are the only code a later request reads
+        self._lengths: dict[int, dict[int, float]] = {}
 
     def _cached(self, page: str, key: int, h: RunHandle, build) -> Any:
         stamp = (h.run.updated_at, h.run.status)
@@ -76,7 +81,7 @@ class Pages:
                 continue
             row = {"key": key, "label": ref.label}
             try:
-                row.update(_run_row(h))
+                row.update(self._cached("runs", key, h, _run_row))
             except (SQLAlchemyError, CliError) as e:
                 row["error"] = str(e).splitlines()[0]
             out.append(row)
@@ -106,11 +111,15 @@ class Pages:
             return _json({"error": f"no run {key}"})
         return _json(self._cached(page, key, h, build))
 
+    def _run_page(self, request: Request):
+        lengths = self._lengths.setdefault(request.path_params["key"], {})
+        return lambda h: rundata.run_page(h, lengths)
+
     def run(self, request: Request) -> Response:
-        return self._live_page(request, "run", rundata.run_page)
+        return self._live_page(request, "run", self._run_page(request))
 
     def run_json(self, request: Request) -> Response:
-        return self._live_json(request, "run", rundata.run_page)
+        return self._live_json(request, "run", self._run_page(request))
 
     def tree(self, request: Request) -> Response:
         return self._live_page(request, "tree", rundata.tree)
@@ -123,7 +132,9 @@ class Pages:
         if h is None:
             return _not_found(f"no run {key}")
         q = request.query_params
-        data = rundata.failures(h, q.get("kind", ""), q.get("operator", ""), q.get("model", ""))
+        progs = self._cached("rows", key, h, rundata.rows)  # filtering re-reads nothing
+        data = rundata.failures(h, q.get("kind", ""), q.get("operator", ""), q.get("model", ""),
+                                progs=progs, head=self._cached("summary", key, h, rundata.summary))
         return _html(render("failures.html", data=data, run_key=key, link=self.link))
 
     def program(self, request: Request) -> Response:
@@ -135,7 +146,8 @@ class Pages:
             p = programdata.program_page(h, pid)
         except CliError as e:
             return _not_found(str(e))
-        panel = panel_for(h.run, p["metrics"]) if p["outcome"] == "ok" else []
+        panel = panel_for(h.run, p["metrics"], set_rows(h.archive, pid)) \
+            if p["outcome"] == "ok" else []
         return _html(render("program.html", p=p, panel=panel, run_key=key, link=self.link))
 
     def compare(self, request: Request) -> Response:
@@ -153,24 +165,32 @@ class Pages:
 
 
 def _run_row(h: RunHandle) -> dict[str, Any]:
-    """A runs-table row from the run's light rows (one query, like `evolve-archive runs`)."""
-    from evolve.cli.archive_kinds import is_failure, is_no_gain
-
-    progs = rundata.rows(h)
-    s = rundata.summary(h)
+    """A runs-table row: `evolve-archive runs`'s summary of the run (SQL aggregates)."""
+    s = handle_summary(h, h.label)
     best = s["best_score"]
-    return {"problem": s["problem"], "status": s["status"],
-            "iterations": max((p.iteration for p in progs), default=0),
-            "programs": sum(p.duplicate_of is None and not is_no_gain(p) for p in progs),
-            "failures": sum(p.duplicate_of is None and is_failure(p) for p in progs),
+    return {"problem": s["problem"], "status": s["status"], "iterations": s["iterations"],
+            "programs": s["programs"], "failures": s["failures"],
             "best_score": best if best is None or math.isfinite(best) else None,
             "cost_usd": s["cost_usd"], "started": fmt_time(h.run.started_at)}
+
+
+def _import_problems(source: Source) -> None:
+    for key in source.scan():
+        try:
+            h = source.handle(key)
+            if h is not None:
+                problem_class(h.run)
+        except Exception:  # noqa: BLE001 - a warm-up only: the page reports real errors
+            continue
 
 
 def make_app(source: Source, allowed_hosts: list[str] | None = None) -> Starlette:
     from importlib import resources
 
     pages = Pages(source)
+    # importing a problem's module (for its panel) can take seconds (numba): done in the
+    # background at start, so that a user's first Run page does not wait for it
+    threading.Thread(target=_import_problems, args=(source,), daemon=True).start()
     static = StaticFiles(directory=str(resources.files("evolve.web") / "static"))
     routes = [
         Route("/", pages.runs),

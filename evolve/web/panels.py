@@ -8,7 +8,7 @@ import importlib
 import math
 from typing import Any
 
-from evolve.archive import Run
+from evolve.archive import Archive, Run
 from evolve.problem import Problem
 
 _TRUSTED_PREFIX = "evolve.problems."
@@ -32,11 +32,24 @@ def _cell(v: Any) -> Any:
     return v
 
 
-def panel_for(run: Run, metrics: dict[str, Any]) -> list[dict[str, Any]]:
+def _numeric(metrics: Any) -> dict[str, float]:
+    """The finite numbers of a stored metrics dict (archive content: anything may be in it)."""
+    if not isinstance(metrics, dict):
+        return {}
+    return {str(k): float(v) for k, v in metrics.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
+
+
+def set_rows(archive: Archive, pid: int) -> list[dict[str, Any]]:
+    """The program's per-set results (`Archive.set_scores`) as the panel hook takes them."""
+    return [{"split": r.split, "set": r.set_name, "score": r.score,
+             "metrics": _numeric(r.metrics)} for r in archive.set_scores([pid]).get(pid, [])]
+
+
+def panel_for(run: Run, metrics: dict[str, Any],
+              sets: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     cls = problem_class(run)
     if cls is None:
         return []
-    numeric = {k: float(v) for k, v in metrics.items()
-               if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    tables = cls.panel(numeric)
+    tables = cls.panel(_numeric(metrics), sets or [])
     return [dict(t, rows=[[_cell(c) for c in r] for r in t.get("rows", [])]) for t in tables]

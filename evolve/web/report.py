@@ -14,7 +14,7 @@ from markupsafe import Markup
 from evolve.cli.runref import open_run
 from evolve.web import programdata, rundata
 from evolve.web.links import ReportLinks
-from evolve.web.panels import panel_for
+from evolve.web.panels import panel_for, set_rows
 from evolve.web.render import render, static_text
 
 MAX_PATH_PROGRAMS = 60  # programs shown in full: the seed -> best chain, newest kept
@@ -33,7 +33,8 @@ def build(spec: str | Path) -> tuple[str, dict[str, Any]]:
         chain = tree["best_path"][-MAX_PATH_PROGRAMS:]
         programs = [programdata.program_page(h, pid) for pid in chain]
         if programs and programs[-1]["outcome"] == "ok":
-            data["panel"] = panel_for(h.run, programs[-1]["metrics"])
+            data["panel"] = panel_for(h.run, programs[-1]["metrics"],
+                                      set_rows(h.archive, programs[-1]["id"]))
     css, js = static_text("app.css"), static_text("app.js")
     # the package's own CSS/JS (never archive data) goes in verbatim; the CSP allows exactly
     # these two blocks by hash, so nothing else inline can run or style the page

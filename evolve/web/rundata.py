@@ -13,7 +13,8 @@ from evolve.cli.archive_kinds import outcome
 from evolve.cli.archive_query import best_score
 from evolve.cli.archive_stats import stats as run_stats
 from evolve.cli.runref import RunHandle
-from evolve.web.panels import panel_for
+from evolve.web.grid import map_elites
+from evolve.web.panels import panel_for, set_rows
 
 # Columns of the program table the pages need (the code stays in the database).
 _COLS = (Program.id, Program.iteration, Program.island, Program.generation, Program.parent_id,
@@ -90,77 +91,70 @@ def islands(progs: list[Row]) -> list[dict[str, Any]]:
     return [out[k] for k in sorted(out)]
 
 
-def map_elites(h: RunHandle) -> dict[str, Any] | None:
-    """The MAP-Elites grid of the run's successful programs, as the loop builds it (None when
-    the run's config has no exploration through the grid)."""
-    search = (h.run.config or {}).get("search") or {}
-    me = search.get("map_elites") or {}
-    if not me or not search.get("exploration"):
-        return None
-    from evolve.population import view_of
-    from evolve.selection import MapElites
-
-    try:
-        grid = MapElites(list(me.get("features") or ["code_length", "behaviour"]),
-                         int(me.get("bins") or 8))
-    except (ValueError, TypeError):
-        return None  # a config value this version does not know: no grid rather than a 500
-    with h.archive.Session() as s:
-        pool = [view_of(p) for p in s.scalars(
-            select(Program).where(Program.run_id == h.run.id, Program.status == "ok",
-                                  Program.score.is_not(None), Program.duplicate_of.is_(None),
-                                  Program.proposer != "migration"))]
-    cells = grid.cells(pool)
-    return {"features": grid.features, "bins": grid.bins,
-            "cells": [{"key": list(k), "id": p.id, "score": _num(p.score)}
-                      for k, p in sorted(cells.items()) if all(i >= 0 for i in k)]}
-
-
-def run_page(h: RunHandle) -> dict[str, Any]:
+def run_page(h: RunHandle, lengths: dict[int, float] | None = None) -> dict[str, Any]:
+    """`lengths`: the block length per program id, kept by the server between requests."""
     progs = rows(h)
     best = best_score(h)
     pts = points(progs)
     return {"summary": dict(summary(h), programs=len(pts)), "points": pts,
             "islands": islands(progs),
-            "stats": run_stats(h), "grid": map_elites(h),
-            "panel": panel_for(h.run, dict(best.metrics or {})) if best else None}
+            "stats": run_stats(h), "grid": map_elites(h, lengths),
+            "panel": panel_for(h.run, dict(best.metrics or {}), set_rows(h.archive, best.id))
+            if best else None}
+
+
+def _rows_of(kids: dict[int | None, list[int]], first: set[int]) -> dict[int, int]:
+    """A row per program: a parent's row goes on to one child (the one on the seed -> best
+    path, else the oldest), every other child opens a new row below, depth first, so a chain
+    of improvements is one horizontal line and a family sits together."""
+    row: dict[int, int] = {}
+    nxt = 0
+    stack: list[tuple[int, int | None]] = [(pid, None) for pid in reversed(kids.get(None, []))]
+    while stack:  # iterative: a 5,000-step chain would overflow recursion
+        pid, inherited = stack.pop()
+        if inherited is None:
+            inherited, nxt = nxt, nxt + 1
+        row[pid] = inherited
+        children = kids.get(pid, [])
+        heir = next((c for c in children if c in first), children[0] if children else None)
+        rest = [c for c in children if c != heir]
+        stack.extend((c, None) for c in reversed(rest))
+        if heir is not None:
+            stack.append((heir, inherited))  # popped next: its subtree fills rows first
+    return row
 
 
 def tree(h: RunHandle) -> dict[str, Any]:
-    """Lineage nodes laid out for drawing: x = iteration, y = depth-first order, so a family
-    sits together and no two nodes share a place (no overlapping labels)."""
+    """Lineage nodes laid out for drawing: x = iteration, y = a row (see `_rows_of`); no two
+    nodes share a place, so no label overlaps another."""
     progs = [p for p in rows(h) if p.proposer != "migration"]
     by_id = {p.id: p for p in progs}
     kids: dict[int | None, list[int]] = {}
     for p in progs:
         parent = p.parent_id if p.parent_id in by_id else None
         kids.setdefault(parent, []).append(p.id)
-    order: list[int] = []
-    stack = list(reversed(kids.get(None, [])))
-    while stack:  # iterative: a 5,000-step chain would overflow recursion
-        pid = stack.pop()
-        order.append(pid)
-        stack.extend(reversed(kids.get(pid, [])))
-    y = {pid: i for i, pid in enumerate(order)}
     best = best_score(h)
     path: list[int] = []
     cur = by_id.get(best.id) if best else None
     while cur is not None and cur.id not in path:
         path.append(cur.id)
         cur = by_id.get(cur.parent_id) if cur.parent_id is not None else None
+    y = _rows_of(kids, set(path))
     nodes = [[p.id, p.parent_id if p.parent_id in by_id else None, p.iteration, y[p.id],
               _num(p.score) if p.status == "ok" else None, outcome(p), p.proposer,
               p.stage or "", p.duplicate_of is not None] for p in progs if p.id in y]
     return {"summary": dict(summary(h), programs=len(nodes)), "nodes": nodes,
-            "best_path": path[::-1]}
+            "rows": max(y.values(), default=-1) + 1, "best_path": path[::-1]}
 
 
 def failures(h: RunHandle, kind: str = "", operator: str = "", model: str = "",
-             limit: int = 500) -> dict[str, Any]:
-    """Failed programs, newest first, filtered; the choices come from every failure."""
+             limit: int = 500, progs: list[Row] | None = None,
+             head: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Failed programs, newest first, filtered; the choices come from every failure. `progs`
+    and `head` (the summary): the run's rows and header when the caller has them already."""
     from evolve.cli.archive_kinds import is_failure
 
-    failed = [p for p in rows(h) if is_failure(p)]
+    failed = [p for p in (rows(h) if progs is None else progs) if is_failure(p)]
     choices = {"kind": sorted({p.status for p in failed}),
                "operator": sorted({p.operator or p.proposer for p in failed}),
                "model": sorted({p.model for p in failed if p.model})}
@@ -168,7 +162,8 @@ def failures(h: RunHandle, kind: str = "", operator: str = "", model: str = "",
             and (not operator or (p.operator or p.proposer) == operator)
             and (not model or p.model == model)]
     keep.reverse()
-    return {"summary": summary(h), "choices": choices, "total": len(keep),
+    return {"summary": summary(h) if head is None else head, "choices": choices,
+            "total": len(keep),
             "shown": [{"id": p.id, "iteration": p.iteration, "kind": p.status,
                        "operator": p.operator or p.proposer, "model": p.model or "",
                        "error": ((p.error or "").strip().splitlines() or [""])[0][:300]}

@@ -70,6 +70,8 @@ class ReadOnlyArchive(Archive):
         self.Session = sessionmaker(self.engine, expire_on_commit=False)
         self.path = None
         self._identity = None
+        # Archive.__init__ is not run (it would open a writable engine): its other attributes
+        self._sets_known = False
         wal = _wal(url)
         self.immutable = wal is not None and not wal.exists()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -77,10 +77,11 @@ class MoePlacementProblem(Problem):
     """Place and replicate MoE experts on GPUs so that the next window's load is balanced, fast."""
 
     @classmethod
-    def panel(cls, metrics: Mapping[str, float]) -> list[dict[str, Any]]:
+    def panel(cls, metrics: Mapping[str, float],
+              sets: Sequence[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
         from evolve.problems.moe_placement.panel import panel
 
-        return panel(metrics)
+        return panel(metrics, sets)
 
     name = "moe_placement"
     entry = "rebalance_experts"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -59,10 +59,11 @@ class SmttProblem(Problem):
     """1||sum T_j (or 1||sum w_j T_j): evolve a sequencing rule schedule(p, d[, w]) -> order."""
 
     @classmethod
-    def panel(cls, metrics: Mapping[str, float]) -> list[dict[str, Any]]:
+    def panel(cls, metrics: Mapping[str, float],
+              sets: Sequence[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
         from evolve.problems.smtt.panel import panel
 
-        return panel(metrics)
+        return panel(metrics, sets)
 
     name = "smtt"
     entry = "schedule"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -38,10 +38,11 @@ class SpotProblem(Problem):
     """Shared machinery: policy runs in the sandbox, trusted replay, scores and feedback."""
 
     @classmethod
-    def panel(cls, metrics: Mapping[str, float]) -> list[dict[str, Any]]:
+    def panel(cls, metrics: Mapping[str, float],
+              sets: Sequence[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
         from evolve.problems.spot.panel import panel
 
-        return panel(metrics)
+        return panel(metrics, sets)
 
     entry = "decide"
     signature = texts.SIGNATURE

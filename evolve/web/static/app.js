@@ -54,10 +54,16 @@
   }
   function go(href) { if (href) window.location.href = href; }
 
+  // The drawing width of a chart box. An empty box is hidden (.chart:empty), so its width is
+  // read off its parent: a chart drawn into it for the first time fills the column.
+  function widthOf(box) {
+    return box.clientWidth ? box.clientWidth - 12 : (box.parentElement ? box.parentElement.clientWidth - 14 : 900);
+  }
+
   // A frame: an SVG with margins, linear scales and axes.
   function frame(container, opts) {
+    var W = Math.max(320, widthOf(container)), H = opts.height || 300;
     container.textContent = '';
-    var W = Math.max(320, container.clientWidth || 900), H = opts.height || 300;
     var m = {l: 64, r: 16, t: 12, b: 40};
     var s = svg('svg', {width: W, height: H, viewBox: '0 0 ' + W + ' ' + H, 'class': 'plot'}, container);
     var f = {svg: s, W: W, H: H, m: m,
@@ -112,6 +118,41 @@
     return [lo - pad, hi + pad];
   }
 
+  // A canvas over a chart for thousands of marks (one SVG element each made pages slow): it
+  // keeps the marks' screen positions for hover tips and clicks, and a tip box of plain text.
+  function markLayer(box, W, H) {
+    var dpr = window.devicePixelRatio || 1;
+    var c = html('canvas', 'marks', null, box);
+    c.width = Math.round(W * dpr); c.height = Math.round(H * dpr);
+    c.style.width = W + 'px'; c.style.height = H + 'px';
+    var ctx = c.getContext('2d');
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    var tip = html('div', 'tip', null, box);
+    var layer = {canvas: c, ctx: ctx, tip: tip, xs: [], ys: [], items: [],
+      nearest: function (x, y, within) {
+        var best = -1, bd = within * within;
+        for (var i = 0; i < layer.xs.length; i++) {
+          var dx = layer.xs[i] - x, dy = layer.ys[i] - y, d = dx * dx + dy * dy;
+          if (d <= bd) { bd = d; best = i; }
+        }
+        return best;
+      },
+      show: function (i, text) {
+        if (i < 0) { tip.classList.remove('on'); c.classList.remove('pointing'); return; }
+        tip.textContent = text;
+        tip.style.left = Math.min(layer.xs[i] + 12, W - 260) + 'px';
+        tip.style.top = Math.max(0, layer.ys[i] - 30) + 'px';
+        tip.classList.add('on'); c.classList.add('pointing');
+      }};
+    // for tests and scripts: where a mark is, in CSS pixels from the canvas's corner
+    c._locate = function (id) {
+      var i = layer.items.indexOf(String(id));
+      return i < 0 ? null : {x: layer.xs[i], y: layer.ys[i]};
+    };
+    return layer;
+  }
+  function pointerAt(c, ev) { var r = c.getBoundingClientRect(); return {x: ev.clientX - r.left, y: ev.clientY - r.top}; }
+
   function scoreChart(root, data, key) {
     var box = root.querySelector('.score-chart');
     if (!box) return;
@@ -125,26 +166,34 @@
     var xs = pts.map(function (p) { return p[xi]; }), ys = pts.map(function (p) { return p[3]; });
     var best = [], b = -Infinity;
     ys.forEach(function (y) { b = Math.max(b, y); best.push(b); });
-    var xEnd = Math.max.apply(null, data.points.map(function (p) { return p[xi]; }));
+    var xEnd = 0;
+    data.points.forEach(function (p) { if (p[xi] > xEnd) xEnd = p[xi]; });
     var yr = yRange(ys, best[0], full);
     var f = frame(box, {x0: 0, x1: Math.max(xEnd, 1), y0: yr[0], y1: yr[1], height: 320,
       xlabel: wall ? 'wall time (s)' : 'iteration', ylabel: 'score (higher is better)'});
-    var g = svg('g', {}, f.svg), below = [];
+    box.classList.add('layered');
+    var L = markLayer(box, f.W, f.H), ctx = L.ctx, below = [];
+    var dots = new Path2D(), rings = new Path2D(), tris = new Path2D();
     pts.forEach(function (p) {
-      var y = p[3], cy = f.y(Math.max(y, yr[0]));
-      var c;
-      if (y < yr[0]) {
-        below.push(y);
-        c = svg('path', {d: 'M' + (f.x(p[xi]) - 3) + ',' + (cy - 5) + 'h6l-3,5z', 'class': 'pt below'}, g);
-      } else {
-        c = svg('circle', {cx: f.x(p[xi]).toFixed(1), cy: cy.toFixed(1), r: 2.6, 'class': 'pt' + (p[7] === 'gate' ? ' gate' : '')}, g);
-      }
-      title(c, '#' + p[0] + ' · iteration ' + p[1] + ' · score ' + fmt(y) + ' · ' + p[6]);
-      var href = programHref(key, p[0]);
-      if (href) { c.classList.add('link'); c.addEventListener('click', function () { go(href); }); }
+      var y = p[3], x = f.x(p[xi]), cy = f.y(Math.max(y, yr[0]));
+      if (y < yr[0]) { below.push(y); tris.moveTo(x - 3, cy - 5); tris.lineTo(x + 3, cy - 5); tris.lineTo(x, cy); tris.closePath(); }
+      else if (p[7] === 'gate') { rings.moveTo(x + 2.6, cy); rings.arc(x, cy, 2.6, 0, 2 * Math.PI); }
+      else { dots.moveTo(x + 2.6, cy); dots.arc(x, cy, 2.6, 0, 2 * Math.PI); }
+      L.xs.push(x); L.ys.push(cy); L.items.push(String(p[0]));
     });
+    ctx.fillStyle = 'rgba(138,138,138,0.55)'; ctx.fill(dots);
+    ctx.strokeStyle = '#8a8a8a'; ctx.setLineDash([2, 1]); ctx.stroke(rings); ctx.setLineDash([]);
+    ctx.fillStyle = 'rgba(179,38,30,0.6)'; ctx.fill(tris);
     svg('path', {d: stepPath(f, xs, best, xEnd), 'class': 'best-line'}, f.svg);
-    legend(box, [{colour: '#1f77b4', label: 'best so far'}, {colour: '#8a8a8a', label: 'program (click to open)'}]);
+    L.canvas.dataset.points = pts.length;
+    function textOf(i) { var p = pts[i]; return '#' + p[0] + ' · iteration ' + p[1] + ' · score ' + fmt(p[3]) + ' · ' + p[6] + (p[7] === 'gate' ? ' (stopped at the gate)' : ''); }
+    L.canvas.addEventListener('mousemove', function (ev) { var q = pointerAt(L.canvas, ev), i = L.nearest(q.x, q.y, 6); L.show(i, i < 0 ? '' : textOf(i)); });
+    L.canvas.addEventListener('mouseleave', function () { L.show(-1); });
+    L.canvas.addEventListener('click', function (ev) {
+      var q = pointerAt(L.canvas, ev), i = L.nearest(q.x, q.y, 6);
+      if (i >= 0) go(programHref(key, pts[i][0]));
+    });
+    legend(box, [{colour: '#1f77b4', label: 'best so far'}, {colour: '#8a8a8a', label: 'program (point at it for details, click to open)'}]);
     if (note) {
       note.textContent = below.length ? below.length + ' program' + (below.length > 1 ? 's' : '') +
         ' scored below the axis (lowest ' + fmt(Math.min.apply(null, below)) + '), drawn as ▼ at the bottom; tick "full y range" to see them.' : '';
@@ -210,7 +259,7 @@
     if (!box || !data.grid) return;
     box.textContent = '';
     var g = data.grid, nb = g.bins, two = g.features.length > 1;
-    var cell = Math.min(36, Math.floor(Math.min(box.clientWidth || 400, 420) / (nb + 1)));
+    var cell = Math.min(36, Math.floor(Math.min(widthOf(box) - 70, 420) / nb));
     var W = 60 + nb * cell, H = 30 + (two ? nb : 1) * cell;
     var s = svg('svg', {width: W, height: H + 10, 'class': 'plot'}, box);
     var scores = g.cells.map(function (c) { return c.score; }).filter(function (v) { return v !== null; }).sort(function (a, b) { return a - b; });
@@ -227,7 +276,7 @@
       if (href) r.addEventListener('click', function () { go(href); });
     });
     svg('text', {x: 60 + nb * cell / 2, y: H + 6, 'text-anchor': 'middle', 'class': 'label'}, s).textContent = g.features[0] + ' →';
-    if (two) svg('text', {x: 50, y: 10 + nb * cell / 2, 'text-anchor': 'end', 'class': 'label'}, s).textContent = g.features[1] + ' ↑';
+    if (two) svg('text', {x: 40, y: 10 + nb * cell / 2, 'text-anchor': 'middle', 'class': 'label', transform: 'rotate(-90 40 ' + (10 + nb * cell / 2) + ')'}, s).textContent = g.features[1] + ' →';
   }
 
   function renderRun(root, data, key) {
@@ -244,7 +293,6 @@
     });
   }
 
-  // ---- Lineage tree -------------------------------------------------------------------
   function shapePath(shape, x, y, r) {
     switch (shape) {
       case 'square': return 'M' + (x - r) + ',' + (y - r) + 'h' + 2 * r + 'v' + 2 * r + 'h' + -2 * r + 'z';
@@ -258,85 +306,153 @@
     }
   }
 
+  // ---- Lineage tree -------------------------------------------------------------------
+  // Drawn on a canvas: 5,000 SVG nodes took seconds to build and to redraw on every zoom step.
+  // Only what the viewport shows is drawn; nodes are batched by look (one fill per colour and
+  // shape), so a redraw is a few milliseconds whatever the run's size.
+  function shapeTo(ctx, shape, x, y, r) {
+    var i, a;
+    switch (shape) {
+      case 'square': ctx.rect(x - r, y - r, 2 * r, 2 * r); return;
+      case 'triangle': ctx.moveTo(x, y - r * 1.2); ctx.lineTo(x + r * 1.1, y + r * 0.8); ctx.lineTo(x - r * 1.1, y + r * 0.8); ctx.closePath(); return;
+      case 'triangle-down': ctx.moveTo(x, y + r * 1.2); ctx.lineTo(x + r * 1.1, y - r * 0.8); ctx.lineTo(x - r * 1.1, y - r * 0.8); ctx.closePath(); return;
+      case 'diamond': ctx.moveTo(x, y - r * 1.3); ctx.lineTo(x + r * 1.3, y); ctx.lineTo(x, y + r * 1.3); ctx.lineTo(x - r * 1.3, y); ctx.closePath(); return;
+      case 'hexagon': for (i = 0; i < 6; i++) { a = Math.PI / 3 * i; ctx[i ? 'lineTo' : 'moveTo'](x + r * 1.1 * Math.cos(a), y + r * 1.1 * Math.sin(a)); } ctx.closePath(); return;
+      case 'star': for (i = 0; i < 10; i++) { var rr = i % 2 ? r * 0.5 : r * 1.3; a = Math.PI / 5 * i - Math.PI / 2; ctx[i ? 'lineTo' : 'moveTo'](x + rr * Math.cos(a), y + rr * Math.sin(a)); } ctx.closePath(); return;
+      case 'cross': ctx.moveTo(x - r, y - r); ctx.lineTo(x + r, y + r); ctx.moveTo(x + r, y - r); ctx.lineTo(x - r, y + r); return;
+      default: ctx.moveTo(x + r, y); ctx.arc(x, y, r, 0, 2 * Math.PI);
+    }
+  }
+
   function renderTree(root, data, key) {
     var box = root.querySelector('.tree-chart');
     if (!box) return;
+    var keep = box._view;  // a live update keeps the user's zoom and pan
     box.textContent = '';
-    var nodes = data.nodes;
-    if (!nodes.length) { html('p', 'empty', 'No programs yet.', box); return; }
-    var proposers = [];
-    nodes.forEach(function (n) { if (proposers.indexOf(n[6]) < 0) proposers.push(n[6]); });
-    var shapeOf = {};
-    proposers.forEach(function (p, i) { shapeOf[p] = SHAPES[i % SHAPES.length]; });
+    var nodes = data.nodes, N = nodes.length;
+    if (!N) { html('p', 'empty', 'No programs yet.', box); return; }
+    var proposers = [], shapeOf = {}, byId = {}, onPath = {}, maxIt = 1, rows = data.rows || N;
+    nodes.forEach(function (n, i) {
+      if (!(n[6] in shapeOf)) { shapeOf[n[6]] = SHAPES[proposers.length % SHAPES.length]; proposers.push(n[6]); }
+      byId[n[0]] = i;
+      if (n[2] > maxIt) maxIt = n[2];
+    });
+    data.best_path.forEach(function (id) { onPath[id] = true; });
     var scores = nodes.map(function (n) { return n[4]; }).filter(function (v) { return v !== null; }).sort(function (a, b) { return a - b; });
     var lo = quantile(scores, 0.1), hi = scores.length ? scores[scores.length - 1] : 1;
-    var byId = {};
-    nodes.forEach(function (n) { byId[n[0]] = n; });
-    var onPath = {};
-    data.best_path.forEach(function (id) { onPath[id] = true; });
-    var maxIt = Math.max(1, Math.max.apply(null, nodes.map(function (n) { return n[2]; })));
-    var W = Math.max(480, box.clientWidth || 900), H = Math.min(720, Math.max(320, nodes.length * 14 + 40));
-    var pad = 24;
-    var view = {x0: 0, x1: maxIt, y0: -1, y1: nodes.length};
-    var s = svg('svg', {width: W, height: H, 'class': 'plot tree'}, box);
-    var edges = svg('path', {'class': 'edge'}, s), pathEdges = svg('path', {'class': 'edge best-path'}, s);
-    var g = svg('g', {}, s);
+    // the look of each node, fixed: kind 0 scored, 1 failed, 2 stopped at the gate
+    var kind = new Uint8Array(N), look = new Array(N), counts = {failed: 0, gate: 0, path: 0};
+    nodes.forEach(function (n, i) {
+      var failed = n[5] !== 'ok' && n[5] !== 'no_gain', gate = !failed && n[7] === 'gate';
+      kind[i] = failed ? 1 : gate ? 2 : 0;
+      look[i] = kind[i] ? '' : ramp((n[4] - lo) / ((hi - lo) || 1)) + '|' + shapeOf[n[6]] + (n[8] ? '|dup' : '');
+      if (failed) counts.failed++; else if (gate) counts.gate++;
+      if (onPath[n[0]]) counts.path++;
+    });
+    var W = Math.max(480, widthOf(box)), H = Math.min(720, Math.max(320, rows * 14 + 40)), pad = 24;
+    var home = {x0: -0.5, x1: maxIt + 0.5, y0: -1, y1: rows};
+    var view = keep || Object.assign({}, home);
+    box._view = view;
+    box.classList.add('layered');
+    var L = markLayer(box, W, H), c = L.canvas, ctx = L.ctx;
+    c.classList.add('tree');
+    c.dataset.nodes = N; c.dataset.failed = counts.failed; c.dataset.gate = counts.gate; c.dataset.onPath = counts.path;
+    var sx = new Float32Array(N), sy = new Float32Array(N), hover = -1, queued = false;
+    L.items = nodes.map(function (n) { return String(n[0]); });
     function X(v) { return pad + (v - view.x0) / (view.x1 - view.x0) * (W - 2 * pad); }
     function Y(v) { return pad + (v - view.y0) / (view.y1 - view.y0) * (H - 2 * pad); }
-    var els = nodes.map(function (n) {
-      var failed = n[5] !== 'ok' && n[5] !== 'no_gain', gate = n[7] === 'gate' && !failed;
-      var cls = 'node' + (failed ? ' failed' : '') + (gate ? ' gate' : '') + (n[8] ? ' dup' : '') + (onPath[n[0]] ? ' on-path' : '');
-      var e = svg('path', {'class': cls, fill: failed || gate ? 'none' : ramp((n[4] - lo) / ((hi - lo) || 1))}, g);
-      title(e, '#' + n[0] + ' · iteration ' + n[2] + ' · ' + n[6] + ' · ' + (failed ? n[5] : 'score ' + fmt(n[4])) + (gate ? ' (stopped at the gate)' : '') + (n[8] ? ' (duplicate)' : ''));
-      e.dataset.id = n[0];
-      return e;
-    });
     function draw() {
-      var d = '', dp = '', r = Math.max(2.5, Math.min(7, 0.35 * (H - 2 * pad) / (view.y1 - view.y0)));
-      nodes.forEach(function (n, i) {
-        var x = X(n[2]), y = Y(n[3]);
-        var failed = n[5] !== 'ok' && n[5] !== 'no_gain';
-        els[i].setAttribute('d', shapePath(failed ? 'cross' : shapeOf[n[6]], x.toFixed(1) * 1, y.toFixed(1) * 1, r));
-        var p = n[1] !== null ? byId[n[1]] : null;
-        if (p) {
-          var seg = 'M' + X(p[2]).toFixed(1) + ',' + Y(p[3]).toFixed(1) + 'V' + y.toFixed(1) + 'H' + x.toFixed(1);
-          if (onPath[n[0]] && onPath[p[0]]) dp += seg; else d += seg;
-        }
+      queued = false;
+      ctx.clearRect(0, 0, W, H);
+      var r = Math.max(2, Math.min(7, 0.35 * (H - 2 * pad) / (view.y1 - view.y0)));
+      var i, n, shown = 0, groups = {}, edges = new Path2D(), pathEdges = new Path2D();
+      for (i = 0; i < N; i++) { sx[i] = X(nodes[i][2]); sy[i] = Y(nodes[i][3]); }
+      for (i = 0; i < N; i++) {
+        n = nodes[i];
+        var p = n[1] === null ? undefined : byId[n[1]];
+        if (p === undefined) continue;
+        var x0 = Math.min(sx[p], sx[i]), x1 = Math.max(sx[p], sx[i]), y0 = Math.min(sy[p], sy[i]), y1 = Math.max(sy[p], sy[i]);
+        if (x1 < 0 || x0 > W || y1 < 0 || y0 > H) continue;  // off screen
+        var e = onPath[n[0]] && onPath[nodes[p][0]] ? pathEdges : edges;
+        e.moveTo(sx[p], sy[p]); e.lineTo(sx[p], sy[i]); e.lineTo(sx[i], sy[i]);
+      }
+      ctx.lineWidth = 1; ctx.strokeStyle = '#c3c9d3'; ctx.stroke(edges);
+      ctx.lineWidth = 2.6; ctx.strokeStyle = '#e8590c'; ctx.stroke(pathEdges);
+      var failed = new Path2D(), gate = new Path2D(), rings = new Path2D();
+      for (i = 0; i < N; i++) {
+        if (sx[i] < -r || sx[i] > W + r || sy[i] < -r || sy[i] > H + r) continue;
+        shown++;
+        n = nodes[i];
+        if (kind[i] === 1) shapeTo(failed, 'cross', sx[i], sy[i], r);
+        else if (kind[i] === 2) shapeTo(gate, 'circle', sx[i], sy[i], r);
+        else shapeTo(groups[look[i]] = groups[look[i]] || new Path2D(), shapeOf[n[6]], sx[i], sy[i], r);
+        if (onPath[n[0]]) shapeTo(rings, 'circle', sx[i], sy[i], r + 2.5);
+      }
+      ctx.lineWidth = r >= 3 ? 0.6 : 0; ctx.strokeStyle = 'rgba(51,51,51,0.5)';
+      Object.keys(groups).forEach(function (g) {
+        var parts = g.split('|');
+        ctx.globalAlpha = parts[2] ? 0.45 : 1;
+        ctx.fillStyle = parts[0]; ctx.fill(groups[g]);
+        if (r >= 3) ctx.stroke(groups[g]);
       });
-      edges.setAttribute('d', d);
-      pathEdges.setAttribute('d', dp);
+      ctx.globalAlpha = 1;
+      ctx.lineWidth = 1.6; ctx.strokeStyle = '#b3261e'; ctx.stroke(failed);
+      ctx.lineWidth = 1.4; ctx.strokeStyle = '#5d6778'; ctx.setLineDash([2, 1.5]); ctx.stroke(gate); ctx.setLineDash([]);
+      ctx.lineWidth = 2.2; ctx.strokeStyle = '#e8590c'; ctx.stroke(rings);
+      if (hover >= 0) { ctx.beginPath(); ctx.arc(sx[hover], sy[hover], r + 4, 0, 2 * Math.PI); ctx.lineWidth = 2; ctx.strokeStyle = '#1d2430'; ctx.stroke(); }
+      L.xs = sx; L.ys = sy;
+      c.dataset.drawn = shown;
     }
+    function redraw() { if (!queued) { queued = true; requestAnimationFrame(draw); } }
+    function textOf(i) {
+      var n = nodes[i];
+      return '#' + n[0] + ' · iteration ' + n[2] + ' · ' + n[6] + ' · ' + (kind[i] === 1 ? 'failed: ' + n[5] : 'score ' + fmt(n[4])) +
+        (kind[i] === 2 ? ' (stopped at the gate)' : '') + (n[8] ? ' (duplicate)' : '') + (onPath[n[0]] ? ' · on the seed → best path' : '');
+    }
+    function pick(q) { return L.nearest(q.x, q.y, Math.max(6, Math.min(10, 0.35 * (H - 2 * pad) / (view.y1 - view.y0) + 3))); }
     draw();
     // zoom around the pointer, pan by dragging; a click without a drag opens the program
     var drag = null;
-    s.addEventListener('wheel', function (ev) {
+    c.addEventListener('wheel', function (ev) {
       ev.preventDefault();
-      var k = ev.deltaY > 0 ? 1.2 : 1 / 1.2, rect = s.getBoundingClientRect();
-      var fx = (ev.clientX - rect.left - pad) / (W - 2 * pad), fy = (ev.clientY - rect.top - pad) / (H - 2 * pad);
+      var k = ev.deltaY > 0 ? 1.2 : 1 / 1.2, q = pointerAt(c, ev);
+      var fx = (q.x - pad) / (W - 2 * pad), fy = (q.y - pad) / (H - 2 * pad);
       var cx = view.x0 + fx * (view.x1 - view.x0), cy = view.y0 + fy * (view.y1 - view.y0);
       view.x0 = cx - (cx - view.x0) * k; view.x1 = cx + (view.x1 - cx) * k;
       view.y0 = cy - (cy - view.y0) * k; view.y1 = cy + (view.y1 - cy) * k;
-      draw();
+      L.show(-1); redraw();
     }, {passive: false});
-    s.addEventListener('mousedown', function (ev) { drag = {x: ev.clientX, y: ev.clientY, v: Object.assign({}, view), moved: false}; });
-    window.addEventListener('mousemove', function (ev) {
-      if (!drag) return;
-      var dx = (ev.clientX - drag.x) / (W - 2 * pad) * (drag.v.x1 - drag.v.x0), dy = (ev.clientY - drag.y) / (H - 2 * pad) * (drag.v.y1 - drag.v.y0);
-      if (Math.abs(ev.clientX - drag.x) + Math.abs(ev.clientY - drag.y) > 3) drag.moved = true;
-      view.x0 = drag.v.x0 - dx; view.x1 = drag.v.x1 - dx; view.y0 = drag.v.y0 - dy; view.y1 = drag.v.y1 - dy;
-      draw();
+    c.addEventListener('mousedown', function (ev) { drag = {x: ev.clientX, y: ev.clientY, v: Object.assign({}, view), moved: false}; });
+    c.addEventListener('mousemove', function (ev) {
+      if (drag) return;
+      var i = pick(pointerAt(c, ev));
+      if (i !== hover) { hover = i; L.show(i, i < 0 ? '' : textOf(i)); redraw(); }
     });
-    window.addEventListener('mouseup', function (ev) {
+    c.addEventListener('mouseleave', function () { if (!drag && hover >= 0) { hover = -1; L.show(-1); redraw(); } });
+    function onMove(ev) {
+      if (!drag || !c.isConnected) return;
+      var dx = (ev.clientX - drag.x) / (W - 2 * pad) * (drag.v.x1 - drag.v.x0), dy = (ev.clientY - drag.y) / (H - 2 * pad) * (drag.v.y1 - drag.v.y0);
+      if (Math.abs(ev.clientX - drag.x) + Math.abs(ev.clientY - drag.y) > 3) { drag.moved = true; c.classList.add('dragging'); L.show(-1); }
+      view.x0 = drag.v.x0 - dx; view.x1 = drag.v.x1 - dx; view.y0 = drag.v.y0 - dy; view.y1 = drag.v.y1 - dy;
+      redraw();
+    }
+    function onUp(ev) {
       var d = drag;
       drag = null;
-      if (d && !d.moved && ev.target && ev.target.dataset && ev.target.dataset.id) {
-        var href = programHref(key, ev.target.dataset.id);
-        var info = root.querySelector('.tree-info');
-        if (href) go(href); else if (info) info.textContent = 'program #' + ev.target.dataset.id + ' is not in this report (only the seed → best path is)';
-      }
-    });
+      c.classList.remove('dragging');
+      if (!d || d.moved || !c.isConnected) return;
+      var i = pick(pointerAt(c, ev));
+      if (i < 0) return;
+      var href = programHref(key, nodes[i][0]), info = root.querySelector('.tree-info');
+      if (href) go(href); else if (info) info.textContent = 'program #' + nodes[i][0] + ' is not in this report (only the seed → best path is)';
+    }
+    // one pair of window listeners per chart box, replaced on every re-render
+    if (box._off) box._off();
+    window.addEventListener('mousemove', onMove);
+    window.addEventListener('mouseup', onUp);
+    box._off = function () { window.removeEventListener('mousemove', onMove); window.removeEventListener('mouseup', onUp); };
     var reset = root.querySelector('.tree-reset');
-    if (reset) reset.onclick = function () { view = {x0: 0, x1: maxIt, y0: -1, y1: nodes.length}; draw(); };
+    if (reset) reset.onclick = function () { Object.assign(view, home); redraw(); };
     var leg = root.querySelector('.tree-legend');
     if (leg) {
       leg.textContent = '';
@@ -347,8 +463,18 @@
         html('span', '', p, item);
       });
       var sc = html('span', 'item', 'score ' + fmt(lo) + ' ', leg);
-      VIRIDIS.forEach(function (c) { var sw = html('span', 'swatch', null, sc); sw.style.background = c; });
+      VIRIDIS.forEach(function (col) { var sw = html('span', 'swatch', null, sc); sw.style.background = col; });
       sc.appendChild(document.createTextNode(' ' + fmt(hi)));
+    }
+    var list = root.querySelector('.best-path-list');
+    if (list) {
+      list.textContent = '';
+      data.best_path.forEach(function (id, j) {
+        if (j) list.appendChild(document.createTextNode(' → '));
+        var href = programHref(key, id), n = nodes[byId[id]];
+        var a = html(href ? 'a' : 'span', '', '#' + id + (n && n[4] !== null ? ' (' + fmt(n[4]) + ')' : ''), list);
+        if (href) a.href = href;
+      });
     }
   }
 
@@ -376,8 +502,9 @@
       });
       if (!g.mean) return;
       var up = '', down = '';
-      g.x.forEach(function (x, j) { up += (j ? 'L' : 'M') + f.x(x) + ',' + f.y(Math.max(g.high[j], y0 - pad)); });
-      for (var j = g.x.length - 1; j >= 0; j--) down += 'L' + f.x(g.x[j]) + ',' + f.y(Math.max(g.low[j], y0 - pad));
+      // steps, like the mean line: a value holds until the next iteration
+      g.x.forEach(function (x, j) { up += (j ? 'H' + f.x(x) + 'V' : 'M' + f.x(x) + ',') + f.y(Math.max(g.high[j], y0 - pad)); });
+      for (var j = g.x.length - 1; j >= 0; j--) down += (j < g.x.length - 1 ? 'V' + f.y(Math.max(g.low[j], y0 - pad)) + 'H' : 'L' + f.x(g.x[j]) + ',' + f.y(Math.max(g.low[j], y0 - pad)) + 'H') + f.x(g.x[j]);
       svg('path', {d: up + down + 'z', fill: col, 'class': 'band'}, f.svg);
       svg('path', {d: stepPath(f, g.x, g.mean.map(function (v) { return Math.max(v, y0 - pad); })), 'class': 'line', stroke: col}, f.svg);
       items.push({colour: col, label: g.group + ' (n=' + g.runs.length + ')'});
@@ -436,6 +563,7 @@
         renderCompare(root, data);
       }
     });
+    document.body.dataset.ready = '1';  // drawn: what tests and benchmarks/webui.py wait for
     if (live && document.body.dataset.page === 'runs') {
       poll('/runs.json', 2000, function (rows) {
         var known = document.querySelectorAll('#runs-table tbody tr').length;
