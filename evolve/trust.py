@@ -247,9 +247,6 @@ def folder_archive_url(folder: str | Path) -> str | None:
     """The database URL a folder's `archive_url` file names (None when it has none), checked:
     it must parse, and an SQLite file must already exist (opening would create one anywhere).
     Callers must tell the user which URL they connect to (see `masked_url`)."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
     path = Path(folder) / "archive_url"
     if not path.exists():
         return None
@@ -258,12 +255,26 @@ def folder_archive_url(folder: str | Path) -> str | None:
     except (OSError, UnicodeDecodeError) as e:
         raise UntrustedInput(f"{path}: cannot read ({e})") from None
     try:
+        db = missing_sqlite(url)
+    except ValueError:
+        raise UntrustedInput(f"{path}: not a database URL") from None
+    if db is not None:
+        raise UntrustedInput(f"{path}: names SQLite database {db or '(none)'!r}, which does "
+                             f"not exist")
+    return url
+
+
+def missing_sqlite(url: str) -> str | None:
+    """The database of an SQLite `url` whose file does not exist ("" when it names none), else
+    None; ValueError when `url` does not parse. Connecting would create that file anywhere."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):
-        raise UntrustedInput(f"{path}: not a database URL") from None
-    if parsed.drivername.startswith("sqlite"):
-        db = parsed.database or ""
-        if db in ("", ":memory:") or not Path(db).is_file():
-            raise UntrustedInput(f"{path}: names SQLite database {db or '(none)'!r}, which does "
-                                 f"not exist")
-    return url
+        raise ValueError(url) from None
+    if not parsed.drivername.startswith("sqlite"):
+        return None
+    db = parsed.database or ""
+    return None if db not in ("", ":memory:") and Path(db).is_file() else db
