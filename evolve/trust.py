@@ -185,7 +185,8 @@ def trusted_problem_cfg(cfg: Mapping[str, Any], config_dirs: Iterable[str] = (),
     """
     out = dict(cfg)
     target = str(out.get("target") or "")
-    hit = _match(target, out, registrations(config_dirs)) if target else None
+    known = registrations(config_dirs)
+    hit = _match(target, out, known) if target else None
     if hit is None:
         raise UntrustedTarget(
             f"run folder {source} names problem target {target!r}, which is not a registered "
@@ -194,12 +195,16 @@ def trusted_problem_cfg(cfg: Mapping[str, Any], config_dirs: Iterable[str] = (),
     bases = config_bases(out)
     if hit.folder is not None and "config_dir" in out:
         out["config_dir"] = str(hit.folder)
+    # configs of the same problem class (the named one first) register its code files
+    same = [hit] + [r for r in known if r.key == hit.key and r is not hit]
     for key, path in _code_files(out, bases).items():
         typed = (given or {}).get(key)
+        named = [r.code[key] for r in same if key in r.code
+                 and (r.code[key] == path or r.raw[key] == out.get(key))]
         if typed:
             out[key] = str(resolve_file(typed))
-        elif path == hit.code.get(key) or (out.get(key) == hit.raw.get(key) and key in hit.code):
-            out[key] = str(hit.code[key])
+        elif named:
+            out[key] = str(named[0])
         else:
             raise UntrustedTarget(
                 f"run folder {source} names problem.{key}={out.get(key)!r}, code that no "
