@@ -24,8 +24,6 @@ from evolve.sandbox import Child, ChildExit, Limits, describe_status
 MAX_ARTIFACTS, ARTIFACT_CHARS = 16, 8000  # named texts a summary may store per program
 PROMPT_ARTIFACT_CHARS = 600  # of each artifact in the feedback (prompts stay short)
 # Failure kinds a child may report about itself; anything else it claims is a runtime error.
-MAX_ARTIFACTS, ARTIFACT_CHARS = 16, 8000  # named texts a summary may store per program
-PROMPT_ARTIFACT_CHARS = 600  # of each artifact in the feedback (prompts stay short)
 CHILD_KINDS = frozenset({"syntax_error", "missing_entry", "runtime_error", "memory_limit",
                          "invalid_output", "input_mutation", "engine_error"})
 

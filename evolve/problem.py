@@ -365,7 +365,8 @@ def make_problem(cfg: Mapping[str, Any]) -> Problem:
     search = config_folders(cfg)
     target = str(cfg.get("target", ""))
     cls = load_problem_class(target, search)
-    problem = cls({k: v for k, v in cfg.items() if k != "config_dir"})
+    keep = getattr(cls, "reads_config_dir", False)  # resolves its own paths from the yaml
+    problem = cls({k: v for k, v in cfg.items() if keep or k != "config_dir"})
     if target.rpartition(":")[0].endswith(".py"):
         if not _own_jit_setting(cls):
             problem.jit_entry = False

@@ -185,7 +185,8 @@ def trusted_problem_cfg(cfg: Mapping[str, Any], config_dirs: Iterable[str] = (),
     """
     out = dict(cfg)
     target = str(out.get("target") or "")
-    hit = _match(target, out, registrations(config_dirs)) if target else None
+    known = registrations(config_dirs)
+    hit = _match(target, out, known) if target else None
     if hit is None:
         raise UntrustedTarget(
             f"run folder {source} names problem target {target!r}, which is not a registered "
@@ -194,12 +195,16 @@ def trusted_problem_cfg(cfg: Mapping[str, Any], config_dirs: Iterable[str] = (),
     bases = config_bases(out)
     if hit.folder is not None and "config_dir" in out:
         out["config_dir"] = str(hit.folder)
+    # configs of the same problem class (the named one first) register its code files
+    same = [hit] + [r for r in known if r.key == hit.key and r is not hit]
     for key, path in _code_files(out, bases).items():
         typed = (given or {}).get(key)
+        named = [r.code[key] for r in same if key in r.code
+                 and (r.code[key] == path or r.raw[key] == out.get(key))]
         if typed:
             out[key] = str(resolve_file(typed))
-        elif path == hit.code.get(key) or (out.get(key) == hit.raw.get(key) and key in hit.code):
-            out[key] = str(hit.code[key])
+        elif named:
+            out[key] = str(named[0])
         else:
             raise UntrustedTarget(
                 f"run folder {source} names problem.{key}={out.get(key)!r}, code that no "
@@ -247,9 +252,6 @@ def folder_archive_url(folder: str | Path) -> str | None:
     """The database URL a folder's `archive_url` file names (None when it has none), checked:
     it must parse, and an SQLite file must already exist (opening would create one anywhere).
     Callers must tell the user which URL they connect to (see `masked_url`)."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
     path = Path(folder) / "archive_url"
     if not path.exists():
         return None
@@ -258,12 +260,26 @@ def folder_archive_url(folder: str | Path) -> str | None:
     except (OSError, UnicodeDecodeError) as e:
         raise UntrustedInput(f"{path}: cannot read ({e})") from None
     try:
+        db = missing_sqlite(url)
+    except ValueError:
+        raise UntrustedInput(f"{path}: not a database URL") from None
+    if db is not None:
+        raise UntrustedInput(f"{path}: names SQLite database {db or '(none)'!r}, which does "
+                             f"not exist")
+    return url
+
+
+def missing_sqlite(url: str) -> str | None:
+    """The database of an SQLite `url` whose file does not exist ("" when it names none), else
+    None; ValueError when `url` does not parse. Connecting would create that file anywhere."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):
-        raise UntrustedInput(f"{path}: not a database URL") from None
-    if parsed.drivername.startswith("sqlite"):
-        db = parsed.database or ""
-        if db in ("", ":memory:") or not Path(db).is_file():
-            raise UntrustedInput(f"{path}: names SQLite database {db or '(none)'!r}, which does "
-                                 f"not exist")
-    return url
+        raise ValueError(url) from None
+    if not parsed.drivername.startswith("sqlite"):
+        return None
+    db = parsed.database or ""
+    return None if db not in ("", ":memory:") and Path(db).is_file() else db

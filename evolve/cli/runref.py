@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from evolve.archive import Archive, Program, Run, scrub, sqlite_url
 from evolve.cli.common import CliError, note
 from evolve.config import ConfigError
-from evolve.trust import UntrustedInput, folder_archive_url, masked_url
+from evolve.trust import UntrustedInput, folder_archive_url, masked_url, missing_sqlite
 
 
 def is_run_folder(path: Path) -> bool:
@@ -174,18 +174,13 @@ def _url_archive(url: str) -> tuple[Archive, list[Run]]:
     """The database at `url`, read-only, and its runs in id order. The user typed the URL (as for
     `evolve archive.url=...`): nothing to check but that an SQLite file exists, since connecting
     would create an empty one."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
     shown = masked_url(url)
     try:
-        parsed = make_url(url)
-    except (ArgumentError, ValueError):
+        missing = missing_sqlite(url)
+    except ValueError:
         raise CliError(f"{shown}: not a database URL") from None
-    if parsed.drivername.startswith("sqlite"):
-        db = parsed.database or ""
-        if db in ("", ":memory:") or not Path(db).is_file():
-            raise CliError(f"{shown}: no such SQLite file")
+    if missing is not None:
+        raise CliError(f"{shown}: no such SQLite file")
     archive = None
     try:
         archive = Archive(url, readonly=True)

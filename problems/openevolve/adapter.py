@@ -139,6 +139,7 @@ class WholeProgramProblem(Problem):
 
     whole_program = True
     jit_entry = False
+    reads_config_dir = True  # problem.evaluator=evaluator.py in a yaml is next to that yaml
     # the user's evaluator may sample or time the program (OpenEvolve's function_minimization does
     # both): nothing promises the same score twice
     deterministic = False
