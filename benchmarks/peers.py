@@ -132,7 +132,8 @@ def main() -> None:
         sides.append(("openevolve", args.openevolve_python))
     if args.baseline:
         sides.append(("baseline", args.baseline))
-    rounds = []
+    rounds: list[dict] = []
+    ratios: dict[str, list[dict]] = {"project_vs_openevolve": [], "project_vs_baseline": []}
     with tempfile.TemporaryDirectory(prefix="evolve-peers-") as tmp:
         for i in range(args.rounds):
             order = sides if i % 2 == 0 else sides[::-1]
@@ -142,13 +143,14 @@ def main() -> None:
                 work.mkdir(exist_ok=True)
                 rows.append(run_side(side, python, bench, work, args.iterations))
                 print(json.dumps(rows[-1]), file=sys.stderr)
+            ratios["project_vs_openevolve"].append(_ratios(rows, "openevolve"))
+            ratios["project_vs_baseline"].append(_ratios(rows, "baseline"))
             rounds.append({"round": i, "runs": rows,
-                           "project_vs_openevolve": _ratios(rows, "openevolve"),
-                           "project_vs_baseline": _ratios(rows, "baseline")})
-    summary = {}
-    for key in ("project_vs_openevolve", "project_vs_baseline"):
+                           **{key: found[-1] for key, found in ratios.items()}})
+    summary: dict[str, dict[str, float]] = {}
+    for key, found in ratios.items():
         for metric in ("loop_s", "startup_s", "wall_s"):
-            vals = [r[key][metric] for r in rounds if metric in r[key]]
+            vals = [r[metric] for r in found if metric in r]
             if vals:
                 summary.setdefault(key, {})[f"{metric}_median_ratio"] = statistics.median(vals)
     print(json.dumps({"benchmark": "peers", "iterations": args.iterations, "rounds": rounds,
