@@ -76,6 +76,15 @@ def served(spec: str | Path, *extra: str, root: Path = ROOT,
             proc.wait()
 
 
+def new_page(browser, **kw):
+    """A 1280x900 page whose waits time out only as hang guards (a busy 2-core machine can take
+    well over Playwright's default 30 s to serve a cold Compare page)."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, **kw)
+    page.set_default_timeout(HANG_GUARD_S * 1000)
+    page.set_default_navigation_timeout(HANG_GUARD_S * 1000)
+    return page
+
+
 def shot(page, name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"

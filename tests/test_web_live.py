@@ -7,7 +7,7 @@ import signal
 import subprocess
 import time
 
-from tests.browser import HANG_GUARD_S, chromium, served, shot
+from tests.browser import HANG_GUARD_S, chromium, new_page, served, shot
 from tests.engine_util import SORTING, evolve_cmd
 
 GUARD_MS = HANG_GUARD_S * 1000 * 3  # a busy 2-core machine; only reached on a hang
@@ -26,7 +26,7 @@ def test_pages_update_while_the_run_writes(tmp_path):
     root = tmp_path / "runs"
     root.mkdir()
     with served(root) as url, chromium() as browser:
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page = new_page(browser)
         page.goto(url + "/")
         assert "No run found yet" in page.content()
         run = subprocess.Popen(evolve_cmd(*SORTING, "proposer=builtin", "search.iterations=400",

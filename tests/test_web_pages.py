@@ -10,7 +10,16 @@ import subprocess
 import pytest
 
 from evolve.cli import archive as archive_cli
-from tests.browser import ROOT, chromium, click_mark, hover_text, served, shot
+from tests.browser import (
+    HANG_GUARD_S,
+    ROOT,
+    chromium,
+    click_mark,
+    hover_text,
+    new_page,
+    served,
+    shot,
+)
 from tests.engine_util import SORTING, evolve_cmd, rows
 
 ITERATIONS = 8
@@ -50,7 +59,7 @@ def test_every_page_and_the_click_path(runs_root, capsys):
     top = _cli(capsys, "runs", runs_root)
     errors: list[str] = []
     with served(runs_root) as url, chromium() as browser:
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page = new_page(browser)
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.on("dialog", lambda d: errors.append(f"dialog {d.message}"))
         page.goto(url + "/")
@@ -123,7 +132,7 @@ def test_compare_shows_cached_heldout_only(runs_root, capsys):
     """The page never evaluates: before `compare` has cached held-out scores it says so and
     names the command; after, it shows the cached numbers of the CLI."""
     with served(runs_root) as url, chromium() as browser:
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page = new_page(browser)
         page.goto(url + "/compare?run=1&run=2")
         note = page.locator("#cmp-heldout").inner_text()
         assert "no cached held-out scores" in note and "evolve-archive compare" in note
@@ -163,6 +172,7 @@ def test_static_report_opens_offline_with_the_cli_numbers(runs_root, tmp_path, c
     errors: list[str] = []
     with chromium() as browser:
         ctx = browser.new_context(offline=True)
+        ctx.set_default_timeout(HANG_GUARD_S * 1000)
         ctx.route("**/*", lambda route: (requests.append(route.request.url),
                                          route.abort() if not route.request.url.startswith("file:")
                                          else route.continue_()))

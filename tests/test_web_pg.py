@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 from evolve.cli.common import fmt_num
-from tests.browser import HANG_GUARD_S, ROOT, chromium, click_mark, served, shot
+from tests.browser import HANG_GUARD_S, ROOT, chromium, click_mark, new_page, served, shot
 from tests.engine_util import SORTING, evolve_cmd
 
 ITERATIONS = 6
@@ -50,7 +50,7 @@ def test_every_page_on_postgres(pg_url, pg_server, tmp_path):
     with chromium() as browser:
         for spec in (pg_url, run_dir):
             with served(spec, env=env) as url:
-                page = browser.new_page(viewport={"width": 1280, "height": 900})
+                page = new_page(browser)
                 page.on("pageerror", lambda e: errors.append(str(e)))
                 page.goto(url + "/")
                 assert str(summary["programs"]) in page.locator("#runs-table").inner_text()

@@ -13,7 +13,7 @@ import pytest
 
 from evolve.archive import Archive, LLMCall, Program, sqlite_url
 from evolve.cli import archive as archive_cli
-from tests.browser import chromium, hover_text, served, shot
+from tests.browser import HANG_GUARD_S, chromium, hover_text, new_page, served, shot
 
 XSS = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(2)>"
@@ -73,7 +73,7 @@ def test_hostile_text_is_shown_as_text_and_runs_nothing(hostile_run):
         status, _, body = _get(url + "/run/1/program/2")
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body  # escaped, still readable
         with chromium() as browser:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page = new_page(browser)
             page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
             for path in PAGES[:7]:
                 page.goto(url + path)
@@ -103,6 +103,7 @@ def test_static_report_of_hostile_run_runs_nothing(hostile_run, tmp_path):
     dialogs: list[str] = []
     with chromium() as browser:
         page = browser.new_context(offline=True).new_page()
+        page.set_default_timeout(HANG_GUARD_S * 1000)
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
         page.goto(out.as_uri())
         page.wait_for_selector("body[data-ready]")

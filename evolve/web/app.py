@@ -4,7 +4,6 @@ parameters are ints (Starlette's `int` convertor), so a request never names a fi
 from __future__ import annotations
 
 import math
-import threading
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -22,7 +21,7 @@ from evolve.cli.runref import RunHandle
 from evolve.web import programdata, rundata
 from evolve.web.comparedata import compare_page
 from evolve.web.links import ServerLinks
-from evolve.web.panels import panel_for, problem_class, set_rows
+from evolve.web.panels import panel_for, set_rows
 from evolve.web.render import page_json, render
 from evolve.web.source import Source
 
@@ -174,23 +173,10 @@ def _run_row(h: RunHandle) -> dict[str, Any]:
             "cost_usd": s["cost_usd"], "started": fmt_time(h.run.started_at)}
 
 
-def _import_problems(source: Source) -> None:
-    for key in source.scan():
-        try:
-            h = source.handle(key)
-            if h is not None:
-                problem_class(h.run)
-        except Exception:  # noqa: BLE001 - a warm-up only: the page reports real errors
-            continue
-
-
 def make_app(source: Source, allowed_hosts: list[str] | None = None) -> Starlette:
     from importlib import resources
 
     pages = Pages(source)
-    # importing a problem's module (for its panel) can take seconds (numba): done in the
-    # background at start, so that a user's first Run page does not wait for it
-    threading.Thread(target=_import_problems, args=(source,), daemon=True).start()
     static = StaticFiles(directory=str(resources.files("evolve.web") / "static"))
     routes = [
         Route("/", pages.runs),
