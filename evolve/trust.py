@@ -166,7 +166,7 @@ def _match(target: str, section: Mapping[str, Any], known: list[Registered]) -> 
     if not hits and is_file_target(target) and not Path(target).expanduser().is_absolute():
         hits = [r for r in known if r.folder is not None and r.target == target]
     named = [r for r in hits if r.where.rpartition(":")[2] == section.get("name")]
-    return (named or hits or [None])[0]
+    return (named or hits)[0] if hits else None
 
 
 def trusted_problem_cfg(cfg: Mapping[str, Any], config_dirs: Iterable[str] = (),

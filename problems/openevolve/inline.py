@@ -157,7 +157,7 @@ def _popen(real: Any) -> Any:
 def inline_workers() -> Iterator[None]:
     """While an evaluator runs: thread pools and `python script.py` subprocesses run inline."""
     saved = concurrent.futures.ThreadPoolExecutor, subprocess.Popen
-    concurrent.futures.ThreadPoolExecutor = InlineExecutor  # type: ignore[misc]
+    concurrent.futures.ThreadPoolExecutor = InlineExecutor  # type: ignore[misc, assignment]
     subprocess.Popen = _popen(saved[1])  # type: ignore[misc]
     try:
         yield
