@@ -8,11 +8,17 @@ import numpy as np
 import pytest
 
 from evolve.evaluators.smtt import total_tardiness, total_tardiness_py
-from evolve.problem import make_problem
+from evolve.problem import ProblemError, make_problem
 from evolve.problems.smtt import generator, reference, rules
 from evolve.problems.smtt.exact import UNSOLVED, lawler_value, subset_dp_value
 from evolve.problems.smtt.localsearch import ils, objective
-from evolve.problems.smtt.splits import DATA, split_params
+from evolve.problems.smtt.splits import (
+    DATA,
+    DEFAULT_PARAMS,
+    DEFAULT_PARAMS_WEIGHTED,
+    counts,
+    split_params,
+)
 from evolve.result import evaluate_in_process
 
 
@@ -116,12 +122,23 @@ def test_shipped_splits_are_reproducible():
     assert len(manifest) == 4
     for entry in manifest:
         prm = entry["params"]
-        inst = generator.generate(prm["sizes"], prm["per_class"], prm["seed"], prm["weighted"],
+        inst = generator.generate(prm["sizes"], counts(prm), prm["seed"], prm["weighted"],
                                   prm["rdd"], prm["tf"])
         assert inst.fingerprint() == entry["fingerprint"], entry["file"]
-    assert split_params("train",
-                        {"sizes": [20, 30, 40, 50, 60, 80, 100], "per_class": 3, "seed": 1},
-                        False, generator.RDD_GRID, generator.TF_GRID) == manifest[0]["params"]
+        if not prm["weighted"]:  # Lawler proves all but a few n = 500 (memo budget: ILS)
+            assert entry["exact_refs"] >= inst.m - 5
+    assert split_params("train", DEFAULT_PARAMS["train"], False, generator.RDD_GRID,
+                        generator.TF_GRID) == manifest[0]["params"]
+    assert split_params("train", DEFAULT_PARAMS_WEIGHTED["train"], True, generator.RDD_GRID,
+                        generator.TF_GRID) == manifest[2]["params"]
+    assert manifest[0]["params"]["sizes"] == [20, 50, 100, 200, 500]  # up to the largest test n
+
+
+def test_per_class_by_size_needs_one_count_per_size():
+    with pytest.raises(ProblemError, match=r"problem.train.per_class_by_size=\[3, 1\]: needs one "
+                                           r"count per size \(3 sizes"):
+        split_params("train", {"sizes": [20, 50, 100], "per_class": 1, "seed": 0,
+                               "per_class_by_size": [3, 1]}, False, (0.2,), (0.2,))
 
 
 def test_no_baseline_beats_a_train_reference():

@@ -29,20 +29,24 @@ def instance(rng: np.random.Generator, n: int, rdd: float, tf: float, weighted: 
 
 def generate(
     sizes: Sequence[int],
-    per_class: int,
+    per_class: int | Sequence[int],
     seed: int,
     weighted: bool = False,
     rdd_grid: Sequence[float] = RDD_GRID,
     tf_grid: Sequence[float] = TF_GRID,
     source: str = "generated",
 ) -> Instances:
-    """per_class instances for every (size, RDD, TF); order: size, RDD, TF, repetition."""
+    """per_class instances for every (size, RDD, TF) (a list: one count per size); order: size,
+    RDD, TF, repetition."""
+    counts = [int(per_class)] * len(sizes) if isinstance(per_class, int) else list(per_class)
+    if len(counts) != len(sizes):
+        raise ValueError(f"{len(counts)} per-class counts for {len(sizes)} sizes")
     rng = np.random.default_rng(seed)
     rows = [
         instance(rng, int(n), float(rdd), float(tf), weighted)
-        for n in sizes
+        for n, count in zip(sizes, counts)
         for rdd in rdd_grid
         for tf in tf_grid
-        for _ in range(per_class)
+        for _ in range(count)
     ]
     return from_arrays(rows, weighted, source)

@@ -20,6 +20,8 @@ class Split:
     sizes: list[int] = items(list, nonempty=True, ge=2, le=5000)
     per_class: int = num(1, ge=1)
     seed: int = num(0, ge=0)
+    # instances per class for each size (same length as sizes); empty: per_class for every size
+    per_class_by_size: list[int] = items(list, ge=1)
 
 
 @dataclass
@@ -42,8 +44,11 @@ class SmttSchema(ProblemBase):
     target: str = "evolve.problems.smtt:SmttProblem"
     seed_program: str = "edd"  # seeds/smtt/<name>.py: edd, mdd (weighted: wedd, wmdd)
     weighted: bool = False  # 1||sum w_j T_j: candidates are schedule(p, d, w), tests = OR-Library
-    train: Split = field(default_factory=lambda: Split([20, 30, 40, 50, 60, 80, 100], 3, 1))
-    validation: Split = field(default_factory=lambda: Split([25, 50, 75, 100], 2, 2))
+    # every size the test covers; weighted runs keep n <= 100 (splits.DEFAULT_PARAMS_WEIGHTED)
+    train: Split = field(default_factory=lambda: Split([20, 50, 100, 200, 500], 3, 1,
+                                                       [3, 3, 2, 1, 1]))
+    validation: Split = field(default_factory=lambda: Split([20, 100, 200, 500], 2, 2,
+                                                            [2, 2, 1, 1]))
     rdd: list[float] = items(lambda: [0.2, 0.4, 0.6, 0.8, 1.0], nonempty=True, ge=0, le=2)
     tf: list[float] = items(lambda: [0.2, 0.4, 0.6, 0.8], nonempty=True, ge=0, le=1)
     gate_instances: int = num(20, ge=0)  # smallest train instances run first (0: no gate)

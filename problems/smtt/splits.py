@@ -6,16 +6,18 @@ slow runs at first use; other parameters are generated and solved once, then cac
 user cache folder. test is the published data: the DiscoverHeuristics sets (unweighted) or the
 OR-Library wt40/wt50/wt100 sets (weighted), with their proven / best known optima.
 
-Rebuild the shipped files: python -m evolve.problems.smtt.splits
+Rebuild the shipped files: python -m evolve.problems.smtt.splits [--jobs N]
 """
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import hashlib
 import json
 import logging
 import os
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -33,18 +35,50 @@ MANIFEST = DATA / "manifest.json"
 TEST_SETS = ("smtt_n20_uniform_800", "smtt_n100_200", "smtt_n200_200", "smtt_n500_200")
 TEST_SETS_WEIGHTED = ("wt40", "wt50", "wt100")
 
+# Unweighted: every size the test covers (20, 100, 200, 500) is trained and validated on; fewer
+# instances per class at the large sizes keep a training evaluation cheap (one set per size, and
+# a split's score is the mean over its sets, so no size dominates).
 DEFAULT_PARAMS = {
-    "train": {"sizes": [20, 30, 40, 50, 60, 80, 100], "per_class": 3, "seed": 1},
-    "validation": {"sizes": [25, 50, 75, 100], "per_class": 2, "seed": 2},
+    "train": {"sizes": [20, 50, 100, 200, 500], "per_class": 3,
+              "per_class_by_size": [3, 3, 2, 1, 1], "seed": 1},
+    "validation": {"sizes": [20, 100, 200, 500], "per_class": 2,
+                   "per_class_by_size": [2, 2, 1, 1], "seed": 2},
+}
+# Weighted (tests: OR-Library n = 40..100; references above n = 20 are ILS, slow at n = 500).
+DEFAULT_PARAMS_WEIGHTED = {
+    "train": {"sizes": [20, 30, 40, 50, 60, 80, 100], "per_class": 3, "per_class_by_size": [],
+              "seed": 1},
+    "validation": {"sizes": [25, 50, 75, 100], "per_class": 2, "per_class_by_size": [],
+                   "seed": 2},
 }
 
 
 def split_params(split: str, cfg_split: dict, weighted: bool, rdd, tf) -> dict:
     """Everything that determines a generated split (also the cache key)."""
-    return {"split": split, "weighted": bool(weighted),
-            "sizes": [int(n) for n in cfg_split["sizes"]],
-            "per_class": int(cfg_split["per_class"]), "seed": int(cfg_split["seed"]),
-            "rdd": [float(x) for x in rdd], "tf": [float(x) for x in tf]}
+    sizes = [int(n) for n in cfg_split["sizes"]]
+    params = {"split": split, "weighted": bool(weighted), "sizes": sizes,
+              "per_class": int(cfg_split["per_class"]), "seed": int(cfg_split["seed"]),
+              "rdd": [float(x) for x in rdd], "tf": [float(x) for x in tf]}
+    by_size = [int(c) for c in (cfg_split.get("per_class_by_size") or [])]
+    if by_size:  # absent when empty: the keys of the splits made before it existed stay valid
+        if len(by_size) != len(sizes):
+            raise ProblemError(f"problem.{split}.per_class_by_size={by_size}: needs one count "
+                               f"per size ({len(sizes)} sizes: {sizes})")
+        params["per_class_by_size"] = by_size
+    return params
+
+
+def counts(params: dict) -> list[int]:
+    """Instances per (RDD, TF) class of every size of a generated split."""
+    return params.get("per_class_by_size") or [params["per_class"]] * len(params["sizes"])
+
+
+def by_size(inst: Instances, split: str) -> list[Instances]:
+    """One set per instance size (named `<split>_n<size>`): the split's score, a mean over its
+    sets, then weighs every size the same."""
+    sizes = inst.sizes
+    return [inst.subset(np.flatnonzero(sizes == n), source=f"{split}_n{int(n)}")
+            for n in sorted(set(sizes.tolist()))]
 
 
 def _key(params: dict) -> str:
@@ -92,12 +126,23 @@ def generated(params: dict, ref_opts: dict, cache: Path | None = None) -> Instan
     return inst
 
 
-def build(params: dict, ref_opts: dict) -> Instances:
+def build(params: dict, ref_opts: dict, jobs: int = 1) -> Instances:
     log.info("smtt: generating %s (%s) and computing references once", params["split"],
              params["sizes"])
-    inst = generator.generate(params["sizes"], params["per_class"], params["seed"],
+    inst = generator.generate(params["sizes"], counts(params), params["seed"],
                               params["weighted"], params["rdd"], params["tf"], params["split"])
-    return reference.solve(inst, ref_opts)
+    if jobs <= 1:
+        return reference.solve(inst, ref_opts)
+    # largest instances first, dealt round-robin: the processes finish at about the same time
+    order = sorted(range(inst.m), key=lambda i: -int(inst.sizes[i]))
+    parts = [order[k::jobs] for k in range(jobs)]
+    with ProcessPoolExecutor(jobs) as pool:
+        solved = list(pool.map(reference.solve, [inst.subset(idx) for idx in parts],
+                               [ref_opts] * jobs))
+    ref, exact = inst.ref.copy(), inst.ref_exact.copy()
+    for idx, part in zip(parts, solved):
+        ref[idx], exact[idx] = part.ref, part.ref_exact
+    return inst.with_refs(ref, exact)
 
 
 def test_sets(weighted: bool) -> list[Instances]:
@@ -130,15 +175,26 @@ def gate(train: Instances, count: int) -> Instances:
     return train.subset(sorted(pick), source="gate")
 
 
-def main() -> None:
-    """Regenerate the shipped train/validation files and the manifest (default parameters)."""
+def main(argv: list[str] | None = None) -> None:
+    """Regenerate the shipped train/validation files and the manifest (default parameters).
+
+    Files whose parameters did not change are kept as they are (their references took long to
+    compute). `--jobs N` solves the references in N processes."""
+    parser = argparse.ArgumentParser(prog="python -m evolve.problems.smtt.splits")
+    parser.add_argument("--jobs", type=int, default=1, help="reference solver processes")
+    jobs = parser.parse_args(argv).jobs
     logging.basicConfig(level=logging.INFO)
+    old = {e["file"]: e for e in json.loads(MANIFEST.read_text())["generated"]} \
+        if MANIFEST.exists() else {}
     entries = []
     for weighted in (False, True):
-        for split, cfg in DEFAULT_PARAMS.items():
+        for split, cfg in (DEFAULT_PARAMS_WEIGHTED if weighted else DEFAULT_PARAMS).items():
             params = split_params(split, cfg, weighted, generator.RDD_GRID, generator.TF_GRID)
             name = f"{split}{'_weighted' if weighted else ''}.jsonl.gz"
-            inst = build(params, {})
+            if old.get(name, {}).get("params") == params and (DATA / name).exists():
+                entries.append(old[name])
+                continue
+            inst = build(params, {}, jobs)
             write_jsonl_gz(inst, DATA / name)
             entries.append({"file": name, "params": params, "fingerprint": inst.fingerprint(),
                             "instances": inst.m, "exact_refs": int(inst.ref_exact.sum())})
