@@ -107,7 +107,7 @@ def _steps(programs: list[Program]) -> tuple[list[tuple[int, float | None, bool]
 def load(h: RunHandle) -> RunData:
     cfg = run_config(h)
     steps, last = _steps(h.archive.programs(h.run.id))
-    best = h.archive.best(h.run.id, 1)
+    best = h.best(1, notice=False)  # the validation-best, like best.py and evolve-replay RUN
     return RunData(handle=h, config=cfg, flat=_flatten(cfg), best=best[0] if best else None,
                    steps=steps, last_iteration=last)
 

@@ -32,6 +32,12 @@ class CompareOptions:
     timeout_s: float | None = None
 
 
+def _best_train(r: RunData) -> float | None:
+    """The run's best training score (the reported program is the validation-best, which may
+    score lower on train)."""
+    return max((s[1] for s in r.steps if s[1] is not None), default=None)
+
+
 def _metric(name: str, kind: str, groups: dict[str, list[RunData]], value,
             shown: bool = True, **extra: Any) -> dict[str, Any]:
     values = {g: [value(r) for r in runs] for g, runs in groups.items()}
@@ -129,10 +135,10 @@ def compare(opts: CompareOptions) -> tuple[dict[str, Any], dict[str, list[RunDat
         raise CliError("no run with a successful program to compare")
     keys = group_keys(usable, opts.by)
     groups = group(usable, keys)
-    finals = [float(r.best.score) for r in usable if r.best and r.best.score is not None]
+    finals = [f for f in (_best_train(r) for r in usable) if f is not None]
     threshold = opts.threshold if opts.threshold is not None else min(finals)
     metrics = [
-        _metric("best train score", "train", groups, lambda r: r.best.score if r.best else None),
+        _metric("best train score", "train", groups, _best_train),
         _metric(f"iterations to {fmt_num(threshold)}", "threshold", groups,
                 lambda r: (r.reach(threshold) or (None, None))[0]),
         _metric(f"evaluations to {fmt_num(threshold)}", "threshold", groups,
