@@ -166,7 +166,7 @@ def test_splits_gate_and_metrics(problem):
                 "runtime_s", "edd_similarity"):
         assert key in res.metrics
     assert "worst classes RDD=" in res.feedback and "train_n500: mean gap" in res.feedback
-    per_size = [s.metrics["mean_gap_pct"] for s in res.sets]
+    per_size = [s["metrics"]["mean_gap_pct"] for s in res.sets]
     assert res.metrics["mean_gap_pct"] == pytest.approx(float(np.mean(per_size)))
     assert 0.0 <= res.behaviour <= 1.0
 
