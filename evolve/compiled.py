@@ -87,7 +87,7 @@ def function_key(name: str, namespace: Mapping[str, Any], defs: Mapping[str, ast
     if name in seen:  # recursion (or a cycle): the name stands for itself
         return seen[name] or f"cycle:{name}"
     seen[name] = None
-    value = namespace.get(name)
+    value: Any = namespace.get(name)
     node = defs.get(name)
     if not _is_dispatcher(value) or node is None:
         return None
@@ -121,7 +121,7 @@ def _global_names(code: types.CodeType) -> set[str]:
 def _value_key(ref: str, namespace: Mapping[str, Any], defs: Mapping[str, ast.FunctionDef],
                seen: dict[str, str | None]) -> str | None:
     """What a global read by a numba function contributes to its key (None: not keyable)."""
-    value = namespace[ref]
+    value: Any = namespace[ref]
     if _is_dispatcher(value):
         return function_key(ref, namespace, defs, seen)
     if isinstance(value, types.ModuleType):
@@ -134,9 +134,9 @@ def _value_key(ref: str, namespace: Mapping[str, Any], defs: Mapping[str, ast.Fu
             and getattr(owner, qual, None) is value:
         return f"ref:{owner.__name__}.{qual}"  # an imported library function or class
     numpy = sys.modules.get("numpy")
-    if numpy is not None and isinstance(value, numpy.ufunc) \
-            and getattr(numpy, value.__name__, None) is value:
-        return f"ufunc:{value.__name__}"
+    name = str(getattr(value, "__name__", ""))
+    if numpy is not None and isinstance(value, numpy.ufunc) and getattr(numpy, name, None) is value:
+        return f"ufunc:{name}"
     return None
 
 
