@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from evolve.panel_tables import metric_table, per_set_table
+
 _ROWS = (("balancedness_gpu", "GPU (out of sample)"),
          ("balancedness_gpu_in_sample", "GPU (in sample)"),
          ("balancedness_node", "node"),
@@ -20,19 +22,11 @@ _PER_SET = ("balancedness_gpu", "balancedness_node", "balancedness_slot", "oracl
 
 def panel(metrics: Mapping[str, float],
           sets: Sequence[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    per_set = [[s["split"], s["set"], *(s["metrics"].get(k) for k in _PER_SET)] for s in sets
-               if isinstance(s.get("metrics"), Mapping)]
-    if per_set:
-        out.append({"title": "MoE: balancedness per instance set (1 = perfectly balanced)",
-                    "columns": ["split", "set", "GPU", "node", "slot", "GPU, oracle",
-                                "bound: hierarchical"], "rows": per_set,
-                    "note": "means over the set's layers and windows; the worst layers are "
-                            "named in the program's feedback below"})
-    rows = [[label, metrics[k]] for k, label in _ROWS if k in metrics]
-    if rows:
-        out.append({"title": "MoE: balancedness (1 = perfectly balanced)",
-                    "columns": ["level", "mean over layers"], "rows": rows,
-                    "note": "the archive stores the mean over layers; the worst layers are named "
-                            "in the program's feedback below"})
-    return out
+    return per_set_table(
+        sets, _PER_SET, "MoE: balancedness per instance set (1 = perfectly balanced)",
+        ["GPU", "node", "slot", "GPU, oracle", "bound: hierarchical"],
+        "means over the set's layers and windows; the worst layers are named in the program's "
+        "feedback below") + metric_table(
+        metrics, _ROWS, "MoE: balancedness (1 = perfectly balanced)",
+        ["level", "mean over layers"], "the archive stores the mean over layers; the worst layers "
+        "are named in the program's feedback below")

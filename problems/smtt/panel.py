@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from evolve.panel_tables import metric_table, per_set_table
+
 _ROWS = (("mean_gap_pct", "mean gap to the reference, %"),
          ("ratio_gap_pct", "gap of the summed tardiness, %"),
          ("max_gap_pct", "worst instance gap, %"),
@@ -19,17 +21,9 @@ _PER_SET = ("mean_gap_pct", "ratio_gap_pct", "max_gap_pct", "zero_ref_misses")
 
 def panel(metrics: Mapping[str, float],
           sets: Sequence[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    per_set = [[s["split"], s["set"], *(s["metrics"].get(k) for k in _PER_SET)] for s in sets
-               if isinstance(s.get("metrics"), Mapping)]
-    if per_set:
-        out.append({"title": "SMTT: gap by instance set (size)",
-                    "columns": ["split", "set", "mean gap %", "gap of sums %", "worst gap %",
-                                "zero-tardiness misses"], "rows": per_set,
-                    "note": "gap = (tardiness - reference) / reference over instances with a "
-                            "nonzero reference; the test sets: `evolve-replay RUN --split test`"})
-    rows = [[label, metrics[k]] for k, label in _ROWS if k in metrics]
-    if rows:
-        out.append({"title": "SMTT: gap to the reference (train, mean over sets)",
-                    "columns": ["metric", "value"], "rows": rows, "note": ""})
-    return out
+    return per_set_table(
+        sets, _PER_SET, "SMTT: gap by instance set (size)",
+        ["mean gap %", "gap of sums %", "worst gap %", "zero-tardiness misses"],
+        "gap = (tardiness - reference) / reference over instances with a nonzero reference; "
+        "the test sets: `evolve-replay RUN --split test`") + metric_table(
+        metrics, _ROWS, "SMTT: gap to the reference (train, mean over sets)", ["metric", "value"])
