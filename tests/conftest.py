@@ -27,6 +27,7 @@ its tests and the figure travels to the controller in the report's user_properti
 
 from __future__ import annotations
 
+import logging
 import os
 import resource
 import shutil
@@ -131,3 +132,20 @@ def pytest_unconfigure(config) -> None:
     if _root is not None:
         shutil.rmtree(_root, ignore_errors=True)
         _root = None
+
+
+@pytest.fixture(autouse=True)
+def _logging_handlers_restored():
+    """In-process `evolve` runs (Hydra's job logging) attach handlers to streams that pytest
+    closes after the test; a later test in the same process (an xdist worker) would then print
+    '--- Logging error ---' into its captured stderr. Every test ends with the handlers it began
+    with."""
+    loggers = [logging.getLogger()] + [lg for lg in logging.Logger.manager.loggerDict.values()
+                                       if isinstance(lg, logging.Logger)]
+    before = {id(lg): (list(lg.handlers), lg.level, lg.propagate) for lg in loggers}
+    yield
+    for lg in loggers:  # loggers created during the test are left as their code set them
+        handlers, level, propagate = before[id(lg)]
+        lg.handlers[:] = handlers
+        lg.setLevel(level)
+        lg.propagate = propagate

@@ -36,7 +36,8 @@ ATTACKS = ["infinite_loop.py", "memory_bomb.py", "fork_bomb.py", "os_exit.py", "
            "write_outside.py", "steal_secrets.py", "open_socket.py", "kill_all.py",
            "raise_at_import.py", "mutate_input.py", "good.py"]
 SMTT_SMALL = ["problem=smtt", "proposer=builtin", "search.iterations=60", "search.seed=3",
-              "problem.train.sizes=[20]", "progress=false"]
+              "problem.train.sizes=[20]", "problem.train.per_class_by_size=[]",
+              "progress=false"]
 
 
 @pytest.fixture(scope="module")
