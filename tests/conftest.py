@@ -138,14 +138,17 @@ def pytest_unconfigure(config) -> None:
 def _logging_handlers_restored():
     """In-process `evolve` runs (Hydra's job logging) attach handlers to streams that pytest
     closes after the test; a later test in the same process (an xdist worker) would then print
-    '--- Logging error ---' into its captured stderr. Every test ends with the handlers it began
-    with."""
+    '--- Logging error ---' into its captured stderr. Every test ends without the handlers it
+    added (pytest's own capture handlers, which pytest adds and removes per phase, are left to
+    pytest), and with the levels it began with."""
     loggers = [logging.getLogger()] + [lg for lg in logging.Logger.manager.loggerDict.values()
                                        if isinstance(lg, logging.Logger)]
-    before = {id(lg): (list(lg.handlers), lg.level, lg.propagate) for lg in loggers}
+    before = {id(lg): (set(map(id, lg.handlers)), lg.level, lg.propagate) for lg in loggers}
     yield
     for lg in loggers:  # loggers created during the test are left as their code set them
         handlers, level, propagate = before[id(lg)]
-        lg.handlers[:] = handlers
+        for h in list(lg.handlers):
+            if id(h) not in handlers and type(h).__module__ != "_pytest.logging":
+                lg.removeHandler(h)
         lg.setLevel(level)
         lg.propagate = propagate
