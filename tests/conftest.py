@@ -7,9 +7,9 @@ For the session they all point into one temporary folder, removed at the end. Th
 set before collection, so modules imported by the tests and every child process (sandbox workers,
 the CLIs run by the end-to-end tests) see them.
 
-numba's on-disk cache (`cache=True`) is left alone: it lives in __pycache__ beside the sources
-(ignored by git), not in the home, and is what keeps the kernels from being recompiled on every
-run.
+numba's on-disk cache of trusted code (`cache=True`) lives under $XDG_CACHE_HOME/adrs-evolve/numba
+(evolve/evaluator.py: numba_cache_dir), so it too starts empty in each test session: the first
+`evolve` run of a session compiles the simulators, the later ones reuse them.
 
 Under pytest-xdist (`make test`: `-n auto --dist loadgroup`) every worker process runs this set-up
 for itself, so each worker has its own cache folder (the SMTT cache writes `<file>.tmp` before its
