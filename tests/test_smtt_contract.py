@@ -45,12 +45,13 @@ def evaluate(problem, code, sets, jit=True):
 
 
 def test_seeds_compile_and_match_baselines(problem):
-    for name in ("edd", "mdd"):
+    for name in ("edd", "mdd", "mddc"):
         res = evaluate_in_process(problem, seed(name), "train")
         assert res.ok, res.error
         assert res.compile_fallback == ""
         base = evaluate_in_process(problem, problem.baselines()[name], "train")
-        assert res.score == pytest.approx(base.score, abs=1e-12)
+        # the mddc seed breaks priority ties by job index, the authors' code by (d, p)
+        assert res.score == pytest.approx(base.score, abs=1e-12 if name != "mddc" else 1e-3)
         # no zero-optimum misses: the score is minus the mean over the size sets of their gaps
         gaps = [s["metrics"]["mean_gap_pct"] for s in res.sets]
         assert len(gaps) == 5 and float(np.mean(gaps)) == pytest.approx(-res.score)

@@ -42,7 +42,7 @@ class SmttSchema(ProblemBase):
 
     name: str = "smtt"
     target: str = "evolve.problems.smtt:SmttProblem"
-    seed_program: str = "edd"  # seeds/smtt/<name>.py: edd, mdd (weighted: wedd, wmdd)
+    seed_program: str = "edd"  # seeds/smtt/<name>.py: edd, mdd, mddc (weighted: wedd, wmdd)
     weighted: bool = False  # 1||sum w_j T_j: candidates are schedule(p, d, w), tests = OR-Library
     # every size the test covers; weighted runs keep n <= 100 (splits.DEFAULT_PARAMS_WEIGHTED)
     train: Split = field(default_factory=lambda: Split([20, 50, 100, 200, 500], 3, 1,
