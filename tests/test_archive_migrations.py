@@ -224,3 +224,14 @@ def test_developer_revision_commands_work_without_alembic_ini():
     proc = _cli("-m", "evolve.migrations", "heads")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == migrations.head() == "0003_set_scores"
+
+
+def test_the_revisions_read_without_alembic_agree_with_alembic():
+    # readers list the known revisions from the version files' text (no 0.7 s Alembic import);
+    # Alembic's own walk of the same files must give the same revisions and heads
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(migrations.alembic_config())
+    known, heads = migrations._revisions()
+    assert known == {r.revision for r in script.walk_revisions()}
+    assert heads == set(script.get_heads())

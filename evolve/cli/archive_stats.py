@@ -6,18 +6,31 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, case, func, select
 
 from evolve.archive import LLMCall, Program
-from evolve.cli.archive_kinds import is_no_gain
+from evolve.cli.archive_kinds import no_gain_sql
 from evolve.cli.runref import RunHandle
 
 GROUPS = ("proposer", "model", "operator")
-_PROGRAM_COLS = (Program.id, Program.iteration, Program.proposer, Program.model, Program.operator,
-                 Program.status, Program.error, Program.improved, Program.compile_fallback,
-                 Program.duplicate_of, Program.eval_seconds)
-_CALL_COLS = (LLMCall.program_id, LLMCall.model, LLMCall.prompt_tokens, LLMCall.completion_tokens,
-              LLMCall.cost_usd)
+
+
+def _flag(cond) -> Any:
+    return case((cond, 1), else_=0)
+
+
+# Programs are tallied in the database: one row per distinct (group keys, outcome flags) with
+# its count, so a 5,000-program run sends tens of rows, not 5,000 (the web Run page reads this).
+_SHAPE = (Program.proposer, Program.model, Program.operator, Program.status,
+          _flag(Program.iteration > 0).label("child_iteration"),
+          _flag(no_gain_sql()).label("no_gain"),
+          _flag(Program.improved.is_(True)).label("improved"),
+          _flag(and_(Program.compile_fallback.is_not(None), Program.compile_fallback != ""))
+          .label("fallback"),
+          _flag(Program.duplicate_of.is_not(None)).label("duplicate"))
+# a call's program may be missing (a call that produced no program): its keys are then NULL
+_CALL_SHAPE = (Program.proposer, Program.operator,
+               _flag(Program.iteration > 0).label("child_iteration"), LLMCall.model)
 
 
 class _Tally:
@@ -27,30 +40,33 @@ class _Tally:
         self.children = self.ok = self.improved = self.duplicates = self.fallbacks = 0
         self.no_gain = 0  # tuning steps without a better program: no child, no failure
         self.failures: Counter[str] = Counter()
-        self.eval_s: list[float] = []
+        self.eval_sum = 0.0
+        self.evaluated = 0  # children evaluated (a duplicate was answered from the archive)
         self.tokens = self.calls = 0
         self.cost = 0.0
 
-    def add_program(self, p: Any) -> None:
-        if is_no_gain(p):
-            self.no_gain += 1
+    def add_programs(self, g: Any) -> None:
+        """`g`: one grouped row of `_SHAPE` with its `n` programs and their `eval_s` sum."""
+        if g.no_gain:
+            self.no_gain += g.n
             return
-        self.children += 1
-        if p.status == "ok":
-            self.ok += 1
+        self.children += g.n
+        if g.status == "ok":
+            self.ok += g.n
         else:
-            self.failures[p.status] += 1
-        self.improved += bool(p.improved)
-        self.fallbacks += bool(p.compile_fallback)
-        if p.duplicate_of is not None:
-            self.duplicates += 1
-        else:  # a duplicate was answered from the archive, not evaluated
-            self.eval_s.append(p.eval_seconds or 0.0)
+            self.failures[g.status] += g.n
+        self.improved += g.n if g.improved else 0
+        self.fallbacks += g.n if g.fallback else 0
+        if g.duplicate:
+            self.duplicates += g.n
+        else:
+            self.evaluated += g.n
+            self.eval_sum += g.eval_s or 0.0
 
-    def add_call(self, c: Any) -> None:
-        self.calls += 1
-        self.tokens += (c.prompt_tokens or 0) + (c.completion_tokens or 0)
-        self.cost += c.cost_usd or 0.0
+    def add_calls(self, c: Any) -> None:
+        self.calls += c.n
+        self.tokens += c.tokens or 0
+        self.cost += c.cost or 0.0
 
     def as_dict(self, name: str) -> dict[str, Any]:
         return {
@@ -60,7 +76,7 @@ class _Tally:
             "compile_fallbacks": self.fallbacks, "failures": dict(self.failures.most_common()),
             "no_gain": self.no_gain,
             "llm_calls": self.calls, "tokens": self.tokens, "cost_usd": self.cost,
-            "mean_eval_s": sum(self.eval_s) / len(self.eval_s) if self.eval_s else None,
+            "mean_eval_s": self.eval_sum / self.evaluated if self.evaluated else None,
         }
 
 
@@ -70,49 +86,66 @@ def _key(value: str | None) -> str:
 
 def is_child(p: Any) -> bool:
     """A proposal outcome: not a seed, not a copy made by island migration."""
-    return p.proposer not in ("seed", "migration") and p.iteration > 0
+    return p.proposer not in ("seed", "migration") and bool(p.child_iteration)
 
 
 def group_stats(programs: Iterable[Any], calls: Iterable[Any], by: str) -> list[dict]:
     """Per-`by` rows. Calls count under their program's group; for `model` every call counts
-    under the model that answered it, also calls that produced no program."""
-    programs = list(programs)
-    group_of = {p.id: _key(getattr(p, by)) for p in programs if is_child(p)}
+    under the model that answered it, also calls that produced no program (`proposer` None)."""
     tallies: dict[str, _Tally] = {}
-    for p in programs:
-        if is_child(p):
-            tallies.setdefault(group_of[p.id], _Tally()).add_program(p)
+
+    def tally(name: str) -> _Tally:
+        if name not in tallies:
+            tallies[name] = _Tally()
+        return tallies[name]
+
+    for g in programs:
+        if is_child(g):
+            tally(_key(getattr(g, by))).add_programs(g)
     for c in calls:
         if by == "model":
-            name = _key(c.model)
-        elif c.program_id in group_of:
-            name = group_of[c.program_id]
-        else:
-            continue
-        tallies.setdefault(name, _Tally()).add_call(c)
+            tally(_key(c.model)).add_calls(c)
+        elif c.proposer is not None and is_child(c):
+            tally(_key(getattr(c, by))).add_calls(c)
     rows = [t.as_dict(name) for name, t in tallies.items()]
     return sorted(rows, key=lambda r: (-r["children"], r["name"]))
 
 
+def _grouped(h: RunHandle) -> tuple[list[Any], list[Any]]:
+    """(program groups, call groups) of the run, counted by the database."""
+    n = func.count().label("n")
+    with h.archive.Session() as s:
+        programs = s.execute(
+            select(*_SHAPE, n, func.sum(case((Program.duplicate_of.is_(None),
+                                              func.coalesce(Program.eval_seconds, 0.0)),
+                                             else_=0.0)).label("eval_s"))
+            .where(Program.run_id == h.run.id).group_by(*_SHAPE)).all()
+        calls = s.execute(
+            select(*_CALL_SHAPE, n,
+                   func.sum(func.coalesce(LLMCall.prompt_tokens, 0)
+                            + func.coalesce(LLMCall.completion_tokens, 0)).label("tokens"),
+                   func.sum(func.coalesce(LLMCall.cost_usd, 0.0)).label("cost"))
+            .select_from(LLMCall)
+            .join(Program, and_(Program.id == LLMCall.program_id, Program.run_id == h.run.id),
+                  isouter=True)
+            .where(LLMCall.run_id == h.run.id).group_by(*_CALL_SHAPE)).all()
+    return list(programs), list(calls)
+
+
 def stats(h: RunHandle) -> dict[str, Any]:
     """Totals of the run plus one table per proposer, model and operator."""
-    # only the columns the tallies read: code, prompts and replies would dominate a large run
-    with h.archive.Session() as s:
-        programs = s.execute(select(*_PROGRAM_COLS).where(Program.run_id == h.run.id)
-                             .order_by(Program.id)).all()
-        calls = s.execute(select(*_CALL_COLS).where(LLMCall.run_id == h.run.id)
-                          .order_by(LLMCall.id)).all()
+    programs, calls = _grouped(h)
     everything = _Tally()
-    for p in programs:
-        if is_child(p):
-            everything.add_program(p)
+    for g in programs:
+        if is_child(g):
+            everything.add_programs(g)
     for c in calls:
-        everything.add_call(c)
+        everything.add_calls(c)
     total = everything.as_dict("all")
     total.update(
-        programs=len(programs) - total["no_gain"],
-        seeds=sum(p.proposer == "seed" for p in programs),
-        migrations=sum(p.proposer == "migration" for p in programs),
+        programs=sum(g.n for g in programs) - total["no_gain"],
+        seeds=sum(g.n for g in programs if g.proposer == "seed"),
+        migrations=sum(g.n for g in programs if g.proposer == "migration"),
         wall_seconds=h.run.wall_seconds, status=h.run.status,
     )
     return {"run_id": h.run.id, "problem": h.run.problem, "total": total,
