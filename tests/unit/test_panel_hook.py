@@ -42,7 +42,8 @@ def test_finding_a_panel_imports_no_numba():
     code = ("import sys\nfrom types import SimpleNamespace\n"
             "from evolve.web.panels import panel_for\n"
             f"for t in {TARGETS!r}:\n"
-            "    panel_for(SimpleNamespace(config={'problem': {'target': t}}), {'mean_cost': 1.0})\n"
+            "    run = SimpleNamespace(config={'problem': {'target': t}})\n"
+            "    panel_for(run, {'mean_cost': 1.0})\n"
             "assert 'numba' not in sys.modules, 'numba imported'\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=600)
