@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, case, func, select
 
 from evolve.archive import LLMCall, Program
-from evolve.cli.archive_kinds import no_gain_sql
+from evolve.cli.archive_kinds import is_no_gain, no_gain_sql
 from evolve.cli.runref import RunHandle
 
 GROUPS = ("proposer", "model", "operator")
@@ -111,15 +111,17 @@ def group_stats(programs: Iterable[Any], calls: Iterable[Any], by: str) -> list[
     return sorted(rows, key=lambda r: (-r["children"], r["name"]))
 
 
-def _grouped(h: RunHandle) -> tuple[list[Any], list[Any]]:
+def _grouped(h: RunHandle, with_programs: bool = True) -> tuple[list[Any], list[Any]]:
     """(program groups, call groups) of the run, counted by the database."""
     n = func.count().label("n")
+    programs: Any = []
     with h.archive.Session() as s:
-        programs = s.execute(
-            select(*_SHAPE, n, func.sum(case((Program.duplicate_of.is_(None),
-                                              func.coalesce(Program.eval_seconds, 0.0)),
-                                             else_=0.0)).label("eval_s"))
-            .where(Program.run_id == h.run.id).group_by(*_SHAPE)).all()
+        if with_programs:
+            programs = s.execute(
+                select(*_SHAPE, n, func.sum(case((Program.duplicate_of.is_(None),
+                                                  func.coalesce(Program.eval_seconds, 0.0)),
+                                                 else_=0.0)).label("eval_s"))
+                .where(Program.run_id == h.run.id).group_by(*_SHAPE)).all()
         calls = s.execute(
             select(*_CALL_SHAPE, n,
                    func.sum(func.coalesce(LLMCall.prompt_tokens, 0)
@@ -132,9 +134,44 @@ def _grouped(h: RunHandle) -> tuple[list[Any], list[Any]]:
     return list(programs), list(calls)
 
 
-def stats(h: RunHandle) -> dict[str, Any]:
-    """Totals of the run plus one table per proposer, model and operator."""
-    programs, calls = _grouped(h)
+class Group(NamedTuple):
+    """One row of the grouped program query (`_SHAPE` plus its count and evaluation seconds)."""
+
+    proposer: str
+    model: str | None
+    operator: str | None
+    status: str
+    child_iteration: int
+    no_gain: int
+    improved: int
+    fallback: int
+    duplicate: int
+    n: int
+    eval_s: float
+
+
+def program_groups(programs: Iterable[Any]) -> list[Group]:
+    """The grouped program query computed from program rows a caller has read already (with
+    the columns of `_SHAPE`)."""
+    count: Counter[tuple[Any, ...]] = Counter()
+    seconds: dict[tuple[Any, ...], float] = {}
+    for p in programs:
+        key = (p.proposer, p.model, p.operator, p.status, int(p.iteration > 0),
+               int(is_no_gain(p)), int(p.improved is True), int(bool(p.compile_fallback)),
+               int(p.duplicate_of is not None))
+        count[key] += 1
+        if p.duplicate_of is None:
+            seconds[key] = seconds.get(key, 0.0) + (p.eval_seconds or 0.0)
+    return [Group._make((*key, n, seconds.get(key, 0.0))) for key, n in count.items()]
+
+
+def stats(h: RunHandle, groups: list[Group] | None = None) -> dict[str, Any]:
+    """Totals of the run plus one table per proposer, model and operator. `groups`: the
+    program groups when the caller has computed them (`program_groups`); else the database
+    counts them."""
+    programs, calls = _grouped(h, groups is None)
+    if groups is not None:
+        programs = groups
     everything = _Tally()
     for g in programs:
         if is_child(g):

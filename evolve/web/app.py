@@ -132,8 +132,9 @@ class Pages:
             return _not_found(f"no run {key}")
         q = request.query_params
         progs = self._cached("rows", key, h, rundata.rows)  # filtering re-reads nothing
+        head = self._cached("summary", key, h, _summary_of(progs))
         data = rundata.failures(h, q.get("kind", ""), q.get("operator", ""), q.get("model", ""),
-                                progs=progs, head=self._cached("summary", key, h, rundata.summary))
+                                progs=progs, head=head)
         return _html(render("failures.html", data=data, run_key=key, link=self.link))
 
     def program(self, request: Request) -> Response:
@@ -161,6 +162,11 @@ class Pages:
         except CliError as e:
             return _html(render("error.html", message=str(e), link=self.link), 400)
         return _html(render("compare.html", data=data, curves=curves, link=self.link))
+
+
+def _summary_of(progs: list[rundata.Row]):
+    """The run header, its best found among the rows already read."""
+    return lambda h: rundata.summary(h, rundata.best_program(h, progs))
 
 
 def _run_row(h: RunHandle) -> dict[str, Any]:

@@ -1,5 +1,7 @@
-"""The numbers behind the Run and Lineage pages, as plain JSON-ready dicts (one query per run:
-a 5,000-program archive must render in well under a second)."""
+"""The numbers behind the Run and Lineage pages, as plain JSON-ready dicts: one scan of the
+run's program rows feeds the charts, the best, the tallies and the grid (a 5,000-program archive
+must render in well under a second; in SQLite every scan of `programs` reads the code too,
+since the light columns sit after it in the row)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from sqlalchemy import select
 from evolve.archive import Program
 from evolve.cli.archive_kinds import outcome
 from evolve.cli.archive_query import best_score
+from evolve.cli.archive_stats import program_groups
 from evolve.cli.archive_stats import stats as run_stats
 from evolve.cli.runref import RunHandle
 from evolve.web.grid import map_elites
@@ -20,7 +23,7 @@ from evolve.web.panels import panel_for, set_rows
 _COLS = (Program.id, Program.iteration, Program.island, Program.generation, Program.parent_id,
          Program.proposer, Program.operator, Program.model, Program.status, Program.error,
          Program.score, Program.behaviour, Program.stage, Program.duplicate_of,
-         Program.wall_offset)
+         Program.wall_offset, Program.improved, Program.compile_fallback, Program.eval_seconds)
 
 
 class Row(NamedTuple):
@@ -41,6 +44,9 @@ class Row(NamedTuple):
     stage: str | None
     duplicate_of: int | None
     wall_offset: float
+    improved: bool | None
+    compile_fallback: str | None
+    eval_seconds: float | None
 
 
 def rows(h: RunHandle) -> list[Row]:
@@ -54,10 +60,23 @@ def _num(x: Any) -> float | None:
     return float(x) if isinstance(x, (int, float)) and math.isfinite(x) else None
 
 
-def summary(h: RunHandle) -> dict[str, Any]:
-    """The run's header: what `evolve-archive runs` prints for it."""
+def best_row(progs: list[Row]) -> Row | None:
+    """`Archive.best(run, 1)` over rows already read: full evaluations before gate-stopped
+    ones, then the highest score, then the lowest id."""
+    pool = [p for p in progs if p.status == "ok" and p.score is not None
+            and p.duplicate_of is None and p.proposer != "migration"]
+    return min(pool, key=lambda p: ((p.stage or "full") != "full", -(p.score or 0.0), p.id),
+               default=None)
+
+
+def best_program(h: RunHandle, progs: list[Row]) -> Program | None:
+    row = best_row(progs)
+    return h.archive.program(row.id) if row is not None else None
+
+
+def summary(h: RunHandle, best: Program | None) -> dict[str, Any]:
+    """The run's header: what `evolve-archive runs` prints for it (`best`: its best program)."""
     run = h.run
-    best = best_score(h)
     return {"run_id": run.id, "problem": run.problem, "status": run.status,
             "stop_reason": run.stop_reason, "started_at": run.started_at.isoformat()
             if run.started_at else None, "wall_seconds": run.wall_seconds,
@@ -94,11 +113,11 @@ def islands(progs: list[Row]) -> list[dict[str, Any]]:
 def run_page(h: RunHandle, lengths: dict[int, float] | None = None) -> dict[str, Any]:
     """`lengths`: the block length per program id, kept by the server between requests."""
     progs = rows(h)
-    best = best_score(h)
+    best = best_program(h, progs)
     pts = points(progs)
-    return {"summary": dict(summary(h), programs=len(pts)), "points": pts,
+    return {"summary": dict(summary(h, best), programs=len(pts)), "points": pts,
             "islands": islands(progs),
-            "stats": run_stats(h), "grid": map_elites(h, lengths),
+            "stats": run_stats(h, program_groups(progs)), "grid": map_elites(h, lengths, progs),
             "panel": panel_for(h.run, dict(best.metrics or {}), set_rows(h.archive, best.id))
             if best else None}
 
@@ -127,13 +146,14 @@ def _rows_of(kids: dict[int | None, list[int]], first: set[int]) -> dict[int, in
 def tree(h: RunHandle) -> dict[str, Any]:
     """Lineage nodes laid out for drawing: x = iteration, y = a row (see `_rows_of`); no two
     nodes share a place, so no label overlaps another."""
-    progs = [p for p in rows(h) if p.proposer != "migration"]
+    everything = rows(h)
+    progs = [p for p in everything if p.proposer != "migration"]
     by_id = {p.id: p for p in progs}
     kids: dict[int | None, list[int]] = {}
     for p in progs:
         parent = p.parent_id if p.parent_id in by_id else None
         kids.setdefault(parent, []).append(p.id)
-    best = best_score(h)
+    best = best_row(everything)
     path: list[int] = []
     cur = by_id.get(best.id) if best else None
     while cur is not None and cur.id not in path:
@@ -143,7 +163,8 @@ def tree(h: RunHandle) -> dict[str, Any]:
     nodes = [[p.id, p.parent_id if p.parent_id in by_id else None, p.iteration, y[p.id],
               _num(p.score) if p.status == "ok" else None, outcome(p), p.proposer,
               p.stage or "", p.duplicate_of is not None] for p in progs if p.id in y]
-    return {"summary": dict(summary(h), programs=len(nodes)), "nodes": nodes,
+    full = h.archive.program(best.id) if best is not None else None
+    return {"summary": dict(summary(h, full), programs=len(nodes)), "nodes": nodes,
             "rows": max(y.values(), default=-1) + 1, "best_path": path[::-1]}
 
 
@@ -162,7 +183,7 @@ def failures(h: RunHandle, kind: str = "", operator: str = "", model: str = "",
             and (not operator or (p.operator or p.proposer) == operator)
             and (not model or p.model == model)]
     keep.reverse()
-    return {"summary": summary(h) if head is None else head, "choices": choices,
+    return {"summary": summary(h, best_score(h)) if head is None else head, "choices": choices,
             "total": len(keep),
             "shown": [{"id": p.id, "iteration": p.iteration, "kind": p.status,
                        "operator": p.operator or p.proposer, "model": p.model or "",
