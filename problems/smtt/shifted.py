@@ -175,9 +175,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     entries = build(args.out, args.dists, args.sizes, args.per_class, args.seed,
                     args.verify_dp_max_n)
-    for e in entries:
-        print(f"{args.out / e['file']}: {e['instances']} instances, {e['zero_optima']} with "
-              f"optimum 0, sha256 {e['sha256'][:16]}")
+    for entry in entries:
+        print(f"{args.out / entry['file']}: {entry['instances']} instances, "
+              f"{entry['zero_optima']} with optimum 0, sha256 {entry['sha256'][:16]}")
     if args.manifest:
         from .splits import write_manifest
 
