@@ -137,3 +137,15 @@ def test_replay_scores_the_mdd_seed_on_the_shipped_files_like_the_mdd_baseline()
         assert m["total_tardiness"] == base["mdd"]["total_tardiness"]
         assert base["edd"]["mean_gap_pct"] > m["mean_gap_pct"] > 0
         assert all(b["below_ref"] == 0 for b in base.values())
+
+
+def test_rewriting_the_generated_splits_keeps_the_shifted_entries(tmp_path):
+    """splits.main rewrites the `generated` list; the `shifted` one must survive, byte for byte."""
+    from evolve.problems.smtt.splits import write_manifest
+
+    path = tmp_path / "manifest.json"
+    path.write_bytes((DATA / "manifest.json").read_bytes())
+    write_manifest(json.loads(path.read_text())["generated"], path=path)
+    assert path.read_bytes() == (DATA / "manifest.json").read_bytes()
+    write_manifest([], key="generated", path=path)
+    assert json.loads(path.read_text()) == {"generated": [], "shifted": list(SHIPPED.values())}
