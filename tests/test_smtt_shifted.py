@@ -118,6 +118,16 @@ def test_bad_arguments_are_one_line_and_exit_2(tmp_path, args, message):
     assert not list(tmp_path.iterdir())
 
 
+def test_a_broken_manifest_or_a_file_as_out_is_one_line_and_exit_2(tmp_path):
+    (tmp_path / "manifest.json").write_text("{not json")
+    r = _cli("--out", tmp_path, "--manifest", "--sizes", 5)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    assert f"{tmp_path / 'manifest.json'}: not a JSON manifest" in r.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["manifest.json"]
+    r = _cli("--out", tmp_path / "manifest.json", "--sizes", 5)
+    assert r.returncode == 2 and f"--out {tmp_path / 'manifest.json'}: not a folder" in r.stderr
+
+
 def test_replay_scores_the_mdd_seed_on_the_shipped_files_like_the_mdd_baseline():
     files = [str(DATA / name) for name in SHIPPED]
     r = subprocess.run(
