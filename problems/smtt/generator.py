@@ -20,11 +20,16 @@ def instance(rng: np.random.Generator, n: int, rdd: float, tf: float, weighted: 
     """One instance as a dict of arrays (p, d, w, rdd, tf)."""
     p = rng.integers(1, 100, size=n, endpoint=True).astype(np.float64)
     w = rng.integers(1, 10, size=n, endpoint=True).astype(np.float64) if weighted else None
+    return {"p": p, "d": due_dates(rng, p, rdd, tf), "w": w, "rdd": rdd, "tf": tf}
+
+
+def due_dates(rng: np.random.Generator, p: np.ndarray, rdd: float, tf: float) -> np.ndarray:
+    """(n,) float64 due dates for (n,) processing times p: U{floor(P(1-TF-RDD/2)) ..
+    floor(P(1-TF+RDD/2))} clamped at 0, P = sum(p)."""
     total = p.sum()
     lo = int(np.floor(total * (1.0 - tf - rdd / 2.0)))
     hi = int(np.floor(total * (1.0 - tf + rdd / 2.0)))
-    d = np.maximum(rng.integers(lo, hi, size=n, endpoint=True), 0).astype(np.float64)
-    return {"p": p, "d": d, "w": w, "rdd": rdd, "tf": tf}
+    return np.maximum(rng.integers(lo, hi, size=p.shape[0], endpoint=True), 0).astype(np.float64)
 
 
 def generate(

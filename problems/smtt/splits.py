@@ -201,9 +201,13 @@ def main(argv: list[str] | None = None) -> None:
     write_manifest(entries)
 
 
-def write_manifest(entries: list[dict]) -> None:
-    rows = ",\n".join("  " + json.dumps(e) for e in entries)
-    MANIFEST.write_text('{"generated": [\n' + rows + "\n]}\n")
+def write_manifest(entries: list[dict], key: str = "generated", path: Path = MANIFEST) -> None:
+    """Replace the `key` list of the manifest; the other lists (shifted.py's) are kept."""
+    lists = json.loads(path.read_text()) if path.exists() else {}
+    lists[key] = entries
+    parts = [f"{json.dumps(k)}: [\n" + ",\n".join("  " + json.dumps(e) for e in v) + "\n]"
+             for k, v in lists.items()]
+    path.write_text("{" + ", ".join(parts) + "}\n")
 
 
 if __name__ == "__main__":
