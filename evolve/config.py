@@ -157,6 +157,7 @@ def load_saved(saved: Mapping[str, Any]) -> DictConfig:
     warning. The problem section is typed by its shipped schema when its `target` has one."""
     from omegaconf.errors import OmegaConfBaseException
 
+    from evolve.config_check import with_section_defaults
     from evolve.config_schema import ProblemBase, RootConfig, schema_for
 
     data = OmegaConf.to_container(OmegaConf.create(dict(saved)), resolve=False)
@@ -168,13 +169,15 @@ def load_saved(saved: Mapping[str, Any]) -> DictConfig:
             _put(data, new, value)
     problem = data.pop("problem", None) or {}
     try:
-        cfg = OmegaConf.merge(OmegaConf.structured(RootConfig), _prune(data, RootConfig, ""))
+        cfg = OmegaConf.merge(OmegaConf.structured(RootConfig),
+                              with_section_defaults(RootConfig, _prune(data, RootConfig, "")))
         schema = schema_for(problem)
         if schema is ProblemBase:
             cfg.problem = problem
         else:
-            cfg.problem = OmegaConf.merge(OmegaConf.structured(schema),
-                                          _prune(problem, schema, "problem."))
+            cfg.problem = OmegaConf.merge(
+                OmegaConf.structured(schema),
+                with_section_defaults(schema, _prune(problem, schema, "problem.")))
     except OmegaConfBaseException as e:
         raise config_error(e) from None
     assert isinstance(cfg, DictConfig)

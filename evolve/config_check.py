@@ -184,10 +184,39 @@ def walk(node: DictConfig, cls: type, prefix: str) -> str:
     return _where(prefix, msg) if msg else ""
 
 
+def _section_type(hint: Any) -> type | None:
+    """The dataclass a field holds (`Split`, `Split | None`), else None."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    inner = args[0] if len(args) == 1 and typing.get_origin(hint) is not list else hint
+    return inner if isinstance(inner, type) and dataclasses.is_dataclass(inner) else None
+
+
+def with_section_defaults(cls: type, values: Any) -> Any:
+    """`values` with every section it gives completed by that section class's own defaults.
+
+    Merged onto `cls` as is, a given section's absent keys would take the parent's preset for
+    that section (e.g. the SMTT train split's per-size counts, made for its default sizes),
+    which can contradict the keys the section does give. A saved config from before a key
+    existed must mean what it meant then: a new key's class default is its "off" value."""
+    if not isinstance(values, dict) or not dataclasses.is_dataclass(cls):
+        return values  # a composed DictConfig is complete already
+    hints = typing.get_type_hints(cls)
+    out = dict(values)
+    for key, value in values.items():
+        inner = _section_type(hints.get(str(key)))
+        if inner is None or not isinstance(value, dict):
+            continue
+        own = OmegaConf.to_container(OmegaConf.structured(inner), resolve=False)
+        assert isinstance(own, dict)
+        out[key] = {**own, **with_section_defaults(inner, value)}
+    return out
+
+
 def typed(cls: type, values: Any, prefix: str,
           error: type[Exception] = ConfigError) -> DictConfig:
     """`values` (a dict or DictConfig) merged onto the schema `cls` and checked; raises `error`
     with one line naming `prefix`.key and the value."""
+    values = with_section_defaults(cls, values)
     try:
         node = OmegaConf.merge(OmegaConf.structured(cls), values if values is not None else {})
     except OmegaConfBaseException as e:
