@@ -23,6 +23,7 @@ def serve(spec: str, host: str, port: int) -> int:
     import uvicorn
 
     from evolve.web.app import make_app
+    from evolve.web.render import compile_all
 
     source = Source(spec)
     allowed = ["127.0.0.1", "localhost", "[::1]"]
@@ -32,6 +33,7 @@ def serve(spec: str, host: str, port: int) -> int:
                          f"reach this address (no login)\n")
         allowed = ["*"]
     app = make_app(source, allowed_hosts=allowed)
+    compile_all()  # before "serving": the first page should not pay for it
     # bound here, not by uvicorn: a taken port is a one-line error, and --port 0 prints the
     # port the system chose
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
