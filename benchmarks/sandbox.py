@@ -20,6 +20,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -65,10 +66,16 @@ def overhead_as_plain_user() -> dict | None:
     return json.loads(out.stdout)
 
 
-def real_path(n: int = 15) -> dict:
+def real_path(n: int = 15, profile: bool = False) -> dict:
     """A real SMTT candidate (the EDD seed, a fresh variant each time so nothing is reused)
     through the real path with the default gate, minus the same variant's own work in-process:
-    load, numba compile, the gate and train sets, scoring. Paired and interleaved."""
+    load, numba compile, the gate and train sets, scoring. Paired and interleaved. With
+    `profile`, the workers note when each step ended (EVOLVE_PROFILE_EVAL) and the result adds
+    the median milliseconds per step."""
+    return asyncio.run(_real_path(n, profile))
+
+
+async def _real_path(n: int, profile: bool) -> dict:
     from evolve.config import compose, to_dict
     from evolve.problem import make_problem
     from evolve.result import evaluate_in_process
@@ -77,22 +84,84 @@ def real_path(n: int = 15) -> dict:
     problem = make_problem({k: v for k, v in cfg.items() if k != "preload"})
     code = problem.seed_path("edd").read_text()
     sets = problem.gate_sets() + problem.instance_sets("train")
-    own, whole = [], []
-    with Evaluator(cfg, Limits(), workers=1, gate=True) as ev:
-        ev.evaluate_sync(code)
-        evaluate_in_process(problem, code, sets=sets)
-        for i in range(n):  # interleaved, so that load changes hit both alike
-            variant = f"{code}\n# variant {i}\n"
-            t0 = time.perf_counter()
-            ok = evaluate_in_process(problem, variant, sets=sets).ok
-            own.append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            ok &= asyncio.run(ev.evaluate(variant)).ok  # the controller's own call
-            whole.append(time.perf_counter() - t0)
-            assert ok
+    own, whole, spans = [], [], []
+    own_steps: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "profile.jsonl"
+        if profile:
+            os.environ["EVOLVE_PROFILE_EVAL"] = str(log)  # read by the workers at start
+        with Evaluator(cfg, Limits(), workers=1, gate=True) as ev:
+            os.environ.pop("EVOLVE_PROFILE_EVAL", None)
+            ev.evaluate_sync(code)
+            evaluate_in_process(problem, code, sets=sets)
+            log.unlink(missing_ok=True)
+            for i in range(n):  # interleaved, so that load changes hit both alike
+                variant = f"{code}\n# variant {i}\n"
+                t0 = time.perf_counter()
+                if profile:
+                    ok = _own_steps(problem, variant, sets, own_steps)
+                else:
+                    ok = evaluate_in_process(problem, variant, sets=sets).ok
+                own.append(time.perf_counter() - t0)
+                t0, m0 = time.perf_counter(), time.monotonic()
+                ok &= (await ev.evaluate(variant)).ok  # the controller's own call
+                whole.append(time.perf_counter() - t0)
+                spans.append((m0, time.monotonic()))
+                assert ok
+        steps = _steps(log, spans) if profile else None
     extra = [w - o for w, o in zip(whole, own)]
-    return {"candidate": "smtt edd seed variants, gate + train split", "own_work": _stats(own),
-            "through_sandbox": _stats(whole), "overhead": _stats(extra)}
+    out = {"candidate": "smtt edd seed variants, gate + train split", "own_work": _stats(own),
+           "through_sandbox": _stats(whole), "overhead": _stats(extra)}
+    if steps is not None:
+        out["steps_median_ms"] = steps
+        out["own_steps_median_ms"] = {k: round(statistics.median(v) * 1000, 2)
+                                      for k, v in own_steps.items()}
+    return out
+
+
+def _own_steps(problem, code: str, sets: list, steps: dict[str, list[float]]) -> bool:
+    """The in-process evaluation (as evaluate_in_process), timed per step."""
+    from evolve.program import load_candidate
+
+    t = [time.perf_counter()]
+    c = [time.process_time()]
+
+    def lap(name: str) -> None:
+        t.append(time.perf_counter())
+        c.append(time.process_time())
+        steps.setdefault(name, []).append(t[-1] - t[-2])
+        steps.setdefault(name + " (cpu)", []).append(c[-1] - c[-2])
+
+    cand = load_candidate(code, problem.entry, problem.jit_entry)
+    lap("load")
+    outputs = []
+    for i, iset in enumerate(sets):
+        outputs.append(problem.run(cand, iset))
+        lap(f"run set {i}")
+    scores = [problem.score_set(iset, out) for iset, out in zip(sets, outputs)]
+    lap("score sets")
+    problem.summarize("train", scores)
+    lap("summarize")
+    return not cand.fallback_reason
+
+
+def _steps(log: Path, spans: list[tuple[float, float]]) -> dict[str, float]:
+    """Median ms from the previous mark to each mark, controller call to controller return (the
+    standby fork after the reply is off the path: listed, not in the sum)."""
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    per_step: dict[str, list[float]] = {}
+    for (start, end), row in zip(spans, rows[-len(spans):]):
+        marks = sorted([("controller: submitted", start, None), ("controller: returned", end, None)]
+                       + [tuple(m) for m in row["marks"]], key=lambda m: m[1])
+        for (before, t_prev, c_prev), (name, t, cpu) in zip(marks, marks[1:]):
+            per_step.setdefault(name, []).append((t - t_prev) * 1000)
+            same_process = name.split(":")[0] == before.split(":")[0]
+            if cpu is not None and c_prev is not None and same_process:
+                per_step.setdefault(name + " (cpu)", []).append((cpu - c_prev) * 1000)
+    out = {k: round(statistics.median(v), 2) for k, v in per_step.items()}
+    full = [row["gc_runs"][2] for row in rows[-len(spans):] if row.get("gc_runs")]
+    out["children with a full gc collection"] = f"{sum(n > 0 for n in full)} of {len(full)}"
+    return out
 
 
 async def throughput(n_programs: int, workers: int, tmp: Path) -> dict:
@@ -108,10 +177,12 @@ async def throughput(n_programs: int, workers: int, tmp: Path) -> dict:
 
 
 def main() -> None:
-    import tempfile
-
     if "--overhead-only" in sys.argv:
         print(json.dumps(overhead()))
+        return
+    if "--profile" in sys.argv:  # the real path's per-step times
+        print(json.dumps({"benchmark": "sandbox", "load_average": os.getloadavg(),
+                          "real_path": real_path(profile=True)}, indent=2))
         return
     if "--real-only" in sys.argv:  # only the real per-candidate path (a few minutes less)
         print(json.dumps({"benchmark": "sandbox", "load_average": os.getloadavg(),
