@@ -66,16 +66,43 @@ def overhead_as_plain_user() -> dict | None:
     return json.loads(out.stdout)
 
 
-def real_path(n: int = 15, profile: bool = False) -> dict:
+def real_path(n: int = 15, profile: bool = False, other: str | None = None) -> dict:
     """A real SMTT candidate (the EDD seed, a fresh variant each time so nothing is reused)
     through the real path with the default gate, minus the same variant's own work in-process:
-    load, numba compile, the gate and train sets, scoring. Paired and interleaved. With
-    `profile`, the workers note when each step ended (EVOLVE_PROFILE_EVAL) and the result adds
-    the median milliseconds per step."""
-    return asyncio.run(_real_path(n, profile))
+    load, numba compile, the gate and train sets, scoring. Paired and interleaved. `other`: also
+    through another checkout of this project (its controller module and its workers), in
+    alternating order. `profile`: the workers note when each step ended (EVOLVE_PROFILE_EVAL;
+    a checkout without it ignores it), the result adds median ms per step and CPU totals."""
+    return asyncio.run(_real_path(n, profile, Path(other).resolve() if other else None))
 
 
-async def _real_path(n: int, profile: bool) -> dict:
+def _other_evaluator(other: Path) -> type:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("other_evaluator",
+                                                  other / "evolve" / "evaluator.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.Evaluator
+
+
+def _pool(cfg: dict, log: Path | None, checkout: Path | None):
+    """An evaluator of this checkout, or of `checkout` (its workers import its package)."""
+    saved = dict(os.environ)
+    if log is not None:
+        os.environ["EVOLVE_PROFILE_EVAL"] = str(log)  # read by the workers at start
+    if checkout is not None:
+        os.environ["PYTHONPATH"] = str(checkout)
+    try:
+        cls = _other_evaluator(checkout) if checkout is not None else Evaluator
+        return cls(cfg, Limits(), workers=1, gate=True).start()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+async def _real_path(n: int, profile: bool, other: Path | None) -> dict:
     from evolve.config import compose, to_dict
     from evolve.problem import make_problem
     from evolve.result import evaluate_in_process
@@ -84,36 +111,48 @@ async def _real_path(n: int, profile: bool) -> dict:
     problem = make_problem({k: v for k, v in cfg.items() if k != "preload"})
     code = problem.seed_path("edd").read_text()
     sets = problem.gate_sets() + problem.instance_sets("train")
-    own, whole, spans = [], [], []
+    names = ["this"] + (["other"] if other else [])
+    own, own_cpu = [], []
+    took: dict[str, list[float]] = {k: [] for k in names}
+    spans: dict[str, list[tuple[float, float]]] = {k: [] for k in names}
     own_steps: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        log = Path(tmp) / "profile.jsonl"
-        if profile:
-            os.environ["EVOLVE_PROFILE_EVAL"] = str(log)  # read by the workers at start
-        with Evaluator(cfg, Limits(), workers=1, gate=True) as ev:
-            os.environ.pop("EVOLVE_PROFILE_EVAL", None)
-            ev.evaluate_sync(code)
+        logs = {k: Path(tmp) / f"{k}.jsonl" for k in names}
+        pools = {k: _pool(cfg, logs[k] if profile else None, other if k == "other" else None)
+                 for k in names}
+        try:
+            for ev in pools.values():
+                await ev.evaluate(code)
             evaluate_in_process(problem, code, sets=sets)
-            log.unlink(missing_ok=True)
-            for i in range(n):  # interleaved, so that load changes hit both alike
+            await asyncio.sleep(0.5)  # the warm-up's profile row is written after its reply
+            for log in logs.values():
+                log.unlink(missing_ok=True)
+            for i in range(n):  # interleaved, so that load changes hit all alike
                 variant = f"{code}\n# variant {i}\n"
-                t0 = time.perf_counter()
-                if profile:
-                    ok = _own_steps(problem, variant, sets, own_steps)
-                else:
-                    ok = evaluate_in_process(problem, variant, sets=sets).ok
+                t0, c0 = time.perf_counter(), time.process_time()
+                assert _own_steps(problem, variant, sets, own_steps)
                 own.append(time.perf_counter() - t0)
-                t0, m0 = time.perf_counter(), time.monotonic()
-                ok &= (await ev.evaluate(variant)).ok  # the controller's own call
-                whole.append(time.perf_counter() - t0)
-                spans.append((m0, time.monotonic()))
-                assert ok
-        steps = _steps(log, spans) if profile else None
-    extra = [w - o for w, o in zip(whole, own)]
-    out = {"candidate": "smtt edd seed variants, gate + train split", "own_work": _stats(own),
-           "through_sandbox": _stats(whole), "overhead": _stats(extra)}
-    if steps is not None:
-        out["steps_median_ms"] = steps
+                own_cpu.append(time.process_time() - c0)
+                for k in (names if i % 2 else names[::-1]):
+                    t0, m0 = time.perf_counter(), time.monotonic()
+                    assert (await pools[k].evaluate(variant)).ok  # the controller's own call
+                    took[k].append(time.perf_counter() - t0)
+                    spans[k].append((m0, time.monotonic()))
+        finally:
+            for ev in pools.values():
+                ev.close()
+        out: dict = {"candidate": "smtt edd seed variants, gate + train split",
+                     "own_work": _stats(own), "own_work_cpu": _stats(own_cpu)}
+        for k in names:
+            label = "" if k == "this" else f"_{k}"
+            out[f"through_sandbox{label}"] = _stats(took[k])
+            out[f"overhead{label}"] = _stats([w - o for w, o in zip(took[k], own)])
+            if profile and logs[k].exists():
+                out[f"steps_median_ms{label}"] = _steps(logs[k], spans[k], own_cpu)
+    if other:
+        out["other"] = str(other.name)
+        out["this_minus_other"] = _stats([a - b for a, b in zip(took["this"], took["other"])])
+    if profile:
         out["own_steps_median_ms"] = {k: round(statistics.median(v) * 1000, 2)
                                       for k, v in own_steps.items()}
     return out
@@ -145,21 +184,29 @@ def _own_steps(problem, code: str, sets: list, steps: dict[str, list[float]]) ->
     return not cand.fallback_reason
 
 
-def _steps(log: Path, spans: list[tuple[float, float]]) -> dict[str, float]:
+def _steps(log: Path, spans: list[tuple[float, float]], own_cpu: list[float]) -> dict:
     """Median ms from the previous mark to each mark, controller call to controller return (the
-    standby fork after the reply is off the path: listed, not in the sum)."""
-    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    standby fork after the reply is off the path: listed, not in the sum). CPU: the child's and
+    the worker's (message read to reply sent) per evaluation, and their sum minus the same
+    variant's CPU in-process."""
+    rows = [json.loads(line) for line in log.read_text().splitlines()][-len(spans):]
     per_step: dict[str, list[float]] = {}
-    for (start, end), row in zip(spans, rows[-len(spans):]):
+    cpu: dict[str, list[float]] = {"child": [], "worker": [], "child + worker - in-process": []}
+    for (start, end), row, own in zip(spans, rows, own_cpu):
         marks = sorted([("controller: submitted", start, None), ("controller: returned", end, None)]
                        + [tuple(m) for m in row["marks"]], key=lambda m: m[1])
-        for (before, t_prev, c_prev), (name, t, cpu) in zip(marks, marks[1:]):
+        for (before, t_prev, c_prev), (name, t, c) in zip(marks, marks[1:]):
             per_step.setdefault(name, []).append((t - t_prev) * 1000)
-            same_process = name.split(":")[0] == before.split(":")[0]
-            if cpu is not None and c_prev is not None and same_process:
-                per_step.setdefault(name + " (cpu)", []).append((cpu - c_prev) * 1000)
-    out = {k: round(statistics.median(v), 2) for k, v in per_step.items()}
-    full = [row["gc_runs"][2] for row in rows[-len(spans):] if row.get("gc_runs")]
+            if c is not None and c_prev is not None and name.split(":")[0] == before.split(":")[0]:
+                per_step.setdefault(name + " (cpu)", []).append((c - c_prev) * 1000)
+        at = {m[0]: m[2] for m in row["marks"]}
+        child = [m[2] for m in row["marks"] if m[0].startswith("child:")]
+        cpu["child"].append(child[-1] - at["child: task read"])
+        cpu["worker"].append(at["worker: reply sent"] - at["worker: message read"])
+        cpu["child + worker - in-process"].append(cpu["child"][-1] + cpu["worker"][-1] - own)
+    out: dict = {k: round(statistics.median(v), 2) for k, v in per_step.items()}
+    out["cpu_ms"] = {k: _stats(v) for k, v in cpu.items()}
+    full = [row["gc_runs"][2] for row in rows if row.get("gc_runs")]
     out["children with a full gc collection"] = f"{sum(n > 0 for n in full)} of {len(full)}"
     return out
 
@@ -180,9 +227,11 @@ def main() -> None:
     if "--overhead-only" in sys.argv:
         print(json.dumps(overhead()))
         return
-    if "--profile" in sys.argv:  # the real path's per-step times
+    if "--compare" in sys.argv or "--profile" in sys.argv:
+        other = sys.argv[sys.argv.index("--compare") + 1] if "--compare" in sys.argv else None
+        n = int(sys.argv[sys.argv.index("--n") + 1]) if "--n" in sys.argv else 15
         print(json.dumps({"benchmark": "sandbox", "load_average": os.getloadavg(),
-                          "real_path": real_path(profile=True)}, indent=2))
+                          "real_path": real_path(n, "--profile" in sys.argv, other)}, indent=2))
         return
     if "--real-only" in sys.argv:  # only the real per-candidate path (a few minutes less)
         print(json.dumps({"benchmark": "sandbox", "load_average": os.getloadavg(),

@@ -34,6 +34,9 @@ from evolve.isolation import Plan
 
 # The worker's task channel: readable with nothing to read means the controller is gone.
 PARENT_FD: int | None = None
+# A child that sent nothing for this long is computing: the worker does its chores meanwhile
+# (a trivial candidate's result comes first and waits for nothing).
+IDLE_AFTER_S = 0.005
 # Profiling the evaluation path (worker.PROFILE): the child's step times arrive in a frame.
 PROFILE = bool(os.environ.get("EVOLVE_PROFILE_EVAL"))
 
@@ -78,6 +81,9 @@ class Child:
         self._runner = runner
         self.cached: set[str] = set()  # what the owner had loaded when it forked (see worker)
         self.profile: Any = None  # the child's step times, when profiling
+        # Worker chores (forking the next standby) done once this child has been quiet for
+        # IDLE_AFTER_S: while a real candidate compiles and runs, not after its result.
+        self.idle: Callable[[], None] | None = None
         self.deadline = float("inf")
         self.timed_out = False
         self._out = bytearray()
@@ -225,9 +231,14 @@ class Child:
             self.timed_out = True
             return
         watch = list(self._open) + ([PARENT_FD] if PARENT_FD is not None else [])
+        wait = min(left, 1.0) if self.idle is None else min(left, IDLE_AFTER_S)
         try:
-            ready, _, _ = select.select(watch, [], [], min(left, 1.0))
+            ready, _, _ = select.select(watch, [], [], wait)
         except InterruptedError:
+            return
+        if not ready and self.idle is not None:
+            idle, self.idle = self.idle, None
+            idle()
             return
         for fd in ready:
             if fd == PARENT_FD:

@@ -203,7 +203,8 @@ def _spawn(limits: Limits) -> Child:
 
 
 def refill() -> None:
-    """Fork and confine the next child now, while the controller digests the last result."""
+    """Fork and confine the next child now: while a candidate computes (a child's idle chore),
+    else after its result, while the controller digests it."""
     sandbox.reap()
     if _STATE.get("plan") is not None and _STATE.get("standby") is None:
         _STATE["standby"] = _spawn(_STATE["limits"])
@@ -315,6 +316,7 @@ def evaluate_task(code: str, split: str | None = "train", instance_paths: list[s
         child = _spawn(_STATE["limits"])  # the standby forked before these sets existed
     else:
         child = _take_child(_STATE["limits"], {split for _, split, _ in stages})
+    child.idle = refill  # the next standby forks while this candidate computes
     mark("worker: child taken")
     child.start({"type": "evaluate", "code": code, "seed": seed, "timed": timed,
                  "stages": [[stage, split] for stage, split, _ in stages]})
@@ -339,6 +341,7 @@ def call_task(func: str, payload: dict, timeout_s: float | None = None) -> Any:
     mod_name = func.partition(":")[0]
     importlib.import_module(mod_name)  # here, trusted, before the fork: the child may not read it
     child = _take_child(limits, {mod_name})
+    child.idle = refill
     child.start({"type": "call", "func": func, "payload": payload,
                  "code": str(payload.get("code", "")), "seed": int(payload.get("seed", 0))})
     error: tuple[str, str] | None = None
