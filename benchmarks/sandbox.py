@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import statistics
@@ -195,7 +196,7 @@ def _steps(log: Path, spans: list[tuple[float, float]], own_cpu: list[float]) ->
     for (start, end), row, own in zip(spans, rows, own_cpu):
         marks = sorted([("controller: submitted", start, None), ("controller: returned", end, None)]
                        + [tuple(m) for m in row["marks"]], key=lambda m: m[1])
-        for (before, t_prev, c_prev), (name, t, c) in zip(marks, marks[1:]):
+        for (before, t_prev, c_prev), (name, t, c) in itertools.pairwise(marks):
             per_step.setdefault(name, []).append((t - t_prev) * 1000)
             if c is not None and c_prev is not None and name.split(":")[0] == before.split(":")[0]:
                 per_step.setdefault(name + " (cpu)", []).append((c - c_prev) * 1000)

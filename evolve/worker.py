@@ -36,6 +36,8 @@ from evolve.result import evaluate_in_process
 from evolve.sandbox import Child, Limits, describe_status
 
 _STATE: dict[str, Any] = {}
+# Sends a progress note to the controller ahead of the task's reply (set by workerproc).
+NOTE: Callable[[dict], None] | None = None
 # A file to append each evaluation's step times to (benchmarks/sandbox.py --profile); off unless
 # the controller's environment sets it. The child's marks are its own claims: profiling only.
 PROFILE = os.environ.get("EVOLVE_PROFILE_EVAL", "")
