@@ -212,6 +212,57 @@ def _steps(log: Path, spans: list[tuple[float, float]], own_cpu: list[float]) ->
     return out
 
 
+def compile_where(n: int = 8) -> dict:
+    """CPU ms of one EDD variant's compile + gate set in one warm worker's state: in a fully
+    isolated child, in a plain forked child, in the worker process itself (interleaved). Runs the
+    worker's code in this process (it becomes a worker: run it alone, `--compile-where`)."""
+    os.environ["EVOLVE_PROFILE_EVAL"] = os.devnull  # the child's marks carry its CPU time
+    from evolve import worker
+    from evolve.config import compose, to_dict
+    from evolve.program import load_candidate
+
+    worker.PROFILE = os.devnull
+    import evolve.sandbox as sandbox_mod
+
+    sandbox_mod.PROFILE = True
+    worker.init_worker(to_dict(compose(["problem=smtt"], []).problem), Limits())
+    problem = worker._STATE["problem"]
+    code = problem.seed_path("edd").read_text()
+    gate = worker._sets("gate")[0]
+
+    def here(variant: str) -> float:
+        cand = load_candidate(variant, problem.entry, problem.jit_entry)
+        c = time.process_time()
+        problem.run(cand, gate)
+        return time.process_time() - c
+
+    def forked(variant: str) -> float:
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.write(w, repr(here(variant)).encode())
+            os._exit(0)
+        os.close(w)
+        got = os.read(r, 100)
+        os.waitpid(pid, 0)
+        os.close(r)
+        return float(got)
+
+    def sandboxed(variant: str) -> float:
+        worker.shut_down()
+        assert worker.evaluate_task(variant)["status"] == "ok"
+        at = {m[0]: m[2] for m in (worker.LAST_CHILD_PROFILE or {})["marks"]}
+        return at["child: ran gate 0"] - at["child: loaded"]
+
+    ways = {"isolated child": sandboxed, "plain forked child": forked, "worker itself": here}
+    took: dict[str, list[float]] = {k: [] for k in ways}
+    for i in range(n):
+        for name, way in ways.items():
+            took[name].append(way(f"{code}\n# {name} {i}\n"))
+    worker.shut_down()
+    return {k: round(statistics.median(v) * 1000, 1) for k, v in took.items()}
+
+
 async def throughput(n_programs: int, workers: int, tmp: Path) -> dict:
     codes = [p.read_text() for p in write_variants(tmp, n_programs)]
     with Evaluator(PROBLEM, Limits(timeout_s=30), workers=workers) as ev:
@@ -225,6 +276,10 @@ async def throughput(n_programs: int, workers: int, tmp: Path) -> dict:
 
 
 def main() -> None:
+    if "--compile-where" in sys.argv:
+        print(json.dumps({"benchmark": "sandbox", "load_average": os.getloadavg(),
+                          "compile_cpu_ms_median": compile_where()}, indent=2))
+        return
     if "--overhead-only" in sys.argv:
         print(json.dumps(overhead()))
         return
