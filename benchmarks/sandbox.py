@@ -251,7 +251,7 @@ def compile_where(n: int = 8) -> dict:
     def sandboxed(variant: str) -> float:
         worker.shut_down()
         assert worker.evaluate_task(variant)["status"] == "ok"
-        at = {m[0]: m[2] for m in (worker.LAST_CHILD_PROFILE or {})["marks"]}
+        at = {m[0]: m[2] for m in worker._STATE["child_profile"]["marks"]}
         return at["child: ran gate 0"] - at["child: loaded"]
 
     ways = {"isolated child": sandboxed, "plain forked child": forked, "worker itself": here}

@@ -167,7 +167,7 @@ class Child:
     def _candidate(self) -> None:
         code = 0
         # The worker's objects are not the candidate's garbage: its collections skip them (a
-        # full one over the worker's heap took 120-420 ms and copied its pages in the child).
+        # full one over the SMTT worker's heap took 92 ms CPU and copied every page it walked).
         gc.freeze()
         try:
             if not self.plan.full and self.plan.root:

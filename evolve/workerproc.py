@@ -91,7 +91,7 @@ def main() -> None:
         worker.mark("worker: reply sent")
         worker.refill()  # the next child forks while the controller records this result
         worker.mark("worker: next standby forked")
-        worker.flush_marks(worker.LAST_CHILD_PROFILE)
+        worker.flush_marks(worker._STATE.get("child_profile"))
     worker.shut_down()
     # no interpreter teardown (numba, LLVM, thousands of modules): it took seconds the
     # controller waited for at the end of every run
