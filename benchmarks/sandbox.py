@@ -88,7 +88,7 @@ def _other_evaluator(other: Path) -> type:
     return module.Evaluator
 
 
-def _pool(cfg: dict, log: Path | None, checkout: Path | None):
+def _pool(cfg: dict, log: Path | None, checkout: Path | None, workers: int = 1):
     """An evaluator of this checkout, or of `checkout` (its workers import its package)."""
     saved = dict(os.environ)
     if log is not None:
@@ -97,7 +97,7 @@ def _pool(cfg: dict, log: Path | None, checkout: Path | None):
         os.environ["PYTHONPATH"] = str(checkout)
     try:
         cls = _other_evaluator(checkout) if checkout is not None else Evaluator
-        return cls(cfg, Limits(), workers=1, gate=True).start()
+        return cls(cfg, Limits(), workers=workers, gate=True).start()
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -157,6 +157,39 @@ async def _real_path(n: int, profile: bool, other: Path | None) -> dict:
         out["own_steps_median_ms"] = {k: round(statistics.median(v) * 1000, 2)
                                       for k, v in own_steps.items()}
     return out
+
+
+def saturated(other: str, rounds: int = 8, batch: int = 8) -> dict:
+    """Seconds for a batch of EDD variants submitted at once to 2 workers (tasks queued, as in a
+    run with an instant LLM), this checkout and `other` alternating, `rounds` batches each."""
+    return asyncio.run(_saturated(Path(other).resolve(), rounds, batch))
+
+
+async def _saturated(other: Path, rounds: int, batch: int) -> dict:
+    from evolve.config import compose, to_dict
+    from evolve.problem import make_problem
+
+    cfg = to_dict(compose(["problem=smtt"], []).problem)
+    code = make_problem({k: v for k, v in cfg.items() if k != "preload"}).seed_path("edd") \
+        .read_text()
+    pools = {"this": _pool(cfg, None, None, 2), "other": _pool(cfg, None, other, 2)}
+    took: dict[str, list[float]] = {k: [] for k in pools}
+    try:
+        for ev in pools.values():
+            await asyncio.gather(*(ev.evaluate(f"{code}\n# warm {i}\n") for i in range(2)))
+        for r in range(rounds):
+            for k in (["this", "other"] if r % 2 else ["other", "this"]):
+                t0 = time.perf_counter()
+                got = await asyncio.gather(*(pools[k].evaluate(f"{code}\n# {k} {r} {i}\n")
+                                             for i in range(batch)))
+                took[k].append(time.perf_counter() - t0)
+                assert all(g.ok for g in got)
+    finally:
+        for ev in pools.values():
+            ev.close()
+    return {"batch": batch, "workers": 2, "seconds_this": [round(t, 2) for t in took["this"]],
+            "seconds_other": [round(t, 2) for t in took["other"]],
+            "ratio_per_round": [round(a / b, 3) for a, b in zip(took["this"], took["other"])]}
 
 
 def _own_steps(problem, code: str, sets: list, steps: dict[str, list[float]]) -> bool:
@@ -276,6 +309,11 @@ async def throughput(n_programs: int, workers: int, tmp: Path) -> dict:
 
 
 def main() -> None:
+    if "--saturated" in sys.argv:  # this checkout against another with the workers' queue full
+        other = sys.argv[sys.argv.index("--saturated") + 1]
+        print(json.dumps({"benchmark": "sandbox", "load_average": os.getloadavg(),
+                          "saturated": saturated(other)}, indent=2))
+        return
     if "--compile-where" in sys.argv:
         print(json.dumps({"benchmark": "sandbox", "load_average": os.getloadavg(),
                           "compile_cpu_ms_median": compile_where()}, indent=2))
