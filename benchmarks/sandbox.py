@@ -90,17 +90,22 @@ def _other_evaluator(other: Path) -> type:
 
 def _pool(cfg: dict, log: Path | None, checkout: Path | None, workers: int = 1):
     """An evaluator of this checkout, or of `checkout` (its workers import its package)."""
-    saved = dict(os.environ)
+    saved, cwd = dict(os.environ), os.getcwd()
     if log is not None:
         os.environ["EVOLVE_PROFILE_EVAL"] = str(log)  # read by the workers at start
-    if checkout is not None:
+    if checkout is not None:  # `python -m` puts the working folder first on the path
         os.environ["PYTHONPATH"] = str(checkout)
+        os.chdir(checkout)
     try:
         cls = _other_evaluator(checkout) if checkout is not None else Evaluator
-        return cls(cfg, Limits(), workers=workers, gate=True).start()
+        ev = cls(cfg, Limits(), workers=workers, gate=True).start()
     finally:
+        os.chdir(cwd)
         os.environ.clear()
         os.environ.update(saved)
+    for w in ev._all:  # every worker runs the intended checkout's code
+        assert os.readlink(f"/proc/{w.proc.pid}/cwd") == str(checkout or Path.cwd())
+    return ev
 
 
 async def _real_path(n: int, profile: bool, other: Path | None) -> dict:
