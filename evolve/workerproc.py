@@ -84,8 +84,14 @@ def main() -> None:
     send_msg(out, _reply(worker.init_worker, args))
     worker.refill()
     while (msg := recv_msg(0)) is not None:
-        send_msg(out, _reply(worker.TASKS[msg["op"]], msg["args"]))
+        worker.mark("worker: message read")
+        reply = _reply(worker.TASKS[msg["op"]], msg["args"])
+        worker.mark("worker: task done")
+        send_msg(out, reply)
+        worker.mark("worker: reply sent")
         worker.refill()  # the next child forks while the controller records this result
+        worker.mark("worker: next standby forked")
+        worker.flush_marks(worker._STATE.get("child_profile"))
     worker.shut_down()
     # no interpreter teardown (numba, LLVM, thousands of modules): it took seconds the
     # controller waited for at the end of every run
