@@ -3,7 +3,8 @@ of every split (default config), computed here with trusted code and stored as a
 the web UI evaluates nothing.
 
 Regenerate (about two minutes): `python -m evolve.problems.spot.panel_baselines`
-Check without writing: `python -m evolve.problems.spot.panel_baselines --check`
+Check without writing: `python -m evolve.problems.spot.panel_baselines --check` (exit 1 and the
+stale values when the file differs; `--problem spot_multi` restricts either to one problem)
 """
 
 from __future__ import annotations
@@ -65,12 +66,12 @@ def compute(name: str, splits: Iterable[str] = SPLITS,
     return {"baselines": list(problem.policies), "splits": table}
 
 
-def build() -> dict[str, Any]:
+def build(names: Iterable[str] = tuple(PROBLEMS)) -> dict[str, Any]:
     return {"about": "mean cost ($) per scenario of each baseline, per problem, split and "
                      "instance set; default problem config (default accounting); optimum: the "
                      "omniscient lower bound, n: jobs",
             "command": COMMAND,
-            "problems": {name: compute(name) for name in PROBLEMS}}
+            "problems": {name: compute(name) for name in names}}
 
 
 def dumps(table: dict[str, Any]) -> str:
@@ -102,15 +103,22 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog=COMMAND, description=__doc__.splitlines()[0])
     ap.add_argument("--check", action="store_true",
                     help="compare with the shipped file instead of writing it (exit 1 if stale)")
+    ap.add_argument("--problem", action="append", choices=list(PROBLEMS),
+                    help="only this problem (repeatable; the others are kept as shipped)")
     args = ap.parse_args(argv)
-    fresh = build()
+    fresh = build(args.problem or PROBLEMS)
+    try:
+        shipped = json.loads(BASELINES_FILE.read_text())
+    except (OSError, ValueError):
+        shipped = {}
     if args.check:
-        shipped = json.loads(BASELINES_FILE.read_text()) if BASELINES_FILE.exists() else {}
         diff = differences(shipped, fresh)
         for line in diff[:20]:
             print(line, file=sys.stderr)
         print(f"{BASELINES_FILE.name}: {'stale' if diff else 'up to date'}")
         return 1 if diff else 0
+    if args.problem and isinstance(shipped.get("problems"), dict):
+        fresh["problems"] = {**shipped["problems"], **fresh["problems"]}
     BASELINES_FILE.write_text(dumps(fresh))
     print(f"wrote {BASELINES_FILE}")
     return 0
