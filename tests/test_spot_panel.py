@@ -35,11 +35,14 @@ def test_shipped_file_matches_a_fresh_computation(shipped):
 
 
 def test_differences_name_each_stale_value(shipped):
+    scen, ref = _row(shipped, "spot_multi", "test", "2_zones_same_region")
     fresh = {"problems": {"spot_multi": {"splits": {"test": {"2_zones_same_region": {
-        "2_zones_same_region": {"greedy": 1.0}}}}}}}
+        scen: {"greedy": 1.0, "n": ref["n"]}}}}}}}
     assert PB.differences(shipped, fresh) == [
-        "/problems/spot_multi/splits/test/2_zones_same_region/2_zones_same_region/greedy: "
-        f"shipped {shipped['problems']['spot_multi']['splits']['test']['2_zones_same_region']['2_zones_same_region']['greedy']!r}, computed 1.0"]  # noqa: E501
+        f"/problems/spot_multi/splits/test/2_zones_same_region/{scen}/greedy: "
+        f"shipped {ref['greedy']!r}, computed 1.0"]
+    assert PB.differences(shipped, {"problems": {"spot_nope": {"x": 1.0}}}) == [
+        "/problems/spot_nope: missing in the shipped file"]
 
 
 def test_file_holds_the_published_test_means(shipped):
@@ -68,7 +71,7 @@ def test_panel_columns_match_by_split_set_and_scenario(shipped):
     cost = ref["uniform_progress"] * 0.9
     good = {"cost/" + scen: cost, "bound/" + scen: ref["optimum"], "count/" + scen: ref["n"]}
     sets = [{"split": "validation", "set": "3_regions_diverse", "metrics": good},
-            {"split": "train", "set": "3_regions_diverse", "metrics": good},  # wrong split: n, bound
+            {"split": "train", "set": "3_regions_diverse", "metrics": good},  # other n, bound
             {"split": "validation", "set": "nowhere", "metrics": {"cost/x": 1.0}},
             {"split": "validation", "set": "3_regions_diverse",
              "metrics": {"cost/" + scen: cost, "count/" + scen: ref["n"] + 1}},

@@ -33,12 +33,12 @@ def _sets(problem: SpotProblem, split: str) -> list[InstanceSet]:
     return problem.gate_sets() if split == "gate" else problem.instance_sets(split)
 
 
-def set_rows(problem: SpotProblem, iset: InstanceSet) -> dict[str, dict[str, float]]:
+def set_rows(problem: SpotProblem, iset: InstanceSet) -> dict[str, dict[str, float | None]]:
     """{scenario: {n, optimum, <baseline>: mean cost}} of one instance set, each baseline run
     and replayed exactly as a candidate's proposals are (`run` then the trusted `score_set`)."""
     batch: spot.SpotBatch = iset.data
     bound = spot.optimum(batch, problem.sim.od_price)
-    out: dict[str, dict[str, float]] = {}
+    out: dict[str, dict[str, float | None]] = {}
     for s, name in enumerate(batch.scenario_names):
         sel = batch.scenario == s
         if sel.any():
