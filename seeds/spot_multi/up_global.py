@@ -13,6 +13,11 @@ NONE, SPOT, ON_DEMAND = 0, 1, 2
 # EVOLVE-BLOCK-START
 def decide(elapsed, gap, deadline, job, work_left, overhead, pending, cur_type, last_type,
            region, avail, price, mem):
+    # Uniform Progress's thresholds as named values a search can move (these give the
+    # published policy exactly): the share of the uniform line to keep up with, and the lead
+    # (in restart overheads) on-demand needs before it may be left
+    pace = 1.0
+    sticky_overheads = 2.0
     if work_left <= 1e-3:
         return NONE, region
     best = -1
@@ -22,9 +27,10 @@ def decide(elapsed, gap, deadline, job, work_left, overhead, pending, cur_type, 
             break
     any_spot = best >= 0
     remaining_time = math.floor((deadline - elapsed) / gap) * gap
-    # progress minus the uniform line (job spread evenly up to the deadline)
-    behind = (job - work_left) - elapsed * job / deadline
-    ahead_2d = (elapsed + 2 * overhead) * job / deadline - (job - work_left)
+    # progress minus the uniform line (the job spread evenly up to the deadline)
+    behind = (job - work_left) - pace * elapsed * job / deadline
+    ahead_2d = ((elapsed + sticky_overheads * overhead) * pace * job / deadline
+                - (job - work_left))
     req = SPOT if any_spot else NONE
     if behind < 0:
         req = SPOT if any_spot else ON_DEMAND
