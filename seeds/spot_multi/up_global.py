@@ -20,12 +20,15 @@ def decide(elapsed, gap, deadline, job, work_left, overhead, pending, cur_type, 
     sticky_overheads = 2.0
     if work_left <= 1e-3:
         return NONE, region
-    best = -1
+    # the first region with spot (availability 1 > 0; written without literals a tuner would
+    # scale: they are categories, not thresholds)
+    best = region
+    any_spot = False
     for r in range(avail.shape[0]):
-        if avail[r] == 1:
+        if avail[r] > 0:
             best = r
+            any_spot = True
             break
-    any_spot = best >= 0
     remaining_time = math.floor((deadline - elapsed) / gap) * gap
     # progress minus the uniform line (the job spread evenly up to the deadline)
     behind = (job - work_left) - pace * elapsed * job / deadline
@@ -46,7 +49,7 @@ def decide(elapsed, gap, deadline, job, work_left, overhead, pending, cur_type, 
             req = ON_DEMAND
         if overhead == 0 and any_spot:
             req = SPOT
-    if req == SPOT and any_spot and avail[region] != 1:
+    if req == SPOT and any_spot and avail[region] <= 0:
         return req, best
     return req, region
 # EVOLVE-BLOCK-END

@@ -20,7 +20,7 @@ def decide(elapsed, gap, deadline, job, work_left, overhead, pending, cur_type, 
     sticky_overheads = 2.0
     if work_left <= 1e-3:
         return NONE, region
-    has_spot = avail[region] == 1
+    has_spot = avail[region] > 0  # 1 available, 0 not (no literal 1 for a tuner to scale)
     remaining_time = math.floor((deadline - elapsed) / gap) * gap
     # progress minus the uniform line (the job spread evenly up to the deadline)
     behind = (job - work_left) - pace * elapsed * job / deadline
