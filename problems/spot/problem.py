@@ -42,7 +42,7 @@ class SpotProblem(Problem):
               sets: Sequence[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
         from evolve.problems.spot.panel import panel
 
-        return panel(metrics, sets)
+        return panel(metrics, sets, cls.name)
 
     entry = "decide"
     signature = texts.SIGNATURE
