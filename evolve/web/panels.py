@@ -53,18 +53,21 @@ PanelHook = Callable[[Mapping[str, float], Sequence[Mapping[str, Any]]], list[di
 def panel_hook(run: Run) -> PanelHook | None:
     """The run's `Problem.panel`. A built-in problem keeps it in its package's `panel` module,
     which the class method only forwards to: importing that module alone spares the server the
-    problem module's numba imports (1.2-1.5 s on the first page). Anything else: the class."""
+    problem module's numba imports (1.2-2 s on the first page). A module shared by several
+    problem classes picks by class name (`hook_for`). Anything else: the class itself."""
     target = str(((run.config or {}).get("problem") or {}).get("target") or "")
-    module = target.partition(":")[0]
-    if not module.startswith(_TRUSTED_PREFIX):
+    module, _, name = target.partition(":")
+    if not module.startswith(_TRUSTED_PREFIX) or not name.isidentifier():
         return None
     for package in (module, module.rpartition(".")[0]):
         if package.count(".") < 2:  # evolve.problems.<name> at least
             continue
         try:
-            hook = getattr(importlib.import_module(f"{package}.panel"), "panel", None)
+            found = importlib.import_module(f"{package}.panel")
         except ImportError:
             continue
+        pick = getattr(found, "hook_for", None)
+        hook = pick(name) if callable(pick) else getattr(found, "panel", None)
         if callable(hook):
             return hook
     cls = problem_class(run)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
-from functools import lru_cache
+from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -114,3 +114,15 @@ def panel(metrics: Mapping[str, float], sets: Sequence[Mapping[str, Any]] = (),
         out.append({"title": "Spot: overall", "columns": ["metric", "value"], "rows": overall,
                     "note": ""})
     return out
+
+
+# the problem classes of this package and the names their panels look up (SpotProblem.name);
+# tests/unit/test_panel_hook.py holds this equal to what the classes' own hooks do
+_CLASS_PROBLEMS = {"SpotSingleProblem": "spot_single", "SpotMultiProblem": "spot_multi"}
+
+
+def hook_for(class_name: str) -> Callable[..., list[dict[str, Any]]] | None:
+    """The panel of problem class `class_name`, for the web server (which does not import the
+    classes: their simulators load numba)."""
+    problem = _CLASS_PROBLEMS.get(class_name)
+    return None if problem is None else partial(panel, problem=problem)

@@ -48,3 +48,24 @@ def test_finding_a_panel_imports_no_numba():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+@pytest.mark.parametrize("target,problem", [("evolve.problems.spot:SpotSingleProblem",
+                                             "spot_single"),
+                                            ("evolve.problems.spot:SpotMultiProblem",
+                                             "spot_multi")])
+def test_the_spot_panel_found_knows_its_problem(target, problem):
+    # a real row of the shipped baseline table: only the right problem name fills its columns
+    from evolve.problems.spot.panel import _table
+
+    sets = _table()["problems"][problem]["splits"]["train"]
+    set_name, scenarios = next(iter(sets.items()))
+    scenario, row = next(iter(scenarios.items()))
+    metrics = {f"cost/{scenario}": row["optimum"] * 1.5, f"bound/{scenario}": row["optimum"]}
+    stored = [{"split": "train", "set": set_name, "score": -1.0, "metrics": metrics}]
+    hook = panel_hook(_run(target))  # type: ignore[arg-type]
+    assert hook is not None
+    tables = hook(metrics, stored)
+    assert tables == problem_class(_run(target)).panel(metrics, stored)  # type: ignore[union-attr,arg-type]
+    first = tables[0]["rows"][0]
+    assert first[-3:-1] == [row["greedy"], row["uniform_progress"]]
