@@ -39,6 +39,12 @@ class ToyLine(Problem):
     def run(self, candidate, iset):
         # some problems hand the numba dispatcher itself to a compiled simulator
         fn = candidate.jit.dispatcher if self.cfg.get("dispatcher") else candidate.fn
+        if self.cfg.get("fallback"):  # ... or fall back to plain Python without it (spot)
+            fn = getattr(candidate.jit, "dispatcher", None)
+            if fn is None:
+                candidate.fallback_reason = "no dispatcher"
+                candidate.jit, fn = None, candidate.py
+            self.runs.append("numba" if fn is not candidate.py else "python")
         return {"y": np.array([fn(float(x)) for x in iset.data])}
 
     def score_set(self, iset, outputs):
@@ -85,6 +91,22 @@ def test_literal_mode_when_the_problem_needs_the_dispatcher():
     assert obj([3.7, 1.25]) == 0.0
     assert obj.mode == "literal"
     assert substitute(lifted.template, [3.7, -1.25]).count("3.7 * x + (-1.25)") == 1
+
+
+def test_literal_mode_when_the_problem_runs_the_threaded_entry_as_python():
+    # a problem that falls back to plain Python for a candidate without a dispatcher (the spot
+    # simulators): the threaded entry ran uncompiled, so tuning recompiles per vector instead
+    problem = ToyLine({"fallback": True})
+    problem.runs = []
+    src = BlockSource(LINE)
+    lifted = lift(src, analyze(src.tree, src.module), "f", np.random.default_rng(0), 6)
+    assert lifted.theta_code is not None
+    sets, split = tuning_sets(problem, "gate", None)
+    obj = Objective(problem, {"entry": "f", "template": lifted.template,
+                              "theta_code": lifted.theta_code}, sets, split)
+    assert obj([3.7, 1.25]) == 0.0 and obj([3.0, 1.0]) < 0.0
+    assert obj.mode == "literal"
+    assert problem.runs == ["python", "numba", "numba"]
 
 
 def test_tuning_atc_k_reaches_the_grid_search_optimum():

@@ -84,7 +84,14 @@ class Objective:
         values = np.asarray(values, dtype=np.float64)
         if self.mode == "theta":
             try:
-                return self._run(self._theta_candidate(values))
+                cand = self._theta_candidate(values)
+                score = self._run(cand)
+                if not (self.jit and cand.fallback_reason and self.evals == 1):
+                    return score
+                # the problem could not use the threaded entry compiled and ran it as plain
+                # Python (a simulator that wants cand.jit.dispatcher): far slower than one
+                # compile per vector, and tuning's budget would end in the sandbox's time limit
+                self.mode = "literal"
             except Exception as e:  # noqa: BLE001 - e.g. the problem wants cand.jit.dispatcher
                 if self.evals > 1:
                     self.last_error = f"{type(e).__name__}: {e}"[:300]
