@@ -28,6 +28,13 @@ def outcome(p: Any) -> str:
     return NO_GAIN if is_no_gain(p) else p.status
 
 
+def is_scored(p: Any) -> bool:
+    """An evaluated program with a score, not a duplicate answered from the archive nor a copy
+    made by migration: what `Archive.best` ranks and the MAP-Elites grid holds."""
+    return (p.status == "ok" and p.score is not None and p.duplicate_of is None
+            and p.proposer != "migration")
+
+
 def is_failure(p: Any) -> bool:
     return p.status != "ok" and not is_no_gain(p)
 

@@ -9,28 +9,19 @@ from typing import Any, NamedTuple
 from sqlalchemy import and_, case, func, select
 
 from evolve.archive import LLMCall, Program
-from evolve.cli.archive_kinds import is_no_gain, no_gain_sql
+from evolve.cli.archive_kinds import is_no_gain
 from evolve.cli.runref import RunHandle
 
 GROUPS = ("proposer", "model", "operator")
 
 
-def _flag(cond) -> Any:
-    return case((cond, 1), else_=0)
-
-
-# Programs are tallied in the database: one row per distinct (group keys, outcome flags) with
-# its count, so a 5,000-program run sends tens of rows, not 5,000 (the web Run page reads this).
-_SHAPE = (Program.proposer, Program.model, Program.operator, Program.status,
-          _flag(Program.iteration > 0).label("child_iteration"),
-          _flag(no_gain_sql()).label("no_gain"),
-          _flag(Program.improved.is_(True)).label("improved"),
-          _flag(and_(Program.compile_fallback.is_not(None), Program.compile_fallback != ""))
-          .label("fallback"),
-          _flag(Program.duplicate_of.is_not(None)).label("duplicate"))
+# the program columns the tallies read (code, prompts and replies would dominate a large run)
+_PROGRAM_COLS = (Program.proposer, Program.model, Program.operator, Program.status,
+                 Program.iteration, Program.error, Program.improved, Program.compile_fallback,
+                 Program.duplicate_of, Program.eval_seconds)
 # a call's program may be missing (a call that produced no program): its keys are then NULL
 _CALL_SHAPE = (Program.proposer, Program.operator,
-               _flag(Program.iteration > 0).label("child_iteration"), LLMCall.model)
+               case((Program.iteration > 0, 1), else_=0).label("child_iteration"), LLMCall.model)
 
 
 class _Tally:
@@ -111,31 +102,27 @@ def group_stats(programs: Iterable[Any], calls: Iterable[Any], by: str) -> list[
     return sorted(rows, key=lambda r: (-r["children"], r["name"]))
 
 
-def _grouped(h: RunHandle, with_programs: bool = True) -> tuple[list[Any], list[Any]]:
-    """(program groups, call groups) of the run, counted by the database."""
-    n = func.count().label("n")
-    programs: Any = []
+def _call_groups(h: RunHandle) -> list[Any]:
+    """The run's LLM calls counted by the database, per (program group keys, answering model)."""
     with h.archive.Session() as s:
-        if with_programs:
-            programs = s.execute(
-                select(*_SHAPE, n, func.sum(case((Program.duplicate_of.is_(None),
-                                                  func.coalesce(Program.eval_seconds, 0.0)),
-                                                 else_=0.0)).label("eval_s"))
-                .where(Program.run_id == h.run.id).group_by(*_SHAPE)).all()
-        calls = s.execute(
-            select(*_CALL_SHAPE, n,
+        return list(s.execute(
+            select(*_CALL_SHAPE, func.count().label("n"),
                    func.sum(func.coalesce(LLMCall.prompt_tokens, 0)
                             + func.coalesce(LLMCall.completion_tokens, 0)).label("tokens"),
                    func.sum(func.coalesce(LLMCall.cost_usd, 0.0)).label("cost"))
             .select_from(LLMCall)
             .join(Program, and_(Program.id == LLMCall.program_id, Program.run_id == h.run.id),
                   isouter=True)
-            .where(LLMCall.run_id == h.run.id).group_by(*_CALL_SHAPE)).all()
-    return list(programs), list(calls)
+            .where(LLMCall.run_id == h.run.id).group_by(*_CALL_SHAPE)).all())
+
+
+def _program_rows(h: RunHandle) -> list[Any]:
+    with h.archive.Session() as s:
+        return list(s.execute(select(*_PROGRAM_COLS).where(Program.run_id == h.run.id)).all())
 
 
 class Group(NamedTuple):
-    """One row of the grouped program query (`_SHAPE` plus its count and evaluation seconds)."""
+    """Programs that share group keys and outcome flags: how many, their evaluation seconds."""
 
     proposer: str
     model: str | None
@@ -151,8 +138,8 @@ class Group(NamedTuple):
 
 
 def program_groups(programs: Iterable[Any]) -> list[Group]:
-    """The grouped program query computed from program rows a caller has read already (with
-    the columns of `_SHAPE`)."""
+    """Program rows (with the columns of `_PROGRAM_COLS`) counted per group keys and outcome:
+    a few dozen groups for thousands of programs."""
     count: Counter[tuple[Any, ...]] = Counter()
     seconds: dict[tuple[Any, ...], float] = {}
     for p in programs:
@@ -167,11 +154,9 @@ def program_groups(programs: Iterable[Any]) -> list[Group]:
 
 def stats(h: RunHandle, groups: list[Group] | None = None) -> dict[str, Any]:
     """Totals of the run plus one table per proposer, model and operator. `groups`: the
-    program groups when the caller has computed them (`program_groups`); else the database
-    counts them."""
-    programs, calls = _grouped(h, groups is None)
-    if groups is not None:
-        programs = groups
+    program groups when the caller has read the run's rows already (`program_groups`)."""
+    programs = groups if groups is not None else program_groups(_program_rows(h))
+    calls = _call_groups(h)
     everything = _Tally()
     for g in programs:
         if is_child(g):

@@ -166,7 +166,7 @@ class Pages:
 
 def _summary_of(progs: list[rundata.Row]):
     """The run header, its best found among the rows already read."""
-    return lambda h: rundata.summary(h, rundata.best_program(h, progs))
+    return lambda h: rundata.summary(h, rundata.best_row(progs))
 
 
 def _run_row(h: RunHandle) -> dict[str, Any]:

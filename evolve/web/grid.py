@@ -12,6 +12,7 @@ import numpy as np
 from sqlalchemy import select
 
 from evolve.archive import Program
+from evolve.cli.archive_kinds import is_scored
 from evolve.cli.runref import RunHandle
 
 _START, _END = "# EVOLVE-BLOCK-START", "# EVOLVE-BLOCK-END"
@@ -100,28 +101,12 @@ def _block_lengths(h: RunHandle, ids: list[int], known: dict[int, float]) -> dic
     return known
 
 
-def _scored(h: RunHandle, progs: Sequence[Any] | None) -> list[Any]:
-    """The run's evaluated, scored programs in id order (from `progs` when the caller has
-    read the run's rows already)."""
-    if progs is not None:
-        return [p for p in progs if p.status == "ok" and p.score is not None
-                and p.duplicate_of is None and p.proposer != "migration"]
-    with h.archive.Session() as s:
-        return list(s.execute(select(Program.id, Program.iteration, Program.island,
-                                     Program.proposer, Program.score, Program.behaviour)
-                              .where(Program.run_id == h.run.id, Program.status == "ok",
-                                     Program.score.is_not(None),
-                                     Program.duplicate_of.is_(None),
-                                     Program.proposer != "migration")
-                              .order_by(Program.id)).all())
-
-
-def map_elites(h: RunHandle, lengths: dict[int, float] | None = None,
-               progs: Sequence[Any] | None = None) -> dict[str, Any] | None:
+def map_elites(h: RunHandle, progs: Sequence[Any],
+               lengths: dict[int, float] | None = None) -> dict[str, Any] | None:
     """The grid of the run's successful programs as the loop builds it (None when the run's
-    config picks no parents through the grid). `lengths` caches block lengths across calls;
-    `progs`: the run's program rows (id, iteration, island, proposer, status, score,
-    behaviour, duplicate_of), when the caller has them."""
+    config picks no parents through the grid). `progs`: the run's program rows (id,
+    iteration, island, proposer, status, score, behaviour, duplicate_of); `lengths` caches
+    block lengths across calls."""
     from evolve.selection import FEATURES
 
     search = (h.run.config or {}).get("search") or {}
@@ -136,7 +121,7 @@ def map_elites(h: RunHandle, lengths: dict[int, float] | None = None,
     if any(f not in FEATURES or f not in ("code_length", "behaviour", "score")
            for f in features):
         return None
-    found = _scored(h, progs)
+    found = [p for p in progs if is_scored(p)]
     known = lengths if lengths is not None else {}
     if "code_length" in features:
         _block_lengths(h, [r.id for r in found], known)

@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import select
 
 from evolve.archive import Program
-from evolve.cli.archive_kinds import outcome
+from evolve.cli.archive_kinds import is_scored, outcome
 from evolve.cli.archive_query import best_score
 from evolve.cli.archive_stats import program_groups
 from evolve.cli.archive_stats import stats as run_stats
@@ -63,9 +63,8 @@ def _num(x: Any) -> float | None:
 def best_row(progs: list[Row]) -> Row | None:
     """`Archive.best(run, 1)` over rows already read: full evaluations before gate-stopped
     ones, then the highest score, then the lowest id."""
-    pool = [p for p in progs if p.status == "ok" and p.score is not None
-            and p.duplicate_of is None and p.proposer != "migration"]
-    return min(pool, key=lambda p: ((p.stage or "full") != "full", -(p.score or 0.0), p.id),
+    return min((p for p in progs if is_scored(p)),
+               key=lambda p: ((p.stage or "full") != "full", -(p.score or 0.0), p.id),
                default=None)
 
 
@@ -74,8 +73,9 @@ def best_program(h: RunHandle, progs: list[Row]) -> Program | None:
     return h.archive.program(row.id) if row is not None else None
 
 
-def summary(h: RunHandle, best: Program | None) -> dict[str, Any]:
-    """The run's header: what `evolve-archive runs` prints for it (`best`: its best program)."""
+def summary(h: RunHandle, best: Row | Program | None) -> dict[str, Any]:
+    """The run's header: what `evolve-archive runs` prints for it (`best`: its best program,
+    as a light row or a whole program: only its id and score are shown)."""
     run = h.run
     return {"run_id": run.id, "problem": run.problem, "status": run.status,
             "stop_reason": run.stop_reason, "started_at": run.started_at.isoformat()
@@ -117,7 +117,7 @@ def run_page(h: RunHandle, lengths: dict[int, float] | None = None) -> dict[str,
     pts = points(progs)
     return {"summary": dict(summary(h, best), programs=len(pts)), "points": pts,
             "islands": islands(progs),
-            "stats": run_stats(h, program_groups(progs)), "grid": map_elites(h, lengths, progs),
+            "stats": run_stats(h, program_groups(progs)), "grid": map_elites(h, progs, lengths),
             "panel": panel_for(h.run, dict(best.metrics or {}), set_rows(h.archive, best.id))
             if best else None}
 
@@ -163,8 +163,7 @@ def tree(h: RunHandle) -> dict[str, Any]:
     nodes = [[p.id, p.parent_id if p.parent_id in by_id else None, p.iteration, y[p.id],
               _num(p.score) if p.status == "ok" else None, outcome(p), p.proposer,
               p.stage or "", p.duplicate_of is not None] for p in progs if p.id in y]
-    full = h.archive.program(best.id) if best is not None else None
-    return {"summary": dict(summary(h, full), programs=len(nodes)), "nodes": nodes,
+    return {"summary": dict(summary(h, best), programs=len(nodes)), "nodes": nodes,
             "rows": max(y.values(), default=-1) + 1, "best_path": path[::-1]}
 
 

@@ -1,5 +1,6 @@
 """The web Run page reads a run's program rows once and derives the best program and the
-`evolve-archive stats` tallies from them: both must equal what the database queries give."""
+`evolve-archive stats` tallies from them: the best must equal the database's (`Archive.best`),
+the tallies what `evolve-archive stats` reads by itself."""
 
 from __future__ import annotations
 
