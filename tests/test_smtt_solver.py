@@ -11,6 +11,7 @@ from evolve.evaluators.smtt import total_tardiness, total_tardiness_py
 from evolve.problem import ProblemError, make_problem
 from evolve.problems.smtt import generator, reference, rules
 from evolve.problems.smtt.exact import UNSOLVED, lawler_value, subset_dp_value
+from evolve.problems.smtt.loaders import load_jsonl
 from evolve.problems.smtt.localsearch import ils, objective
 from evolve.problems.smtt.splits import (
     DATA,
@@ -119,16 +120,20 @@ def test_generator_scheme():
 def test_shipped_splits_are_reproducible():
     """The shipped generated files are exactly what the generator makes from the manifest."""
     manifest = json.loads((Path(DATA) / "manifest.json").read_text())["generated"]
-    assert len(manifest) == 4
+    assert len(manifest) == 6  # today's four defaults, then the former unweighted ones
     for entry in manifest:
         prm = entry["params"]
         inst = generator.generate(prm["sizes"], counts(prm), prm["seed"], prm["weighted"],
                                   prm["rdd"], prm["tf"])
         assert inst.fingerprint() == entry["fingerprint"], entry["file"]
+        shipped = load_jsonl(Path(DATA) / entry["file"], prm["weighted"])
+        assert shipped.fingerprint() == entry["fingerprint"] and shipped.m == entry["instances"]
         if not prm["weighted"]:  # Lawler proves all but a few n = 500 (memo budget: ILS)
             assert entry["exact_refs"] >= inst.m - 5
     assert split_params("train", DEFAULT_PARAMS["train"], False, generator.RDD_GRID,
                         generator.TF_GRID) == manifest[0]["params"]
+    assert split_params("validation", DEFAULT_PARAMS["validation"], False, generator.RDD_GRID,
+                        generator.TF_GRID) == manifest[1]["params"]
     assert split_params("train", DEFAULT_PARAMS_WEIGHTED["train"], True, generator.RDD_GRID,
                         generator.TF_GRID) == manifest[2]["params"]
     assert manifest[0]["params"]["sizes"] == [20, 50, 100, 200, 500]  # up to the largest test n
@@ -147,3 +152,39 @@ def test_no_baseline_beats_a_train_reference():
         res = evaluate_in_process(problem, problem.baselines()[name], "train")
         assert res.ok and res.metrics["below_ref"] == 0
         assert 0 < res.metrics["mean_gap_pct"] < 2.0
+
+
+def _generated_ref0(params: dict, cache: str, out) -> None:
+    from evolve.problems.smtt.splits import generated
+    out.put(float(generated(params, {}, Path(cache)).ref[0]))
+
+
+def _blocked_flocks() -> int:
+    lines = Path("/proc/locks").read_text().splitlines()
+    return sum(" FLOCK " in line and "->" in line for line in lines)
+
+
+def test_a_split_is_built_once_while_workers_wait(tmp_path):
+    """Workers warming up together: the first builds a split; the others wait, then read it."""
+    import fcntl
+    import multiprocessing
+
+    from evolve.problems.smtt.splits import _key, build, write_jsonl_gz
+    params = split_params("train", {"sizes": [6], "per_class": 1, "seed": 3}, False, (0.2,), (0.4,))
+    path = tmp_path / f"train-{_key(params)}.jsonl.gz"
+    before = _blocked_flocks()
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    with open(path.with_name(path.name + ".lock"), "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # this test is the worker that builds
+        child = ctx.Process(target=_generated_ref0, args=(params, str(tmp_path), out))
+        child.start()
+        for _ in range(6000):  # until the child waits on the lock (hang guard: ~60 s)
+            if _blocked_flocks() > before or not child.is_alive():
+                break
+            multiprocessing.connection.wait([child.sentinel], timeout=0.01)
+        assert child.is_alive() and _blocked_flocks() > before
+        inst = build(params, {})
+        write_jsonl_gz(inst.with_refs(inst.ref * 0 + 12345.0, inst.ref_exact), path)  # marked
+    assert out.get(timeout=120) == 12345.0  # read what the builder wrote, did not build its own
+    child.join(60)
