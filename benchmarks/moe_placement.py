@@ -102,7 +102,6 @@ async def _eval_path(n: int, other: Path | None, pool) -> dict:
     seeds = {k: ((c or root) / "seeds/moe_placement/deepseek.py").read_text()
              for k, c in checkouts.items()}
     took: dict[str, list[float]] = {k: [] for k in checkouts}
-    cpu: dict[str, list[float]] = {k: [] for k in checkouts}
     seed_s: dict[str, list[float]] = {k: [] for k in checkouts}
     t0 = time.perf_counter()
     pools = {k: pool(cfg, None, c) for k, c in checkouts.items()}
@@ -111,7 +110,6 @@ async def _eval_path(n: int, other: Path | None, pool) -> dict:
     try:
         for i in range(n):
             for k in (list(pools) if i % 2 else list(pools)[::-1]):
-                c0 = _tree_cpu_s(pools[k])
                 t0 = time.perf_counter()
                 res = await pools[k].evaluate(f"{seeds[k]}\n# unchanged {i}\n")
                 assert res.ok, res.error
@@ -121,34 +119,20 @@ async def _eval_path(n: int, other: Path | None, pool) -> dict:
                 res = await pools[k].evaluate(code)
                 assert res.ok, res.error
                 took[k].append(time.perf_counter() - t0)
-                cpu[k].append(_tree_cpu_s(pools[k]) - c0)
     finally:
         for ev in pools.values():
             ev.close()
-    # cpu: a pair (the unchanged seed, then a variant); a child's CPU counts once it is reaped,
-    # which may fall into the next pair, so the medians are over pairs, not single evaluations
     out: dict = {"variants": n, "load_average_1min": round(os.getloadavg()[0], 2),
                  "workers_started_s": round(started, 1)}
     for k in checkouts:
         out[k] = {"variant_s_median": round(statistics.median(took[k]), 3),
                   "variant_s": [round(t, 2) for t in took[k]],
-                  "unchanged_seed_s_median": round(statistics.median(seed_s[k]), 3),
-                  "cpu_s_per_pair_median": round(statistics.median(cpu[k]), 3)}
+                  "unchanged_seed_s_median": round(statistics.median(seed_s[k]), 3)}
     if other:
         out["other_checkout"] = str(other.name)
         out["this_over_other_median"] = round(statistics.median(
             [a / b for a, b in zip(took["this"], took["other"])]), 3)
     return out
-
-
-def _tree_cpu_s(pool) -> float:
-    """CPU seconds of the pool's workers and their reaped children (sandboxed candidates)."""
-    total = 0
-    for w in pool._all:
-        with open(f"/proc/{w.proc.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        total += sum(int(x) for x in fields[11:15])  # utime, stime, cutime, cstime
-    return total / os.sysconf("SC_CLK_TCK")
 
 
 def main(argv=None) -> None:
