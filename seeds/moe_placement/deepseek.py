@@ -15,14 +15,14 @@ tie (the replica counts and the GPU loads then agree).
 import numpy as np
 from numba import njit
 
-# EVOLVE-BLOCK-START
-
 
 @njit
 def _order_desc(w):
     """Indices of w by descending value, ties by lowest index: stable insertion sort of runs of
     16, then bottom-up merges (the order of np.argsort(-w, kind="mergesort"), as fast, and far
-    less for numba to compile)."""
+    less for numba to compile). Outside the evolved block: the order is not the heuristic, and
+    the mutator, drawn to deep loops, would spend its changes (and a recompile of both packing
+    steps) on it."""
     n = w.shape[0]
     order = np.empty(n, np.int64)
     for i in range(n):
@@ -48,6 +48,9 @@ def _order_desc(w):
         order, buf = buf, order
         width *= 2
     return order
+
+
+# EVOLVE-BLOCK-START
 
 
 @njit
