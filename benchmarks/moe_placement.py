@@ -10,9 +10,10 @@ statistics, plan on one file, score on another) and the validation split (genera
 
 `--eval-path N [--other CHECKOUT]`: instead, seconds per evaluation through the real path (one
 warm worker, sandboxed child, gate + train split, timed calls) of N one-site variants of the seed
-(a no-op statement after a random assignment inside one of its numba functions, so that what a
-typical mutation recompiles is recompiled), median; with another checkout of this project, its
-worker evaluates variants of its own seed drawn the same way, interleaved.
+(a no-op statement after a random assignment inside one of the numba functions of its evolved
+block, so that what a mutation of the seed recompiles is recompiled), median; with another
+checkout of this project, its worker evaluates variants of its own seed drawn the same way,
+interleaved.
 
 Prints one JSON object.
 """
@@ -65,18 +66,19 @@ def balancedness(problem, fn, split: str) -> dict:
 
 
 def variant(seed: str, rng: np.random.Generator, tag: int) -> tuple[str, str]:
-    """The seed with a no-op statement after a random assignment in one of its numba functions;
-    -> (code, that function's name)."""
+    """The seed with a no-op statement after a random assignment in one of the numba functions of
+    its evolved block (what the mutator changes); -> (code, that function's name)."""
     lines = seed.split("\n")
-    sites, fn, jit = [], "", False
+    sites, fn, jit, block = [], "", False, False
     for i, line in enumerate(lines):
+        block = (block or "EVOLVE-BLOCK-START" in line) and "EVOLVE-BLOCK-END" not in line
         if line.startswith("@njit"):
             jit = True
         elif line.startswith("def "):
             fn, jit = (line[4:line.index("(")], jit)
         elif line and not line[0].isspace():
             jit = False
-        if jit and fn and re.match(r"^\s+[\w\[\], +*]+ [-+*]?= ", line):
+        if block and jit and fn and re.match(r"^\s+[\w\[\], +*]+ [-+*]?= ", line):
             sites.append((i, fn))
         if line.startswith("def ") and not lines[i - 1].startswith("@njit"):
             fn = ""
