@@ -51,7 +51,8 @@ def forget() -> None:
 
 
 def adopt(code: str, namespace: dict[str, Any]) -> list[str]:
-    """Record (inside `recording()`) or reuse the module's numba functions; -> names reused."""
+    """Reuse the module's numba functions already on offer and, inside `recording()`, offer the
+    others; -> names reused."""
     try:
         tree = ast.parse(code)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
@@ -63,16 +64,14 @@ def adopt(code: str, namespace: dict[str, Any]) -> list[str]:
             key = function_key(name, namespace, defs, {})
             if key is not None:
                 keys[name] = key
-    if _STATE["recording"]:
-        for name, key in keys.items():
-            _RECORDED.setdefault(key, namespace[name])
-        return []
     reused = []
     for name, key in keys.items():
         hit = _RECORDED.get(key)
-        if hit is not None:
+        if hit is not None:  # recording too: a second trusted copy of a seed compiles nothing
             namespace[name] = hit
             reused.append(name)
+        elif _STATE["recording"]:
+            _RECORDED[key] = namespace[name]
     return reused
 
 

@@ -101,6 +101,37 @@ def test_unkeyable_globals_are_never_reused(recorded):
     assert "other" not in reused(impostor, recorded)
 
 
+def test_a_second_trusted_copy_reuses_and_records_only_what_is_new(recorded):
+    """The worker loads its seed twice (references, then the warm-up evaluation): the second
+    copy compiles nothing that the first compiled, and its own new functions are offered."""
+    code = SEED + "\n\n@njit\ndef extra(x):\n    return x + 1.0\n"
+    before = compiled.recorded()
+    with compiled.recording():
+        ns = load_candidate(code, "entry", False).module.__dict__
+    assert all(ns[name] is disp for name, disp in recorded.items())
+    assert compiled.recorded() == before + 1
+    assert "extra" in reused(code, recorded | {"extra": ns["extra"]})
+
+
+def test_the_moe_seed_is_offered_by_the_problem_that_compiled_it():
+    """seed_function (the references' planner) records the seed: the worker's warm-up
+    evaluation of the same seed then compiles nothing."""
+    from evolve.problems.moe_placement.problem import seed_function
+
+    seed_function.cache_clear()
+    compiled.forget()
+    try:
+        seed_ns = seed_function("deepseek").__globals__
+        code = (REPO / "seeds/moe_placement/deepseek.py").read_text()
+        with compiled.recording():
+            ns = load_candidate(code, "rebalance_experts", False).module.__dict__
+        shared = [name for name, v in seed_ns.items() if hasattr(v, "signatures")]
+        assert len(shared) >= 4 and all(ns[name] is seed_ns[name] for name in shared)
+    finally:
+        seed_function.cache_clear()
+        compiled.forget()
+
+
 def test_candidates_never_record(recorded):
     before = compiled.recorded()
     load_candidate(SEED.replace("* SCALE", "* SCALE * 5.0"), "entry", False).py(1.0)
@@ -114,7 +145,7 @@ def test_worker_children_inherit_the_seed_compiled_functions():
     """Real worker: the seed is compiled before the fork; a candidate that changes only the
     Python entry finds every numba helper compiled when it runs (it fails otherwise)."""
     seed = (REPO / "seeds/moe_placement/deepseek.py").read_text()
-    probe = ("    for f in (_balanced_packing, _replicate, _hierarchical, _log2phy):\n"
+    probe = ("    for f in [v for v in globals().values() if hasattr(v, 'signatures')]:\n"
              "        if not f.signatures:\n"
              "            raise RuntimeError('recompiled: ' + f.__name__)\n")
     code = seed.replace('    w = np.ascontiguousarray(weight, dtype=np.float32)\n',

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from evolve.compiled import adopt, recording
 from evolve.config import to_dict
 from evolve.config_check import typed
 from evolve.evaluators.moe import Shapes
@@ -70,6 +71,8 @@ def seed_function(name: str) -> Callable:
         raise ProblemError(f"seed {path}: cannot be loaded as a Python module")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    with recording():  # the worker's seed warm-up and candidates then reuse what this compiles
+        adopt(path.read_text(), module.__dict__)
     return module.rebalance_experts
 
 
