@@ -17,10 +17,11 @@ atomic rename, which two writers of the same split would interleave). Only numba
 by the whole session: each worker's adrs-evolve/numba is a link to one folder made by the xdist
 controller (numba writes its cache files under unique names, then renames them), so a simulator
 compiles once per session, not once per worker (a cold SMTT worker spends about 16 CPU-s on it).
-The code under test sees the default layout; the sandbox hides the folder the link points to. Tests that share a server
-fixture carry an `xdist_group` mark and run in one worker; a module whose tests share a
-module-scoped fixture (an `evolve` run, a served archive) is kept in one worker too
-(`_group_by_module_fixture`), or each worker would repeat that fixture.
+The code under test sees the default layout; the sandbox hides the folder the link points to.
+
+Tests that share a server fixture carry an `xdist_group` mark and run in one worker; a module
+whose tests share a module-scoped fixture (an `evolve` run, a served archive) is kept in one
+worker too (`_group_by_module_fixture`), or each worker would repeat that fixture.
 
 `--cpu-durations=N` lists the N tests that used the most CPU (this process plus every child process
 it waited for, e.g. an `evolve` subprocess and its workers). Unlike --durations it does not grow

@@ -9,7 +9,8 @@ import time
 from tests.engine_util import ROOT, SORTING, evolve_cmd, write_variants
 
 # Each reader process calls `evolve-archive top RUN --json` over and over (in-process, so that
-# the test makes hundreds of reads), and checks the run status through the Archive API.
+# the test makes many reads), and checks the run status through the Archive API. A short pause
+# between reads keeps the two readers from taking both cores from the writer they watch.
 READER = """
 import contextlib, io, json, sys, time
 from sqlalchemy import select
@@ -34,6 +35,7 @@ while time.time() < t_end:
     assert code == 0, code
     n = max(n, len(json.loads(buf.getvalue()) or []))
     reads += 1
+    time.sleep(0.1)
     if run.status != "running":
         break
 print(reads, n)
