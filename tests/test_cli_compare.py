@@ -15,7 +15,7 @@ from tests.cli_archive_fixture import as_json as archive_json
 from tests.cli_archive_fixture import call as archive_call
 from tests.engine_util import ROOT, SORTING, evolve_cmd, rows
 
-ITERATIONS = 2  # every metric (thresholds reached, held-out, tests) needs only a best per run
+ITERATIONS = 4
 CONF = ["--config-dir", str(ROOT / "tests" / "conf")]
 
 

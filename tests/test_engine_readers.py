@@ -14,6 +14,7 @@ from tests.engine_util import ROOT, SORTING, evolve_cmd, write_variants
 READER = """
 import contextlib, io, json, sys, time
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from evolve.archive import Archive, Run
 from evolve.cli.archive import main as archive_cli
 folder = sys.argv[1]
@@ -24,11 +25,16 @@ while time.time() < t_end:
         a = Archive.open_folder(folder)
     except FileNotFoundError:
         time.sleep(0.05); continue
-    with a.Session() as s:
-        run = s.scalars(select(Run).order_by(Run.id.desc()).limit(1)).first()
+    try:
+        with a.Session() as s:
+            run = s.scalars(select(Run).order_by(Run.id.desc()).limit(1)).first()
+    except OperationalError as e:  # the file is there, its tables not yet (a busy machine)
+        if "no such table" not in str(e):
+            raise
+        run = None
     a.close()
     if run is None:
-        continue
+        time.sleep(0.05); continue
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
         code = archive_cli(["top", folder, "-k", "5", "--json"])
