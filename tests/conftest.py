@@ -13,10 +13,15 @@ numba's on-disk cache of trusted code (`cache=True`) lives under $XDG_CACHE_HOME
 
 Under pytest-xdist (`make test`: `-n auto --dist loadgroup`) every worker process runs this set-up
 for itself, so each worker has its own cache folder (the SMTT cache writes `<file>.tmp` before its
-atomic rename, which two writers of the same split would interleave). Tests that share a server
-fixture carry an `xdist_group` mark and run in one worker; a module whose tests share a
-module-scoped fixture (an `evolve` run, a served archive) is kept in one worker too
-(`_group_by_module_fixture`), or each worker would repeat that fixture.
+atomic rename, which two writers of the same split would interleave). Only numba's folder is shared
+by the whole session: each worker's adrs-evolve/numba is a link to one folder made by the xdist
+controller (numba writes its cache files under unique names, then renames them), so a simulator
+compiles once per session, not once per worker (a cold SMTT worker spends about 16 CPU-s on it).
+The code under test sees the default layout; the sandbox hides the folder the link points to.
+
+Tests that share a server fixture carry an `xdist_group` mark and run in one worker; a module
+whose tests share a module-scoped fixture (an `evolve` run, a served archive) is kept in one
+worker too (`_group_by_module_fixture`), or each worker would repeat that fixture.
 
 `--cpu-durations=N` lists the N tests that used the most CPU (this process plus every child process
 it waited for, e.g. an `evolve` subprocess and its workers). Unlike --durations it does not grow
@@ -39,6 +44,9 @@ import pytest
 pytest_plugins = ("tests.pgserver",)
 
 _REDIRECTED = ("XDG_CACHE_HOME", "MPLCONFIGDIR")
+# the session's numba folder, made by the first pytest process (xdist's controller) and inherited
+# by its workers through the environment
+_SHARED_NUMBA = "ADRS_EVOLVE_TESTS_NUMBA"
 _saved: dict[str, str | None] = {}
 _root: str | None = None
 
@@ -116,10 +124,15 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
 def pytest_configure(config) -> None:
     global _root
     _root = tempfile.mkdtemp(prefix="adrs-evolve-tests-")
-    for var in _REDIRECTED:
+    for var in (*_REDIRECTED, _SHARED_NUMBA):
         _saved[var] = os.environ.get(var)
     os.environ["XDG_CACHE_HOME"] = os.path.join(_root, "cache")
     os.environ["MPLCONFIGDIR"] = os.path.join(_root, "matplotlib")
+    shared = os.environ.setdefault(_SHARED_NUMBA, os.path.join(_root, "numba"))
+    os.makedirs(shared, mode=0o700, exist_ok=True)
+    ours = os.path.join(_root, "cache", "adrs-evolve")
+    os.makedirs(ours, mode=0o700)
+    os.symlink(shared, os.path.join(ours, "numba"))
 
 
 def pytest_unconfigure(config) -> None:

@@ -19,7 +19,7 @@ from tests.engine_util import ROOT, SORTING, evolve_cmd, write_variants
 from tests.pgserver import PASSWORD
 
 SMTT_ITERATIONS = 6
-KILL_ITERATIONS = 30
+KILL_ITERATIONS = 20  # killed after 8: the resume still has most of the budget to finish
 
 
 def _run(cmd: list[str], env: dict, timeout: float = 600) -> subprocess.CompletedProcess:
