@@ -20,7 +20,7 @@ def test_a_saved_section_without_a_new_key_gets_its_off_value():
     assert list(node.train.per_class_by_size) == []
     assert list(node.train.sizes) == OLD_TRAIN["sizes"]
     # sections the saved config does not give keep today's presets
-    assert list(node.validation.per_class_by_size) == [2, 2, 1, 1]
+    assert list(node.validation.per_class_by_size) == SmttSchema().validation.per_class_by_size
 
 
 def test_resume_reads_the_same_saved_section():
