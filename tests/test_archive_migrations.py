@@ -135,21 +135,56 @@ def test_a_new_sqlite_archive_is_created_at_head(tmp_path):
     assert _version(url) == [migrations.head()]
 
 
-def test_the_migrations_create_exactly_the_models_tables_and_columns(tmp_path):
-    # a model changed without a revision (or the reverse) fails here, before any user sees it
-    from evolve.archive_models import Base
-
-    url = sqlite_url(tmp_path / "a.sqlite")
-    Archive(url).close()
+def _schema(url: str) -> dict:
+    """Every table's columns (type, nullability, default), keys, foreign keys and indexes."""
     engine = create_engine(url)
     try:
         insp = inspect(engine)
-        got = {t: {c["name"] for c in insp.get_columns(t)} for t in insp.get_table_names()
-               if t != "alembic_version"}
+        return {t: {
+            "columns": [(c["name"], str(c["type"]), c["nullable"], c.get("default"))
+                        for c in insp.get_columns(t)],
+            "pk": insp.get_pk_constraint(t)["constrained_columns"],
+            "fks": sorted((tuple(f["constrained_columns"]), f["referred_table"],
+                           tuple(f["referred_columns"])) for f in insp.get_foreign_keys(t)),
+            "indexes": sorted((i["name"], tuple(i["column_names"]), bool(i["unique"]))
+                              for i in insp.get_indexes(t)),
+            "unique": sorted(tuple(u["column_names"]) for u in insp.get_unique_constraints(t)),
+        } for t in insp.get_table_names()}
     finally:
         engine.dispose()
-    want = {t.name: {c.name for c in t.columns} for t in Base.metadata.sorted_tables}
-    assert got == want
+
+
+def _replay_revisions(url: str) -> None:
+    """What a new archive was before the shortcut: Alembic replaying every revision."""
+    from alembic import command
+
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(migrations.alembic_config(conn), "heads")
+    finally:
+        engine.dispose()
+
+
+def _check_shortcut_matches_revisions(fresh: str, replayed: str) -> None:
+    Archive(fresh).close()  # the new-archive path (create_at_head)
+    _replay_revisions(replayed)
+    got, want = _schema(fresh), _schema(replayed)
+    assert set(got) == TABLES
+    for table in sorted(want):
+        assert got[table] == want[table], table
+    assert _version(fresh) == _version(replayed) == [migrations.head()]
+
+
+def test_a_new_sqlite_archive_has_the_schema_the_revisions_build(tmp_path):
+    # a model changed without a revision (or the reverse) fails here, before any user sees it
+    _check_shortcut_matches_revisions(sqlite_url(tmp_path / "new.sqlite"),
+                                      sqlite_url(tmp_path / "replayed.sqlite"))
+
+
+def test_a_new_postgres_archive_has_the_schema_the_revisions_build(pg_url, pg_server):
+    replayed = pg_server.create_database(f"replayed_{pg_url.rsplit('/', 1)[-1]}"[:60])
+    _check_shortcut_matches_revisions(pg_url, replayed)
 
 
 def test_a_new_postgres_archive_is_created_at_head(pg_url):

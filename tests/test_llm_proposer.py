@@ -1,4 +1,5 @@
-"""LLMProposer against a loopback OpenAI-compatible server, through the real litellm client.
+"""LLMProposer against a loopback OpenAI-compatible server, through the real openai and litellm
+clients.
 
 Each scripted reply must give the right Proposal (child or failure kind), and every outcome carries
 its CallRecord (prompt, reply, tokens, cost, latency, attempts, error) without raising.
@@ -74,6 +75,13 @@ def srv(server):
     server.auth.clear()
     server.default = None
     return server
+
+
+@pytest.fixture(params=["openai", "litellm"])
+def client_kind(request):
+    """The library that sends the requests: the openai SDK (the default for `openai/` models)
+    or litellm (every other provider); both must map each outcome the same way."""
+    return request.param
 
 
 def make(srv, **over):
@@ -168,22 +176,22 @@ def test_partial_diff_cut_at_max_tokens(srv):
     assert srv.requests[-1]["max_tokens"] == 64
 
 
-def test_rate_limit_then_success_is_retried(srv):
+def test_rate_limit_then_success_is_retried(srv, client_kind):
     srv.push(Reply(status=429), Reply(status=503), GOOD)
-    out = propose(make(srv))
+    out = propose(make(srv, client=client_kind))
     assert out.failure is None and out.calls[0].attempts == 3 and len(srv.requests) == 3
 
 
-def test_retry_after_header_is_honoured(srv):
+def test_retry_after_header_is_honoured(srv, client_kind):
     srv.push(Reply(status=429, headers={"Retry-After": "0.4"}), GOOD)
-    out = propose(make(srv, backoff_s=0.001, max_backoff_s=5.0))
+    out = propose(make(srv, client=client_kind, backoff_s=0.001, max_backoff_s=5.0))
     assert out.failure is None and out.calls[0].attempts == 2
     assert out.calls[0].latency_s >= 0.2  # 0.4 s with -50% jitter at most
 
 
-def test_persistent_500s_give_llm_error_after_retries(srv):
+def test_persistent_500s_give_llm_error_after_retries(srv, client_kind):
     srv.push(*[Reply(status=500)] * 3)
-    out = propose(make(srv, retries=2))
+    out = propose(make(srv, client=client_kind, retries=2))
     assert out.code is None and out.failure == "llm_error"
     assert "InternalServerError" in out.error and "after 3 attempts" in out.error
     (rec,) = out.calls
@@ -191,31 +199,31 @@ def test_persistent_500s_give_llm_error_after_retries(srv):
     assert len(srv.requests) == 3
 
 
-def test_client_errors_are_not_retried(srv):
+def test_client_errors_are_not_retried(srv, client_kind):
     srv.push(Reply(status=400), GOOD)
-    out = propose(make(srv))
+    out = propose(make(srv, client=client_kind))
     assert out.failure == "llm_error" and out.calls[0].attempts == 1 and len(srv.requests) == 1
     srv.queue.clear()
 
 
-def test_hang_past_the_timeout(srv):
+def test_hang_past_the_timeout(srv, client_kind):
     srv.push(Reply(hang_s=5, content=GOOD), Reply(hang_s=5, content=GOOD))
-    out = propose(make(srv, timeout_s=0.4, retries=1))
+    out = propose(make(srv, client=client_kind, timeout_s=0.4, retries=1))
     assert out.failure == "llm_error" and "Timeout" in out.error
     (rec,) = out.calls
     assert rec.attempts == 2 and 0.8 <= rec.latency_s < 4.0
 
 
-def test_hang_then_success(srv):
+def test_hang_then_success(srv, client_kind):
     srv.push(Reply(hang_s=5, content=GOOD), GOOD)
-    out = propose(make(srv, timeout_s=0.4, retries=1))
+    out = propose(make(srv, client=client_kind, timeout_s=0.4, retries=1))
     assert out.failure is None and out.calls[0].attempts == 2
 
 
 @pytest.mark.parametrize("content", ["", "   \n", None])
-def test_empty_reply_is_llm_error(srv, content):
+def test_empty_reply_is_llm_error(srv, content, client_kind):
     srv.push(Reply(content=content))
-    out = propose(make(srv))
+    out = propose(make(srv, client=client_kind))
     assert out.failure == "llm_error" and "empty reply" in out.error
     assert out.calls[0].error == out.error and out.calls[0].prompt_tokens > 0
 
@@ -227,9 +235,9 @@ def test_reply_over_the_size_cap_is_refused(srv):
     assert len(out.calls[0].reply) == 1000
 
 
-def test_malformed_json_body_is_llm_error(srv):
+def test_malformed_json_body_is_llm_error(srv, client_kind):
     srv.push(*[Reply(body="{not json")] * 3)
-    out = propose(make(srv))
+    out = propose(make(srv, client=client_kind))
     assert out.failure == "llm_error" and out.calls[0].error
 
 
@@ -260,24 +268,24 @@ def test_lineage_failures_are_fed_back(srv):
     assert "program 12 (rewrite): timeout: evaluation exceeded 60 s" in user
 
 
-def test_known_model_is_priced_from_litellms_map(srv):
+def test_known_model_is_priced_from_litellms_map(srv, client_kind):
     from evolve.llm.client import litellm
 
     srv.push(GOOD)
-    out = propose(make(srv, model="openai/gpt-4.1-mini", price=None))
+    out = propose(make(srv, client=client_kind, model="openai/gpt-4.1-mini", price=None))
     rec = out.calls[0]
-    info = litellm().model_cost["gpt-4.1-mini"]
+    info = litellm().model_cost["gpt-4.1-mini"]  # the map as litellm itself loads it
     expect = (rec.prompt_tokens * info["input_cost_per_token"]
               + rec.completion_tokens * info["output_cost_per_token"])
     assert rec.cost_usd == pytest.approx(expect) and rec.cost_usd > 0
 
 
-def test_a_run_of_mixed_outcomes_keeps_going(srv):
+def test_a_run_of_mixed_outcomes_keeps_going(srv, client_kind):
     """The scripted sequence a run may meet, through one proposer: every outcome recorded."""
     srv.default = edit_generator()
     srv.push(GOOD, "no diff at all", Reply(status=429), GOOD, Reply(content=""), Reply(status=500),
              Reply(status=500), Reply(status=500))
-    prop = make(srv)
+    prop = make(srv, client=client_kind)
     kinds = [propose(prop, context(seed=i)).failure for i in range(6)]
     assert kinds == [None, "diff_failed", None, "llm_error", "llm_error", None]
     assert len(srv.requests) == 9
@@ -294,12 +302,13 @@ def test_missing_api_key_refuses_to_start(srv, monkeypatch):
     assert propose(prop).failure is None
 
 
-def test_the_key_is_sent_to_the_server(srv, monkeypatch):
+def test_the_key_is_sent_to_the_server(srv, monkeypatch, client_kind):
     monkeypatch.setenv("EVOLVE_TEST_KEY", "sk-secret-123")
     srv.push(GOOD, GOOD)
-    propose(make(srv, api_key_env="EVOLVE_TEST_KEY"))
+    propose(make(srv, client=client_kind, api_key_env="EVOLVE_TEST_KEY"))
     assert srv.auth[-1] == "Bearer sk-secret-123"
-    propose(make(srv))  # no key variable: a placeholder, as local servers expect some key
+    # no key variable: a placeholder, as local servers expect some key
+    propose(make(srv, client=client_kind))
     assert srv.auth[-1] == "Bearer sk-no-key-required"
 
 
@@ -347,3 +356,35 @@ def test_rule_based_server_edits_any_parent_in_both_modes(srv):
     assert len({o.code for o in outs}) >= 6
     rewrites = [o for o in outs if o.operator == "rewrite"]
     assert all(o.calls[0].completion_tokens > 60 for o in rewrites)  # the whole program came back
+
+
+def test_openai_compatible_models_never_import_litellm():
+    """litellm's import (about 5 s) is what a run with a local server waited for before its first
+    request: the openai SDK path must not load it, for the window check, the call or the price."""
+    import subprocess
+    import sys
+
+    from tests.engine_util import ROOT
+
+    code = """
+import asyncio, sys, threading
+from tests.llm_server import LLMServer
+from tests.test_llm_proposer import GOOD, INFO, context
+from evolve.proposers.llm import LLMProposer
+with LLMServer() as srv:
+    srv.push(GOOD)
+    prop = LLMProposer({"model": "openai/gpt-4.1-mini", "api_base": srv.url,
+                        "modes": {"diff": 1.0, "rewrite": 0.0}}, {}, INFO)
+    asyncio.run(prop.start())
+    out = asyncio.run(prop.propose(context()))
+    for t in threading.enumerate():
+        if t.name.startswith("evolve-import"):
+            t.join()
+    assert out.failure is None, out.error
+    assert out.calls[0].cost_usd > 0 and out.calls[0].prompt_tokens > 0
+print(sorted(m for m in sys.modules if m.split(".")[0] == "litellm"))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "[]"

@@ -1,4 +1,10 @@
-"""One model behind litellm.acompletion: timeout, retries with backoff and jitter, size cap, cost.
+"""One model behind the openai SDK or litellm: timeout, retries with backoff and jitter, size
+cap, cost.
+
+OpenAI-compatible endpoints (`openai/<model>`: local servers, the OpenAI API) are called with the
+openai SDK, everything else with litellm.acompletion (`llm.client` chooses explicitly): importing
+litellm takes about 5 s, which every run with a local server paid before its first request.
+Prices and context windows come from litellm's price map either way (evolve.llm.pricemap).
 
 `complete()` never raises for a failed call: the error is in the returned Completion, with the
 number of attempts, so the archive can store failed calls next to good ones.
@@ -7,14 +13,18 @@ number of attempts, so the archive can store failed calls next to good ones.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import os
 import random
+import threading
 import time
 import warnings
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
+from evolve.llm import pricemap
 from evolve.llm.errors import ConfigError
 from evolve.llm.settings import ModelSpec
 
@@ -45,6 +55,21 @@ def litellm():
         _mod.disable_hf_tokenizer_download = True  # token counts fall back to tiktoken, offline
         _LITELLM = _mod
     return _LITELLM
+
+
+def transport(spec: ModelSpec) -> str:
+    """"openai" or "litellm": `llm.client`, or for `auto` the openai SDK for `openai/` models."""
+    if spec.client != "auto":
+        return str(spec.client)
+    return "openai" if spec.model.startswith("openai/") else "litellm"
+
+
+def preload(transports: set[str]) -> None:
+    """Import the call libraries in a thread: it overlaps the workers' warm-up and the seed's
+    evaluation instead of delaying the first request."""
+    loaders = {"openai": lambda: importlib.import_module("openai"), "litellm": litellm}
+    for name in sorted(transports):
+        threading.Thread(target=loaders[name], daemon=True, name=f"evolve-import-{name}").start()
 
 
 @dataclass
@@ -88,7 +113,8 @@ def _retry_after(exc: BaseException) -> float | None:
 
 
 class LLMClient:
-    """Calls one model through litellm with the reliability settings of the `llm` section."""
+    """Calls one model (openai SDK or litellm) with the reliability settings of the `llm`
+    section."""
 
     def __init__(self, spec: ModelSpec, timeout_s: float, retries: int, backoff_s: float,
                  max_backoff_s: float, max_reply_chars: int, seed: int | None = None):
@@ -100,6 +126,8 @@ class LLMClient:
         self.max_reply_chars = max_reply_chars
         self._jitter = random.Random(seed)  # jitter only spreads retries; it never changes results
         self._warned_price = False
+        self.transport = transport(spec)
+        self._sdk: tuple[Any, Any] | None = None  # (event loop, openai.AsyncOpenAI) last used
 
     # ---- start-up checks ------------------------------------------------------------------
     def api_key(self) -> str:
@@ -117,36 +145,28 @@ class LLMClient:
         """Input tokens the model accepts: the config value, else litellm's price map."""
         if self.spec.context_window:
             return self.spec.context_window
-        info = self._map_entry()
-        win = (info or {}).get("max_input_tokens") or (info or {}).get("max_tokens")
+        info = pricemap.entry(self.spec.model) or {}
+        win = info.get("max_input_tokens") or info.get("max_tokens")
         return int(win) if win else None
 
-    def _map_entry(self) -> dict | None:
-        cost_map = litellm().model_cost
-        name = self.spec.model
-        for key in (name, name.split("/", 1)[-1]):
-            if key in cost_map:
-                return cost_map[key]
-        return None
-
     def count_tokens(self, messages: list[dict]) -> int:
-        return int(litellm().token_counter(model=self.spec.model, messages=messages))
+        return pricemap.count_messages(messages)
 
     # ---- calling --------------------------------------------------------------------------
-    def cost(self, prompt_tokens: int, completion_tokens: int, response: Any = None) -> float:
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
         """USD for one call: the configured price, else litellm's map, else 0 (warned once)."""
         if self.spec.price is not None:
             return (prompt_tokens * self.spec.price["input"]
                     + completion_tokens * self.spec.price["output"]) / 1e6
-        try:
-            return float(litellm().completion_cost(completion_response=response,
-                                                   model=self.spec.model))
-        except Exception as e:  # noqa: BLE001 - unknown model: litellm raises its own errors
-            if not self._warned_price:
-                self._warned_price = True
-                log.warning("no price known for %s (%s); its calls count as $0: set llm.price",
-                            self.spec.model, type(e).__name__)
-            return 0.0
+        info = pricemap.entry(self.spec.model) or {}
+        price_in, price_out = info.get("input_cost_per_token"), info.get("output_cost_per_token")
+        if isinstance(price_in, (int, float)) and isinstance(price_out, (int, float)):
+            return prompt_tokens * float(price_in) + completion_tokens * float(price_out)
+        if not self._warned_price:
+            self._warned_price = True
+            log.warning("no price known for %s in litellm's price map; its calls count as $0: "
+                        "set llm.price", self.spec.model)
+        return 0.0
 
     def _kwargs(self, messages: list[dict]) -> dict:
         kw: dict[str, Any] = dict(
@@ -173,21 +193,51 @@ class LLMClient:
             base = max(base, asked)
         return base * self._jitter.uniform(0.5, 1.5)
 
+    def _sdk_client(self) -> Any:
+        """The openai SDK client of the running event loop (its HTTP pool belongs to one loop)."""
+        loop = asyncio.get_running_loop()
+        if self._sdk is None or self._sdk[0] is not loop:
+            import openai
+
+            sdk = openai.AsyncOpenAI(api_key=self.api_key(), base_url=self.spec.api_base or None,
+                                     max_retries=0, timeout=self.timeout_s)
+            self._sdk = (loop, sdk)
+        return self._sdk[1]
+
+    def _sdk_call(self, messages: list[dict]) -> Any:
+        """chat.completions.create with the same arguments litellm would send; `extra` keys the
+        SDK does not name go in the request body."""
+        client = self._sdk_client()
+        kw: dict[str, Any] = dict(model=self.spec.model.removeprefix("openai/"), messages=messages,
+                                  max_tokens=self.spec.max_tokens, timeout=self.timeout_s)
+        if self.spec.temperature is not None:
+            kw["temperature"] = self.spec.temperature
+        named = _sdk_parameters()
+        body = {k: v for k, v in self.spec.extra.items() if k not in named}
+        kw.update({k: v for k, v in self.spec.extra.items() if k in named})
+        if body:
+            kw["extra_body"] = {**kw.get("extra_body", {}), **body}
+        return client.chat.completions.create(**kw)
+
+    def _call(self, messages: list[dict]) -> Any:
+        if self.transport == "openai":
+            return self._sdk_call(messages)
+        return litellm().acompletion(**self._kwargs(messages))
+
     async def complete(self, messages: list[dict]) -> Completion:
         """One logical call (up to 1 + retries attempts); never raises for API errors."""
-        mod = litellm()
         t0 = time.monotonic()
         attempt = 0
         while True:
             attempt += 1
             try:
                 # A hard outer limit: some providers do not honour the client timeout.
-                resp = await asyncio.wait_for(mod.acompletion(**self._kwargs(messages)),
+                resp = await asyncio.wait_for(self._call(messages),
                                               timeout=self.timeout_s * 1.5 + 1.0)
             except ConfigError as e:
                 return Completion(None, latency_s=time.monotonic() - t0, attempts=attempt,
                                   error=str(e))
-            except Exception as e:  # noqa: BLE001 - litellm maps provider errors to many classes
+            except Exception as e:  # noqa: BLE001 - SDKs map provider errors to many classes
                 if attempt <= self.retries and _retryable(e):
                     delay = self._delay(attempt, e)
                     log.info("%s: %s; retry %d/%d in %.1fs", self.spec.model, _describe(e)[:120],
@@ -209,7 +259,7 @@ class LLMClient:
             finish = getattr(choice, "finish_reason", None)
         except (AttributeError, IndexError, TypeError):
             text, finish = None, None
-        out = Completion(text, pt, ct, self.cost(pt, ct, resp), latency, attempts, None, finish)
+        out = Completion(text, pt, ct, self.cost(pt, ct), latency, attempts, None, finish)
         if not text or not text.strip():
             out.error = f"empty reply (finish_reason={finish})"
         elif len(text) > self.max_reply_chars:
@@ -217,3 +267,12 @@ class LLMClient:
                          f"llm.max_reply_chars={self.max_reply_chars}")
             out.text = text[: self.max_reply_chars]
         return out
+
+
+@lru_cache(maxsize=1)
+def _sdk_parameters() -> frozenset[str]:
+    import inspect
+
+    from openai.resources.chat.completions import AsyncCompletions
+
+    return frozenset(inspect.signature(AsyncCompletions.create).parameters) - {"self"}

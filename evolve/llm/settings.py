@@ -28,6 +28,14 @@ class Price:
     output: float = num(0.0, ge=0)
 
 
+class Client(StrEnum):
+    """The library that sends a model's requests."""
+
+    auto = "auto"  # the openai SDK for `openai/...` models (OpenAI-compatible), else litellm
+    openai = "openai"  # the openai SDK: OpenAI's API or any OpenAI-compatible server
+    litellm = "litellm"  # litellm.acompletion: every provider litellm knows (slow to import)
+
+
 @dataclass
 class ModelEntry:
     """One model of an ensemble; a key left unset (???) comes from the top level."""
@@ -41,6 +49,7 @@ class ModelEntry:
     context_window: int | None = num(MISSING, ge=1)
     price: Price | None = MISSING
     extra: dict[str, Any] = MISSING
+    client: Client = MISSING
 
 
 class Strategy(StrEnum):
@@ -115,7 +124,8 @@ class LLMConfig:
     max_tokens: int = num(4096, ge=1)  # reply cap (also reserved in the context-length check)
     context_window: int | None = num(None, ge=1)  # input tokens; None: litellm's price map
     price: Price | None = None  # None: litellm's price map
-    extra: dict[str, Any] = field(default_factory=dict)  # more litellm.acompletion arguments
+    extra: dict[str, Any] = field(default_factory=dict)  # more request arguments
+    client: Client = Client.auto  # which library sends the requests (see Client)
     models: list[ModelEntry] | None = None  # ensemble
     selection: Selection = field(default_factory=Selection)
     modes: Modes = field(default_factory=Modes)
@@ -148,7 +158,7 @@ class LLMConfig:
 
 # Keys a model entry may set (top level for a single model, or per entry of `models`).
 _MODEL_KEYS = ("model", "api_base", "api_key_env", "temperature", "max_tokens", "context_window",
-               "price", "extra")
+               "price", "extra", "client")
 
 
 @dataclass
@@ -163,7 +173,8 @@ class ModelSpec:
     max_tokens: int = 4096
     context_window: int | None = None
     price: dict | None = None  # {"input": usd_per_mtok, "output": usd_per_mtok}
-    extra: dict = field(default_factory=dict)  # passed to litellm.acompletion as is
+    extra: dict = field(default_factory=dict)  # more request arguments (body keys for the SDK)
+    client: str = "auto"  # auto | openai | litellm (evolve.llm.client.transport)
 
 
 @dataclass

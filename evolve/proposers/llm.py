@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from evolve.llm.client import Completion, LLMClient
+from evolve.llm.client import Completion, LLMClient, preload
 from evolve.llm.edits import DiffError, child_from_reply
 from evolve.llm.errors import ConfigError
 from evolve.llm.local import LocalServer
@@ -66,6 +66,7 @@ class LLMProposer(Proposer):
         for spec in s.models:
             self.clients.setdefault(spec.model, LLMClient(spec, s.timeout_s, s.retries, s.backoff_s,
                                                           s.max_backoff_s, s.max_reply_chars))
+        preload({c.transport for c in self.clients.values()})
         self.prompts = PromptBuilder(problem_info, s.prompt)
         self.novelty = (NoveltyFilter(float(s.novelty["threshold"])) if s.novelty["enabled"]
                         else None)
