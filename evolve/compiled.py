@@ -75,6 +75,33 @@ def adopt(code: str, namespace: dict[str, Any]) -> list[str]:
     return reused
 
 
+def entry(code: str, name: str, namespace: dict[str, Any], dispatcher: Any) -> Any:
+    """The dispatcher to call for the entry `name`, a plain function the engine compiled as
+    `dispatcher`: the trusted seed's when its key is unchanged (the seed's own evaluation and its
+    copies compile nothing), else `dispatcher`, offered to later candidates inside
+    `recording()`."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return dispatcher
+    defs = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+    plain = namespace.get(name)
+    namespace[name] = dispatcher  # keyed as if the module had decorated it
+    try:
+        key = function_key(name, namespace, defs, {})
+    finally:
+        namespace[name] = plain
+    if key is None:
+        return dispatcher
+    key = "entry:" + key
+    hit = _RECORDED.get(key)
+    if hit is not None:
+        return hit
+    if _STATE["recording"]:
+        _RECORDED[key] = dispatcher
+    return dispatcher
+
+
 def _is_dispatcher(value: Any) -> bool:
     dispatcher = sys.modules.get("numba.core.dispatcher")
     return dispatcher is not None and isinstance(value, dispatcher.Dispatcher)

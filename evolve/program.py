@@ -162,18 +162,20 @@ def load_candidate(code: str, entry: str, jit: bool) -> Candidate:
         raise CandidateError("missing_entry", f"'{entry}' is a {type(fn).__name__}, not a function")
     cand = Candidate(module=module, py=getattr(fn, "py_func", fn))
     if jit:
-        cand.jit = _LazyJit(cand)
+        cand.jit = _LazyJit(cand, code, entry)
     return cand
 
 
 class _LazyJit:
     """Calls the numba-compiled entry; on a compile error switches the candidate to Python."""
 
-    def __init__(self, cand: Candidate):
+    def __init__(self, cand: Candidate, code: str, entry: str):
         import numba
 
         self._cand = cand
         self.dispatcher = numba.njit(cache=False)(cand.py)
+        if cand.module.__dict__.get(entry) is cand.py:  # a plain function: maybe the seed's
+            self.dispatcher = compiled.entry(code, entry, cand.module.__dict__, self.dispatcher)
 
     def __call__(self, *args):
         try:

@@ -159,3 +159,40 @@ def test_worker_children_inherit_the_seed_compiled_functions():
         assert res.ok, res.error
         res = ev.evaluate_sync(changed, split="gate")  # _replicate changed: compiled anew
         assert res.status == "runtime_error" and "recompiled: _replicate" in res.error
+
+
+ENTRY_SEED = '''\
+import numpy as np
+
+LIMIT = 3
+
+
+def order(p):
+    return np.argsort(p[:LIMIT])
+'''
+
+
+def test_the_engine_compiled_entry_of_the_seed_is_reused_unchanged():
+    """A plain entry (the engine compiles it, as for SMTT): the trusted seed's compiled entry
+    serves its copies; a changed body or constant compiles anew; a candidate never records."""
+    import numpy as np
+
+    compiled.forget()
+    try:
+        p = np.array([3.0, 1.0, 2.0, 0.5])
+        with compiled.recording():
+            seed = load_candidate(ENTRY_SEED, "order", True)
+            assert list(seed.jit(p)) == [1, 2, 0]
+        copy = load_candidate(ENTRY_SEED, "order", True)
+        assert copy.jit.dispatcher is seed.jit.dispatcher
+        assert list(copy.jit(p)) == [1, 2, 0]
+        for changed in (ENTRY_SEED.replace("LIMIT = 3", "LIMIT = 4"),
+                        ENTRY_SEED.replace("p[:LIMIT]", "-p[:LIMIT]")):
+            cand = load_candidate(changed, "order", True)
+            assert cand.jit.dispatcher is not seed.jit.dispatcher
+            assert not cand.jit.dispatcher.signatures  # compiles on its first call
+        n = compiled.recorded()
+        load_candidate(ENTRY_SEED.replace("LIMIT = 3", "LIMIT = 2"), "order", True).jit(p)
+        assert compiled.recorded() == n
+    finally:
+        compiled.forget()
