@@ -54,6 +54,12 @@ class Drive:
         self.call_quality: np.ndarray | None = None
         self.last = time.monotonic()
         self.notify: Callable[[dict], None] | None = None
+        # (split, sets, threshold): run `split` in the same child when the full stage scores at
+        # least threshold (worker.evaluate_task); `main` holds the full stage's result by then
+        self.then: tuple[str, list, float] | None = None
+        self.then_scores: list[SetScore] | None = None
+        self.then_t0 = 0.0
+        self.main: EvalResult | None = None
         self.pos = 0
         self._limit_stage(stages[0][0] if stages else "full")
 
@@ -71,6 +77,8 @@ class Drive:
             outcome = ("invalid_output", f"the candidate process broke the result protocol: {e}")
         finally:
             end = self.child.close(need_status=outcome is None)
+        if self.main is not None and not isinstance(outcome, EvalResult):
+            outcome = self.main  # the `then` split failed: only its evaluation is dropped
         if isinstance(outcome, EvalResult):
             outcome.output = end.output[-4000:]
             if self.problem.whole_program and end.output.strip():
@@ -109,6 +117,24 @@ class Drive:
                 if failed is not None:
                     return failed
                 continue
+            if kind == "await" and self.then is not None and self.main is None \
+                    and pos == len(self.expected) and not self.timed:
+                self._await()
+                continue
+            if kind == "set" and self.then_scores is not None \
+                    and self.main is not None and self.then is not None:
+                if header.get("stage") != "then" or \
+                        header.get("index") != len(self.then_scores) or \
+                        len(self.then_scores) >= len(self.then[1]):
+                    raise frames.FrameError("a validation set out of order")
+                try:
+                    self.then_scores.append(trusted(self.problem.score_set, "score_set",
+                                                    self.then[1][len(self.then_scores)], arrays))
+                except (InvalidOutput, InputMutation, CandidateError):
+                    return self.main
+                continue
+            if kind == "done" and self.main is not None:
+                return self._with_then(frames.text(header.get("fallback"), 300))
             if kind == "done" and pos == len(self.expected) \
                     and (not self.timed or self.call_seconds is not None):
                 fallback = frames.text(header.get("fallback"), 300)
@@ -121,6 +147,28 @@ class Drive:
             raise frames.FrameError(f"unexpected {kind[:20]!r} frame after {pos} of "
                                     f"{len(self.expected)} sets")
         return None
+
+    def _await(self) -> None:
+        """The child ran the full stage and waits: go on with the `then` split if it scored
+        enough (the result of the full stage is kept whatever happens next)."""
+        assert self.then is not None
+        summary = trusted(self.problem.summarize, "summarize", self.split_name,
+                          self.scores["full"])
+        self.main = _ok(summary, self.scores["full"], "full", "", "")
+        go = summary.score is not None and float(summary.score) >= self.then[2]
+        if self.child.send({"type": "then" if go else "stop"}) and go:
+            self.then_scores, self.then_t0 = [], time.monotonic()
+
+    def _with_then(self, fallback: str) -> EvalResult:
+        assert self.main is not None and self.then is not None
+        main, scores = self.main, self.then_scores
+        if fallback or scores is None or len(scores) != len(self.then[1]):
+            return main  # nothing to add (a compile fallback: the child sends no `then`)
+        summary = trusted(self.problem.summarize, "summarize", self.then[0], scores)
+        extra = _ok(summary, scores, "full", "", "")
+        extra.seconds = time.monotonic() - self.then_t0
+        main.then = extra.to_dict()
+        return main
 
     def _stage_done(self, stage: str) -> EvalResult | None:
         """A cascade stage is scored: stop here (recorded with the stage's name) unless it

@@ -274,6 +274,8 @@ class Evaluator:
         for name in ("error", "feedback", "output", "compile_fallback"):
             setattr(res, name, self.scrub(getattr(res, name)) or "")
         res.artifacts = {str(k): self.scrub(str(v)) or "" for k, v in res.artifacts.items()}
+        if isinstance(res.then, dict):
+            res.then = self._result(res.then).to_dict()
         return res
 
     def _evaluate_args(self, code: str, split: str | None,
@@ -282,13 +284,17 @@ class Evaluator:
                 "seed": self.seed}
 
     async def evaluate(self, code: str, split: str | None = "train",
-                       instance_paths: list[str] | None = None) -> EvalResult:
-        """Score `code` on a split (or on user instance files); never raises for the candidate."""
+                       instance_paths: list[str] | None = None,
+                       then: tuple[str, float] | None = None) -> EvalResult:
+        """Score `code` on a split (or on user instance files); never raises for the candidate.
+        `then` = (split, threshold): see worker.evaluate_task (the result's `then`)."""
         self.start()
         loop = asyncio.get_running_loop()
+        args = self._evaluate_args(code, split, instance_paths)
+        if then is not None:
+            args["then"] = [str(then[0]), float(then[1])]
         try:
-            value = await loop.run_in_executor(self._threads, self._request, "evaluate",
-                                               self._evaluate_args(code, split, instance_paths))
+            value = await loop.run_in_executor(self._threads, self._request, "evaluate", args)
         except WorkerDied as e:
             return EvalResult.failure("runtime_error", str(e))
         return self._result(value)

@@ -19,6 +19,7 @@ The audit hook is installed in both modes as a second layer; it is not the bound
 from __future__ import annotations
 
 import ctypes
+import importlib
 import os
 import random
 import resource
@@ -180,6 +181,23 @@ def seed_everything(seed: int, numba_seeder: Callable[[int], None] | None) -> No
     np.random.seed(seed % (1 << 32))
     if numba_seeder is not None:
         numba_seeder(seed % (1 << 32))
+
+
+def rng_state() -> tuple:
+    """The candidate's generators (random, numpy, numba's two), to be put back by
+    set_rng_state."""
+    helper: Any = importlib.import_module("numba._helperlib")  # C functions, untyped
+    return (random.getstate(), np.random.get_state(),
+            helper.rnd_get_state(helper.rnd_get_np_state_ptr()),
+            helper.rnd_get_state(helper.rnd_get_py_state_ptr()))
+
+
+def set_rng_state(state: tuple) -> None:
+    helper: Any = importlib.import_module("numba._helperlib")
+    random.setstate(state[0])
+    np.random.set_state(state[1])
+    helper.rnd_set_state(helper.rnd_get_np_state_ptr(), state[2])
+    helper.rnd_set_state(helper.rnd_get_py_state_ptr(), state[3])
 
 
 def unshare_network() -> bool:

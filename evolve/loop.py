@@ -290,13 +290,14 @@ class Controller:
         fut = asyncio.get_running_loop().create_future()
         self.hashes[h] = fut
         try:
-            res = await self.evaluator.evaluate(prop.code)  # eval_seconds: worker time, no queue
+            # eval_seconds: worker time, no queue; the validation comes along when it may enter
+            res = await self.evaluator.evaluate(prop.code, then=self.validator.speculation())
             self.stats.evaluations += 1
             fields = self._eval_fields(res)
             row = Program(code=prop.code, code_hash=h, **fields, **base)
             _attach(row, res)
             row.improved = self._improved(row.score, sel.parent)
-            self._record(row, edges, prop.calls)
+            self._record(row, edges, prop.calls, then=res.then)
             state["recorded"] = True
             fut.set_result(row)
         except BaseException as e:
@@ -336,7 +337,8 @@ class Controller:
                 status=src.status, score=src.score, metrics=src.metrics, feedback=src.feedback,
                 behaviour=src.behaviour), [], [])
 
-    def _record(self, row: Program, edges, calls: list[CallRecord]) -> Program:
+    def _record(self, row: Program, edges, calls: list[CallRecord],
+                then: dict | None = None) -> Program:
         row.wall_offset = self.elapsed()
         llm = [LLMCall(run_id=self.run_row.id, iteration=row.iteration, model=c.model, mode=c.mode,
                        prompt=c.prompt, reply=c.reply, prompt_tokens=c.prompt_tokens,
@@ -345,6 +347,7 @@ class Controller:
         self.archive.record(row, edges, llm, run_updates={"wall_seconds": self.elapsed()})
         view = view_of(row, sum(c.cost_usd for c in calls))
         self.pop.add(view)
+        self.validator.offer(row.id, then)
         self.validator.note(row)
         self.validator.start()
         if row.proposer not in ("seed", "migration"):

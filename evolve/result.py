@@ -31,6 +31,8 @@ class EvalResult:
     seconds: float = 0.0
     output: str = ""  # captured stdout/stderr tail
     artifacts: dict[str, str] = field(default_factory=dict)  # named texts from the scorer
+    # the same program on another split, run by the same child (worker.evaluate_task `then`)
+    then: dict[str, Any] | None = None
 
     def stored_artifacts(self) -> dict[str, str]:
         """What the archive keeps per program: the scorer's texts and the captured output."""

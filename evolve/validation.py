@@ -20,6 +20,7 @@ from typing import Any
 from evolve.archive import Archive, ArchiveError, Program, Validation
 from evolve.archive_sets import VALIDATION
 from evolve.problem import ProblemError
+from evolve.result import EvalResult
 
 log = logging.getLogger("evolve")
 
@@ -50,6 +51,9 @@ class Validator:
         self.decided = -1  # every iteration <= this one is decided
         self.top: list[tuple[float, int, int]] = []  # (-score, iteration, id), best first
         self.todo: list[Program] = []  # entered, not validated yet, not started
+        # validation results the training evaluation's child produced (EvalResult dicts), kept
+        # until the program's decision: used instead of a separate evaluation if it enters
+        self.ready: dict[int, dict] = {}
         self.tasks: set[asyncio.Task] = set()
 
     @property
@@ -77,9 +81,24 @@ class Validator:
             for p in sorted(self.rows.pop(self.decided, []), key=lambda p: p.id):
                 self._decide(p)
 
+    def speculation(self) -> tuple[str, float] | None:
+        """(split, threshold) for a training evaluation starting now: a program scoring below
+        the threshold cannot enter the top-k (the k-th best of the decided programs only rises,
+        and a new program's iteration comes after theirs), so only those at or above it get
+        their validation run by the same child, its compiled code reused."""
+        if not self.enabled:
+            return None
+        return VALIDATION, (-self.top[-1][0] if len(self.top) >= self.k else -1e300)
+
+    def offer(self, program_id: int, result: dict | None) -> None:
+        """The validation a training evaluation brought along (see `speculation`)."""
+        if self.enabled and result is not None and program_id not in self.results:
+            self.ready[program_id] = result
+
     def _decide(self, p: Program) -> None:
         key = (-float(p.score or 0.0), p.iteration, p.id)
         if len(self.top) >= self.k and key >= self.top[-1]:
+            self.ready.pop(p.id, None)
             return
         bisect.insort(self.top, key)
         del self.top[self.k:]
@@ -96,7 +115,9 @@ class Validator:
 
     async def _validate(self, p: Program) -> None:
         try:
-            res = await self.evaluator.evaluate(p.code, split=VALIDATION)
+            ready = self.ready.pop(p.id, None)
+            res = EvalResult.from_dict(ready) if ready is not None else \
+                await self.evaluator.evaluate(p.code, split=VALIDATION)
             row = Validation(run_id=self.run_id, program_id=p.id, status=res.status,
                              score=res.score if res.ok and res.stage == "full" else None,
                              stage=res.stage, metrics=dict(res.metrics or {}),

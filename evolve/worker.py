@@ -257,6 +257,16 @@ def _serve_calls(problem: Problem, cand: Any, res: int, cmd: int) -> None:
             frames.write(res, {"type": "ret", "index": header["index"]}, outputs)
 
 
+def _go_on(res: int, cmd: int) -> bool:
+    """Ask the worker whether to run the `then` split too (it scored the full stage by now)."""
+    frames.write(res, {"type": "await"})
+    reader = frames.FrameReader(1 << 16, 1 << 16)
+    while data := os.read(cmd, 1 << 16):
+        for header, _arrays in reader.feed(data):
+            return header.get("type") == "then"
+    return False
+
+
 def _runner(task: dict, res: int, cmd: int) -> None:
     """Inside the confined child: seed, then run what the worker asked for."""
     _MARKS.clear()  # the worker's, inherited at the fork
@@ -277,11 +287,19 @@ def _runner(task: dict, res: int, cmd: int) -> None:
         else:
             cand = load_candidate(task["code"], problem.entry, problem.jit_entry)
         mark("child: loaded")
+        then, rng = task.get("then"), None
         for stage, split in task["stages"]:
+            if stage == "full" and then:  # what a fresh child's generators hold here
+                rng = isolation.rng_state()
             for i, iset in enumerate(_STATE["instances"] if split == "instances" else _sets(split)):
                 outputs = _check_outputs(problem.run(cand, iset))
                 mark(f"child: ran {stage} {i}")
                 frames.write(res, {"type": "set", "stage": stage, "index": i}, outputs)
+        if then and rng is not None and cand.jit is not None and _go_on(res, cmd):
+            isolation.set_rng_state(rng)
+            for i, iset in enumerate(_sets(then)):
+                frames.write(res, {"type": "set", "stage": "then", "index": i},
+                             _check_outputs(problem.run(cand, iset)))
         if task["timed"]:
             frames.write(res, {"type": "ready"})
             _serve_calls(problem, cand, res, cmd)
@@ -294,9 +312,15 @@ def _runner(task: dict, res: int, cmd: int) -> None:
 
 # ---- the worker's side --------------------------------------------------------------------
 def evaluate_task(code: str, split: str | None = "train", instance_paths: list[str] | None = None,
-                  gate: bool = True, seed: int = 0, notify: bool = False) -> dict:
+                  gate: bool = True, seed: int = 0, notify: bool = False,
+                  then: list | None = None) -> dict:
     """Evaluate one program in a sandboxed child; returns EvalResult.to_dict(). With `notify`,
-    a note per scored set of the full stage goes to the controller first (replay's progress)."""
+    a note per scored set of the full stage goes to the controller first (replay's progress).
+
+    `then` = [split, threshold]: when the full stage scores at least `threshold`, the same child
+    also runs `split` (its compiled code reused, its generators reset to where a fresh child's
+    would be) and the result carries that evaluation in `then`; anything that goes wrong there
+    only drops it (the caller evaluates the split anew). Used for validation."""
     problem: Problem = _STATE["problem"]
     t0 = time.perf_counter()
     mark("worker: task received")
@@ -313,17 +337,24 @@ def evaluate_task(code: str, split: str | None = "train", instance_paths: list[s
                 stages.append((st.name, f"stage:{st.name}", _sets(f"stage:{st.name}")))
     stages.append(("full", split_name, full))
     timed = problem.timed_calls > 0
+    if then and (instance_paths or timed or problem.whole_program or not problem.jit_entry):
+        then = None  # only a compiled entry is known to keep no state between calls
+    then_sets = _sets(str(then[0])) if then else []  # loaded before the child forks
     if instance_paths:
         _STATE["instances"] = full
         child = _spawn(_STATE["limits"])  # the standby forked before these sets existed
     else:
-        child = _take_child(_STATE["limits"], {split for _, split, _ in stages})
+        child = _take_child(_STATE["limits"], {split for _, split, _ in stages}
+                            | ({str(then[0])} if then else set()))
     child.idle = refill  # the next standby forks while this candidate computes
     mark("worker: child taken")
     child.start({"type": "evaluate", "code": code, "seed": seed, "timed": timed,
-                 "stages": [[stage, split] for stage, split, _ in stages]})
+                 "stages": [[stage, split] for stage, split, _ in stages],
+                 "then": str(then[0]) if then else None})
     drive = Drive(problem, child, [(stage, sets) for stage, _, sets in stages], split_name, timed,
                   _cascade())
+    if then:
+        drive.then = (str(then[0]), then_sets, float(then[1]))
     drive.notify = NOTE if notify else None
     result = drive.run()
     mark("worker: scored, child closed")

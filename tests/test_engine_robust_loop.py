@@ -34,7 +34,7 @@ class FakeEvaluator:
     def __init__(self, hook=None):
         self.hook, self.calls = hook, 0
 
-    async def evaluate(self, code: str) -> EvalResult:
+    async def evaluate(self, code: str, then=None) -> EvalResult:
         self.calls += 1
         if self.hook is not None:
             res = self.hook(code, self.calls)

@@ -36,7 +36,7 @@ class FakeEvaluator:
     def close(self):
         pass
 
-    async def evaluate(self, code):
+    async def evaluate(self, code, then=None):
         return EvalResult(status="ok", score=0.0, metrics={"inversions": 0.0}, behaviour=0.0)
 
 

@@ -28,11 +28,17 @@ class InProcessEvaluator:
         self.problem = make_problem({k: v for k, v in problem_cfg.items() if k != "preload"})
         self.problem.jit_entry = False  # plain Python: no numba compile per candidate
         self.evaluated: list[str] = []
+        self.brought_along = 0  # training evaluations that brought their validation along
 
     async def evaluate(self, code: str, split: str | None = "train",
-                       instance_paths: list[str] | None = None) -> EvalResult:
+                       instance_paths: list[str] | None = None,
+                       then: tuple[str, float] | None = None) -> EvalResult:
         self.evaluated.append(code)
-        return evaluate_in_process(self.problem, code, split or "train", jit=False)
+        res = evaluate_in_process(self.problem, code, split or "train", jit=False)
+        if then is not None and res.ok and res.score is not None and res.score >= then[1]:
+            self.brought_along += 1  # as the worker's child does: the validation comes along
+            res.then = evaluate_in_process(self.problem, code, then[0], jit=False).to_dict()
+        return res
 
     async def call(self, func: str, payload: dict, timeout_s: float | None = None) -> Any:
         module, _, name = func.partition(":")
@@ -55,10 +61,10 @@ class InProcessPool(InProcessEvaluator):
     def close(self) -> None:
         pass
 
-    async def evaluate(self, code, split="train", instance_paths=None):
+    async def evaluate(self, code, split="train", instance_paths=None, then=None):
         # a lower bound on each evaluation's time, whatever the machine's load
         await asyncio.sleep(self.delay_s)
-        return await super().evaluate(code, split, instance_paths)
+        return await super().evaluate(code, split, instance_paths, then)
 
 
 def config(*overrides: str):

@@ -97,6 +97,37 @@ def test_exactly_the_programs_entering_the_training_top_k_are_validated(tmp_path
         e.close()
 
 
+def test_validations_brought_along_by_training_evaluations_change_nothing(tmp_path, monkeypatch):
+    """Programs that may enter the top-k get their validation from the training evaluation
+    (Validator.speculation): the validations recorded are exactly those of separate
+    evaluations, with fewer evaluations."""
+    def validated(e: Engine) -> list[tuple]:
+        by_id = {p.id: p for p in e.archive.programs(e.run.id)}
+        sets = e.archive.set_scores(list(by_id))
+        return sorted((by_id[pid].iteration, by_id[pid].island, v.status, v.score,
+                       repr(sorted(v.metrics.items())),
+                       repr(sorted((r.set_name, r.score) for r in sets.get(pid, [])
+                                   if r.split == "validation")))
+                      for pid, v in e.archive.validations(e.run.id).items())
+
+    along = Engine(tmp_path / "along", *FAST)
+    try:
+        asyncio.run(evolve(along, N, k=3))
+        with_along, calls_along = validated(along), len(along.evaluator.evaluated)
+        assert along.evaluator.brought_along >= 3
+    finally:
+        along.close()
+    monkeypatch.setattr(Validator, "speculation", lambda self: None)
+    apart = Engine(tmp_path / "apart", *FAST)
+    try:
+        asyncio.run(evolve(apart, N, k=3))
+        assert apart.evaluator.brought_along == 0
+        assert validated(apart) == with_along and len(with_along) >= 3
+        assert len(apart.evaluator.evaluated) > calls_along
+    finally:
+        apart.close()
+
+
 def _splits(e: Engine) -> list[str]:
     rows = e.archive.set_scores([p.id for p in e.archive.programs(e.run.id)])
     return [r.split for v in rows.values() for r in v]
