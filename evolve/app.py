@@ -74,6 +74,16 @@ def _rewrite(argv: list[str]) -> list[str]:
     return out
 
 
+def _start_workers(cfg) -> None:
+    """The run's local workers start their problem-free warm-up now (evolve.prelaunch)."""
+    from evolve import prelaunch
+
+    try:
+        prelaunch.start(cfg)
+    except (OSError, ValueError) as e:  # the pool starts its own workers later
+        print(f"evolve: could not start workers early ({e})", file=sys.stderr)
+
+
 def _resume(args, spec: str) -> int:
     """Continue a run in its own folder (not a Hydra job: nothing new is created)."""
     if args.multirun:
@@ -87,6 +97,7 @@ def _resume(args, spec: str) -> int:
     if args.cfg:
         print(OmegaConf.to_yaml(cfg, resolve=True))
         return 0
+    _start_workers(cfg)
     from evolve.session import run_session
 
     return asyncio.run(run_session(cfg, True, lambda _cfg: folder, link_latest, setup_logging))
@@ -101,7 +112,9 @@ def _hydra(args, parser) -> int:
         params = sweeper_params(args.config_name, args.config_dir, args.overrides) \
             if args.multirun and args.config_name else {}
         jobs = job_overrides(args.overrides, args.multirun, params)
-        check_jobs(jobs, args.config_name, args.config_dir, seeds=not args.cfg)
+        cfgs = check_jobs(jobs, args.config_name, args.config_dir, seeds=not args.cfg)
+        if not args.multirun and not args.cfg and len(cfgs) == 1:
+            _start_workers(cfgs[0])
     State.launcher_pid, State.exit_code, State.sweep_dir = os.getpid(), None, None
     # Hydra prints a traceback and a HYDRA_FULL_ERROR hint for any error; with the variable set
     # it re-raises instead, and main() turns the error into one line

@@ -46,6 +46,18 @@ def numba_cache_dir(env: dict[str, str]) -> str | None:
     return folder
 
 
+def worker_env(secret_envs: Iterable[str]) -> tuple[dict[str, str], str | None]:
+    """(the environment of worker processes, the numba cache folder it adds, if any): the
+    allowlist less the key variables, and NUMBA_CACHE_DIR."""
+    names = set(secret_envs)
+    env = {k: v for k, v in child_env().items() if k not in names}
+    cache = numba_cache_dir(env)
+    if cache is None or "NUMBA_CACHE_DIR" in env:
+        return env, None
+    env["NUMBA_CACHE_DIR"] = cache
+    return env, cache
+
+
 class WorkerDied(Exception):
     """A worker process died (twice) while running one task."""
 
@@ -59,24 +71,35 @@ class EvaluatorLost(BaseException):
 class _Worker:
     """One worker process and its two pipes."""
 
-    def __init__(self, problem_cfg: dict, limits: Limits, env: dict[str, str],
+    def __init__(self, problem_cfg: dict | None, limits: Limits | None, env: dict[str, str],
                  cwd: str | None = None):
+        """Start the process; with `problem_cfg`, send its init message (else see `init`)."""
         r, w = os.pipe()
-        env = dict(env, EVOLVE_PARENT_PID=str(os.getpid()))
+        self.env = env  # what it was started with (evolve.prelaunch compares it)
         self.proc = subprocess.Popen([sys.executable, "-m", "evolve.workerproc", str(w)],
-                                     stdin=subprocess.PIPE, pass_fds=(w,), env=env, cwd=cwd,
+                                     stdin=subprocess.PIPE, pass_fds=(w,),
+                                     env=dict(env, EVOLVE_PARENT_PID=str(os.getpid())), cwd=cwd,
                                      start_new_session=False)
         os.close(w)
         self.replies = r
         assert self.proc.stdin is not None
         self.tasks = self.proc.stdin.fileno()
-        limits_d = dataclasses.asdict(limits)
-        limits_d["hide"] = list(limits.hide)
-        # the init message goes now and its reply is read later (warm_up): several workers warm
-        # up at the same time instead of one after the other
-        self._init = {"problem_cfg": problem_cfg, "limits": limits_d}
+        self._init: dict = {}
         self._ready: dict = {}
         self.gone = False  # hung up: its descriptors are closed
+        if problem_cfg is not None and limits is not None:
+            self.init(problem_cfg, limits)
+
+    @property
+    def initialised(self) -> bool:
+        return bool(self._init)
+
+    def init(self, problem_cfg: dict, limits: Limits) -> None:
+        """Send the problem and limits; the reply is read later (warm_up): several workers warm
+        up at the same time instead of one after the other."""
+        limits_d = dataclasses.asdict(limits)
+        limits_d["hide"] = list(limits.hide)
+        self._init = {"problem_cfg": problem_cfg, "limits": limits_d}
         try:
             send_msg(self.tasks, self._init)
         except OSError:
@@ -151,10 +174,8 @@ class Evaluator:
         # Variables holding keys (the LLM's api_key_env, whatever its name) never reach a worker
         # and their values are masked in anything that comes back.
         names = set(secret_envs)
-        self.env = {k: v for k, v in child_env().items() if k not in names}
-        cache = numba_cache_dir(self.env)
-        if cache is not None and "NUMBA_CACHE_DIR" not in self.env:  # ours: candidates see none
-            self.env["NUMBA_CACHE_DIR"] = cache
+        self.env, cache = worker_env(names)
+        if cache is not None:  # ours: candidates see none
             self.limits = dataclasses.replace(self.limits, hide=(*self.limits.hide, cache))
         self.scrub = Scrubber(secret_values(extra=[os.environ.get(n, "") for n in names]))
         self.isolation, self.isolation_detail = "unknown", ""
@@ -187,8 +208,19 @@ class Evaluator:
         return self
 
     def _launch(self, n: int) -> list[_Worker]:
-        """Runs on the spawner thread: workers get a death signal tied to it."""
-        return [_Worker(self.problem_cfg, self.limits, self.env) for _ in range(n)]
+        """Runs on the spawner thread: workers get a death signal tied to it (those started
+        early by evolve.prelaunch, to the main thread)."""
+        from evolve import prelaunch
+
+        workers = prelaunch.take(n, self.env)
+        workers += [_Worker(None, None, self.env) for _ in range(n - len(workers))]
+        # Warm-up is CPU-bound: with no core to spare, the first worker warms up alone (the
+        # seed's evaluation waits for it), the others right after it (_adopt_later).
+        alone = n >= (os.cpu_count() or 1)
+        for i, w in enumerate(workers):
+            if i == 0 or not alone:
+                w.init(self.problem_cfg, self.limits)
+        return workers
 
     def _spawn(self) -> _Worker:
         assert self._spawner is not None
@@ -212,6 +244,9 @@ class Evaluator:
     def _adopt_later(self, workers: list[_Worker]) -> None:
         """The other workers join the pool as they finish warming up. One that fails is left
         out (the first one, same problem and limits, succeeded); the pool still works."""
+        for w in workers:
+            if not w.initialised:
+                w.init(self.problem_cfg, self.limits)
         for w in workers:
             try:
                 self._adopt(w)

@@ -78,14 +78,16 @@ def sweeper_params(config_name: str, config_dir: str | None, overrides: list[str
 
 
 def check_jobs(jobs: list[list[str]], config_name: str | None, config_dir: str | None,
-               seeds: bool) -> None:
-    """Compose and validate every job (and find its seed program) before any job starts."""
+               seeds: bool) -> list[DictConfig]:
+    """Compose and validate every job (and find its seed program) before any job starts;
+    -> the jobs' configs."""
     from hydra.errors import HydraException
 
     from evolve.problem import record_config_dir
 
     dirs = [config_dir] if config_dir else []
     common = set.intersection(*(set(j) for j in jobs)) if jobs else set()
+    out = []
     for i, job in enumerate(jobs):
         try:
             cfg = _compose(job, config_name, dirs)
@@ -95,11 +97,13 @@ def check_jobs(jobs: list[list[str]], config_name: str | None, config_dir: str |
             validate(cfg)
             if seeds:
                 _check_seed(cfg)
+            out.append(cfg)
         except (ConfigError, HydraException) as e:
             text = " ".join(str(e).split())
             which = " ".join(o for o in job if o not in common)
             raise ConfigError(f"job #{i} ({which}): {text}" if len(jobs) > 1 else text) \
                 from None
+    return out
 
 
 def _check_seed(cfg: DictConfig) -> None:

@@ -99,14 +99,20 @@ def _warm_numba() -> Callable[[int], None]:
     return _seed
 
 
-def init_worker(problem_cfg: dict, limits: Limits) -> dict[str, str]:
-    """Warm the problem up, then find out which isolation this machine allows."""
-    for name in PRELOAD + tuple(problem_cfg.get("preload", ()) or ()):
+def preload(extra: tuple[str, ...]) -> None:
+    """Import what candidates may import (PRELOAD and `extra`) and load numba's lazy parts."""
+    for name in PRELOAD + extra:
         try:
             importlib.import_module(name)
         except ImportError:
             pass
-    _STATE["numba_seed"] = _warm_numba()
+    if "numba_seed" not in _STATE:
+        _STATE["numba_seed"] = _warm_numba()
+
+
+def init_worker(problem_cfg: dict, limits: Limits) -> dict[str, str]:
+    """Warm the problem up, then find out which isolation this machine allows."""
+    preload(tuple(problem_cfg.get("preload", ()) or ()))
     problem = make_problem({k: v for k, v in problem_cfg.items() if k != "preload"})
     _STATE["problem"] = problem
     trusted(problem.warm_up, "warm_up (loading the instances)")

@@ -73,10 +73,12 @@ def main() -> None:
         os._exit(1)  # the controller died before we could watch it
     os.dup2(2, 1)  # stray prints of problem code must not reach a protocol pipe
     sandbox.PARENT_FD = 0
+    from evolve import worker
+
+    worker.preload(())  # what no problem decides, while the init message may still be coming
     init = recv_msg(0)
     if init is None:
         return
-    from evolve import worker
 
     worker.NOTE = lambda obj: send_msg(out, {"note": obj})  # progress before a task's reply
     limits = sandbox.Limits(**{**init["limits"], "hide": tuple(init["limits"].get("hide", ()))})

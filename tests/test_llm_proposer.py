@@ -388,3 +388,21 @@ print(sorted(m for m in sys.modules if m.split(".")[0] == "litellm"))
                           timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_the_window_check_remembers_its_count_across_runs(tmp_path, monkeypatch):
+    from evolve.llm import pricemap
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    msgs = [{"role": "system", "content": "sys"}, {"role": "user", "content": "hello world " * 50}]
+    n = pricemap.count_messages_cached(msgs)
+    assert n == pricemap.count_messages(msgs) > 100
+    assert (tmp_path / "adrs-evolve" / "prompt_tokens.json").is_file()
+
+    def no_tokenizer(messages):
+        raise AssertionError("counted again")
+
+    monkeypatch.setattr(pricemap, "count_messages", no_tokenizer)
+    assert pricemap.count_messages_cached(msgs) == n  # the next run: no tokenizer needed
+    with pytest.raises(AssertionError, match="counted again"):
+        pricemap.count_messages_cached(msgs[1:])  # another prompt is counted

@@ -20,6 +20,7 @@ import random
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -67,8 +68,10 @@ def transport(spec: ModelSpec) -> str:
 def preload(transports: set[str]) -> None:
     """Import the call libraries in a thread: it overlaps the workers' warm-up and the seed's
     evaluation instead of delaying the first request."""
-    loaders = {"openai": lambda: importlib.import_module("openai"), "litellm": litellm}
-    for name in sorted(transports):
+    loaders: dict[str, Callable[[], object]] = {
+        "openai": lambda: importlib.import_module("openai"), "litellm": litellm,
+        "tokenizer": lambda: pricemap.count_text("")}
+    for name in sorted(transports) + ["tokenizer"]:
         threading.Thread(target=loaders[name], daemon=True, name=f"evolve-import-{name}").start()
 
 
@@ -149,7 +152,10 @@ class LLMClient:
         win = info.get("max_input_tokens") or info.get("max_tokens")
         return int(win) if win else None
 
-    def count_tokens(self, messages: list[dict]) -> int:
+    def count_tokens(self, messages: list[dict], remember: bool = False) -> int:
+        """Prompt tokens; `remember`: look the count up in (and add it to) the user's cache."""
+        if remember:
+            return pricemap.count_messages_cached(messages)
         return pricemap.count_messages(messages)
 
     # ---- calling --------------------------------------------------------------------------

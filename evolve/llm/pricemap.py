@@ -9,9 +9,12 @@ models, which is what the check needs.
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import importlib.util
 import json
 import os
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -73,3 +76,37 @@ def count_messages(messages: list[dict]) -> int:
     """Prompt tokens of chat messages, framing included."""
     return _PER_REPLY + sum(_PER_MESSAGE + count_text(str(m.get("content") or ""))
                             for m in messages)
+
+
+def _tokens_file() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "adrs-evolve" / "prompt_tokens.json"
+
+
+def count_messages_cached(messages: list[dict]) -> int:
+    """count_messages, remembered across runs in the user's cache (the start-up window check
+    counts the same synthetic prompt every time: loading the tokenizer took 0.45 s of it)."""
+    try:
+        version = importlib.metadata.version("tiktoken")
+    except importlib.metadata.PackageNotFoundError:
+        version = "none"
+    key = hashlib.sha256(json.dumps([version, messages], sort_keys=True).encode()).hexdigest()
+    path = _tokens_file()
+    try:
+        known = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(known, dict) and isinstance(known.get(key), int):
+            return int(known[key])
+    except (OSError, ValueError):
+        known = {}
+    n = count_messages(messages)
+    known = dict(list(known.items())[-199:]) if isinstance(known, dict) else {}
+    known[key] = n
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False,
+                                         encoding="utf-8") as fh:
+            json.dump(known, fh)
+        os.replace(fh.name, path)
+    except OSError:
+        pass  # a read-only home: counted again next time
+    return n

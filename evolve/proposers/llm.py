@@ -112,7 +112,7 @@ class LLMProposer(Proposer):
         p = self.settings.prompt
         out = {}
         for name, client in self.clients.items():
-            tokens = client.count_tokens(messages)
+            tokens = client.count_tokens(messages, remember=True)
             out[name] = tokens
             window = client.context_window()
             if window is None:
