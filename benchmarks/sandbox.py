@@ -267,11 +267,11 @@ def compile_where(n: int = 8) -> dict:
     isolated child, in a plain forked child, in the worker process itself (interleaved). Runs the
     worker's code in this process (it becomes a worker: run it alone, `--compile-where`)."""
     os.environ["EVOLVE_PROFILE_EVAL"] = os.devnull  # the child's marks carry its CPU time
-    from evolve import worker
+    from evolve import evalmarks, worker
     from evolve.config import compose, to_dict
     from evolve.program import load_candidate
 
-    worker.PROFILE = os.devnull
+    evalmarks.PROFILE = os.devnull
     import evolve.sandbox as sandbox_mod
 
     sandbox_mod.PROFILE = True

@@ -37,7 +37,7 @@ PARENT_FD: int | None = None
 # A child that sent nothing for this long is computing: the worker does its chores meanwhile
 # (a trivial candidate's result comes first and waits for nothing).
 IDLE_AFTER_S = 0.005
-# Profiling the evaluation path (worker.PROFILE): the child's step times arrive in a frame.
+# Profiling the evaluation path (evalmarks.PROFILE): the child's step times arrive in a frame.
 PROFILE = bool(os.environ.get("EVOLVE_PROFILE_EVAL"))
 
 
@@ -217,7 +217,7 @@ class Child:
                 return None
             self._pump(self.deadline - time.monotonic())
         frame = self._pending.popleft()
-        if PROFILE and frame[0].get("type") == "profile":  # off by default (worker.PROFILE)
+        if PROFILE and frame[0].get("type") == "profile":  # off by default (evalmarks.PROFILE)
             self.profile = frame[0]
             return self.next_frame()
         return frame

@@ -20,9 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from evolve import frames, isolation, sandbox
+from evolve import evalmarks, frames, isolation, sandbox
 from evolve.compiled import recording
 from evolve.drive import Drive, exit_failure, reported, trusted
+from evolve.evalmarks import mark
 from evolve.isolation import Plan
 from evolve.problem import (
     Candidate,
@@ -38,30 +39,6 @@ from evolve.sandbox import Child, Limits, describe_status
 _STATE: dict[str, Any] = {}
 # Sends a progress note to the controller ahead of the task's reply (set by workerproc).
 NOTE: Callable[[dict], None] | None = None
-# A file to append each evaluation's step times to (benchmarks/sandbox.py --profile); off unless
-# the controller's environment sets it. The child's marks are its own claims: profiling only.
-PROFILE = os.environ.get("EVOLVE_PROFILE_EVAL", "")
-_MARKS: list[tuple[str, float, float]] = []
-
-
-def mark(step: str) -> None:
-    """Note when a step of the evaluation path ended (only while profiling)."""
-    if PROFILE:
-        _MARKS.append((step, time.monotonic(), time.process_time()))
-
-
-def flush_marks(child: dict | None = None) -> None:
-    """Append this evaluation's marks (the worker's and the child's) to the profile file."""
-    if PROFILE and _MARKS:
-        import json
-
-        child = child if isinstance(child, dict) else {}
-        row = {"marks": _MARKS + list(child.get("marks") or []), "gc_runs": child.get("gc_runs")}
-        with open(PROFILE, "a") as f:
-            f.write(json.dumps(row) + "\n")
-    _MARKS.clear()
-
-
 # Candidates may run as a user that cannot read the Python installation (e.g. under /root), and
 # /proc is hidden from them, so everything a heuristic may import is imported here, before forks.
 PRELOAD = (
@@ -69,10 +46,6 @@ PRELOAD = (
     "random", "statistics", "json", "dataclasses", "typing", "copy", "time", "importlib.readers",
     "numpy", "numba", "numba.core.errors", "numba.typed", "numba.np.unsafe.ndarray",
 )
-# Failure kinds a child may report about itself; anything else it claims is a runtime error.
-CHILD_KINDS = frozenset({"syntax_error", "missing_entry", "runtime_error", "memory_limit",
-                         "invalid_output", "input_mutation", "engine_error"})
-
 
 def _warm_numba() -> Callable[[int], None]:
     """Compile throwaway functions so numba's lazy parts load pre-fork; return numba's seeder."""
@@ -275,9 +248,9 @@ def _go_on(res: int, cmd: int) -> bool:
 
 def _runner(task: dict, res: int, cmd: int) -> None:
     """Inside the confined child: seed, then run what the worker asked for."""
-    _MARKS.clear()  # the worker's, inherited at the fork
+    evalmarks.MARKS.clear()  # the worker's, inherited at the fork
     mark("child: task read")
-    _STATE["gc_at_task"] = gc.get_stats() if PROFILE else []
+    _STATE["gc_at_task"] = gc.get_stats() if evalmarks.PROFILE else []
     _seed(str(task.get("code", "")), int(task.get("seed", 0)))
     mark("child: seeded")
     problem: Problem = _STATE.get("problem")  # type: ignore[assignment]
@@ -309,10 +282,10 @@ def _runner(task: dict, res: int, cmd: int) -> None:
         if task["timed"]:
             frames.write(res, {"type": "ready"})
             _serve_calls(problem, cand, res, cmd)
-        if PROFILE:
+        if evalmarks.PROFILE:
             gc_runs = [b["collections"] - a["collections"]
                        for a, b in zip(_STATE["gc_at_task"], gc.get_stats())]
-            frames.write(res, {"type": "profile", "marks": _MARKS, "gc_runs": gc_runs})
+            frames.write(res, {"type": "profile", "marks": evalmarks.MARKS, "gc_runs": gc_runs})
         frames.write(res, {"type": "done", "fallback": cand.fallback_reason})
 
 

@@ -74,6 +74,7 @@ def main() -> None:
     os.dup2(2, 1)  # stray prints of problem code must not reach a protocol pipe
     sandbox.PARENT_FD = 0
     from evolve import worker
+    from evolve.evalmarks import flush_marks, mark
 
     worker.preload(())  # what no problem decides, while the init message may still be coming
     init = recv_msg(0)
@@ -86,14 +87,14 @@ def main() -> None:
     send_msg(out, _reply(worker.init_worker, args))
     worker.refill()
     while (msg := recv_msg(0)) is not None:
-        worker.mark("worker: message read")
+        mark("worker: message read")
         reply = _reply(worker.TASKS[msg["op"]], msg["args"])
-        worker.mark("worker: task done")
+        mark("worker: task done")
         send_msg(out, reply)
-        worker.mark("worker: reply sent")
+        mark("worker: reply sent")
         worker.refill()  # the next child forks while the controller records this result
-        worker.mark("worker: next standby forked")
-        worker.flush_marks(worker._STATE.get("child_profile"))
+        mark("worker: next standby forked")
+        flush_marks(worker._STATE.get("child_profile"))
     worker.shut_down()
     # no interpreter teardown (numba, LLVM, thousands of modules): it took seconds the
     # controller waited for at the end of every run
