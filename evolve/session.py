@@ -24,6 +24,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from evolve import prelaunch
 from evolve.archive import Archive, ArchiveError, Run
 from evolve.config import ConfigError, to_dict
 from evolve.evaluator import Evaluator, EvaluatorLost
@@ -183,6 +184,7 @@ async def run_session(cfg: DictConfig, resuming: bool, new_run_dir: Callable, li
         finally:
             if warming is not None:
                 warming.discard()
+            prelaunch.discard()  # early workers no pool took (a run that stopped before it)
             await _close_proposers(proposers)
             if lock is not None:
                 lock.release()
