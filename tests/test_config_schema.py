@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # another name fails test_every_config_receiver_is_known until it is added here.
 RECEIVERS: dict[str, dict[str, str]] = {
     "evolve/app.py": {"cfg": ""},
+    "evolve/prelaunch.py": {"cfg": ""},
     "evolve/session.py": {"cfg": "", "ev": "evaluator", "search": "search",
                           "problem_cfg": "problem"},
     "evolve/run_folder.py": {"cfg": ""},
