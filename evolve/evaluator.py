@@ -75,7 +75,8 @@ class _Worker:
                  cwd: str | None = None):
         """Start the process; with `problem_cfg`, send its init message (else see `init`)."""
         r, w = os.pipe()
-        self.env = env  # what it was started with (evolve.prelaunch compares it)
+        self.env = env  # what it was started with, and where (evolve.prelaunch compares them)
+        self.cwd = os.path.abspath(cwd or os.getcwd())
         self.proc = subprocess.Popen([sys.executable, "-m", "evolve.workerproc", str(w)],
                                      stdin=subprocess.PIPE, pass_fds=(w,),
                                      env=dict(env, EVOLVE_PARENT_PID=str(os.getpid())), cwd=cwd,

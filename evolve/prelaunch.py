@@ -10,6 +10,7 @@ them the problem, and starts any others itself; the unused ones are stopped (`di
 from __future__ import annotations
 
 import atexit
+import os
 from typing import Any
 
 _EARLY: list[Any] = []  # evaluator._Worker, started without a problem
@@ -29,8 +30,10 @@ def start(cfg: Any) -> None:
 
 
 def take(n: int, env: dict[str, str]) -> list[Any]:
-    """Up to n early workers started with exactly `env`; the others are stopped."""
-    got = [w for w in _EARLY if w.env == env and w.proc.poll() is None][:n]
+    """Up to n early workers started with exactly `env`, in this working folder (a Hydra job
+    may have changed it); the others are stopped."""
+    here = os.getcwd()
+    got = [w for w in _EARLY if w.env == env and w.cwd == here and w.proc.poll() is None][:n]
     discard(keep=got)
     return got
 

@@ -47,3 +47,13 @@ def test_the_pool_adopts_early_workers_and_they_evaluate_as_its_own():
         assert not pids & {w.proc.pid for w in fresh._all}
         again = fresh.evaluate_sync(seed)
     assert again.score == res.score and again.metrics.keys() == res.metrics.keys()
+
+
+def test_early_workers_started_in_another_folder_are_not_taken(tmp_path, monkeypatch):
+    cfg = _cfg()
+    prelaunch.start(cfg)
+    early = list(prelaunch._EARLY)
+    env, _ = worker_env(key_env_names(to_dict(cfg.llm)))
+    monkeypatch.chdir(tmp_path)  # as a Hydra job with hydra.job.chdir=true
+    assert prelaunch.take(2, env) == []
+    assert all(w.proc.wait(timeout=120) is not None for w in early)
