@@ -22,6 +22,7 @@ import sys
 import types
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any
 
 _RECORDED: dict[str, Any] = {}  # function key -> numba dispatcher of a trusted module
@@ -53,11 +54,9 @@ def forget() -> None:
 def adopt(code: str, namespace: dict[str, Any]) -> list[str]:
     """Reuse the module's numba functions already on offer and, inside `recording()`, offer the
     others; -> names reused."""
-    try:
-        tree = ast.parse(code)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+    defs = _definitions(code)
+    if defs is None:
         return []
-    defs = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
     keys = {}
     for name, value in list(namespace.items()):
         if _is_dispatcher(value) and name in defs:
@@ -75,16 +74,25 @@ def adopt(code: str, namespace: dict[str, Any]) -> list[str]:
     return reused
 
 
+@lru_cache(maxsize=4)
+def _definitions(code: str) -> dict[str, ast.FunctionDef] | None:
+    """The module's top-level function definitions by name (None: it does not parse); read once
+    per module text for `adopt` and `entry`."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    return {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+
+
 def entry(code: str, name: str, namespace: dict[str, Any], dispatcher: Any) -> Any:
     """The dispatcher to call for the entry `name`, a plain function the engine compiled as
     `dispatcher`: the trusted seed's when its key is unchanged (the seed's own evaluation and its
     copies compile nothing), else `dispatcher`, offered to later candidates inside
     `recording()`."""
-    try:
-        tree = ast.parse(code)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+    defs = _definitions(code)
+    if defs is None:
         return dispatcher
-    defs = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
     plain = namespace.get(name)
     namespace[name] = dispatcher  # keyed as if the module had decorated it
     try:
