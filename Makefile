@@ -30,9 +30,11 @@ run: $(STAMP)
 
 # Everything, in parallel: tests that share a server (PostgreSQL, the Ray cluster) or a module's
 # fixture run in one worker (xdist_group marks, tests/conftest.py), the rest spread freely.
+# The summary names the 25 tests with the most CPU (children included) and wall time: where the
+# suite's time goes, in every CI log.
 test: $(STAMP)
 	@$(PYC)
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup --cpu-durations=25 --durations=25
 
 # The in-process tests only (engine parts with candidates scored in this process, no sandbox,
 # no subprocess): the quick loop while changing the engine. `make test` runs them too.
