@@ -167,8 +167,10 @@ class Evaluator:
     """Evaluates programs in sandboxed children forked from `workers` warm processes."""
 
     def __init__(self, problem_cfg: dict, limits: Limits | None = None, workers: int = 2,
-                 gate: bool = True, seed: int = 0, secret_envs: Iterable[str] = ()):
+                 gate: bool = True, seed: int = 0, secret_envs: Iterable[str] = (),
+                 per_instance: bool = False):
         self.problem_cfg = dict(problem_cfg)
+        self.per_instance = per_instance  # results carry per-instance values (evolve-replay)
         self.limits = limits or Limits()
         self.workers = max(1, int(workers))
         self.gate, self.seed = gate, int(seed)
@@ -316,8 +318,11 @@ class Evaluator:
 
     def _evaluate_args(self, code: str, split: str | None,
                        instance_paths: list[str] | None) -> dict:
-        return {"code": code, "split": split, "instance_paths": instance_paths, "gate": self.gate,
+        args = {"code": code, "split": split, "instance_paths": instance_paths, "gate": self.gate,
                 "seed": self.seed}
+        if self.per_instance:
+            args["per_instance"] = True
+        return args
 
     async def evaluate(self, code: str, split: str | None = "train",
                        instance_paths: list[str] | None = None,

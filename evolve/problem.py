@@ -59,6 +59,9 @@ class SetScore:
     feedback: str = ""
     runtime_s: float = 0.0
     artifacts: dict[str, str] = field(default_factory=dict)  # named texts (whole-program scorers)
+    # (n_instances,) float64: the problem's `paired_metric` per instance (NaN where undefined),
+    # which `evolve-replay` pairs with a baseline's on the same instances (None: not given)
+    per_instance: np.ndarray | None = None
 
 
 @dataclass
@@ -110,6 +113,10 @@ class Problem(ABC):
     jit_entry: bool = True  # compile the entry with numba.njit (Python fallback otherwise)
     primitives: tuple[str, ...] = ()  # extra names the built-in mutator may use in expressions
     key_metrics: tuple[str, ...] = ()  # metrics tables show first (all of them when empty)
+    # the set metric that is a mean of per-instance values score_set also returns
+    # (SetScore.per_instance), and its direction: what paired comparisons use ("": none)
+    paired_metric: str = ""
+    paired_lower_is_better: bool = True
     deterministic: bool = True  # False when the score includes a measured runtime
     timed_calls: int = 0  # > 0: the trusted worker times this many entry calls (see timing_args)
     # True: the candidate is a whole program handed to `run` as text (`candidate.code`), with no

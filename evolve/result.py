@@ -83,6 +83,15 @@ def set_dict(s: SetScore) -> dict[str, Any]:
             "feedback": s.feedback, "runtime_s": s.runtime_s}
 
 
+def attach_per_instance(res: EvalResult, scores: list[SetScore]) -> None:
+    """Copy each set's per-instance values into the result's set dicts (JSON: NaN -> None);
+    only on request (evolve-replay): a run's archive keeps its per-set metrics only."""
+    for entry, s in zip(res.sets, scores):
+        if s.per_instance is not None and entry.get("name") == s.name:
+            entry["per_instance"] = [float(x) if np.isfinite(x) else None
+                                     for x in np.asarray(s.per_instance, dtype=np.float64)]
+
+
 def run_sets(problem: Problem, candidate: Candidate, sets: list[InstanceSet]) -> list[SetScore]:
     """Run and score each set in this process (no isolation: trusted code only)."""
     scores = []
@@ -128,8 +137,10 @@ def evaluate_in_process(
     split: str = "train",
     sets: list[InstanceSet] | None = None,
     jit: bool | None = None,
+    per_instance: bool = False,
 ) -> EvalResult:
-    """Evaluate program text or a callable without a sandbox (baselines, tests, benchmarks)."""
+    """Evaluate program text or a callable without a sandbox (baselines, tests, benchmarks);
+    `per_instance`: the sets carry their per-instance values (attach_per_instance)."""
     t0 = time.perf_counter()
     sets = problem.instance_sets(split) if sets is None else sets
     try:
@@ -144,7 +155,7 @@ def evaluate_in_process(
     except Exception as e:  # noqa: BLE001 - reported as a failure kind
         kind, msg = classify_exception(e)
         return EvalResult.failure(kind, msg, seconds=time.perf_counter() - t0)
-    return EvalResult(
+    res = EvalResult(
         status="ok",
         score=float(summary.score),
         metrics={k: float(v) for k, v in summary.metrics.items()},
@@ -154,6 +165,9 @@ def evaluate_in_process(
         compile_fallback=cand.fallback_reason,
         seconds=time.perf_counter() - t0,
     )
+    if per_instance:
+        attach_per_instance(res, scores)
+    return res
 
 
 def finite(x: Any) -> bool:

@@ -33,7 +33,7 @@ from evolve.problem import (
     make_problem,
 )
 from evolve.program import CandidateError, load_candidate
-from evolve.result import evaluate_in_process
+from evolve.result import attach_per_instance, evaluate_in_process
 from evolve.sandbox import Child, Limits, describe_status
 
 _STATE: dict[str, Any] = {}
@@ -292,14 +292,15 @@ def _runner(task: dict, res: int, cmd: int) -> None:
 # ---- the worker's side --------------------------------------------------------------------
 def evaluate_task(code: str, split: str | None = "train", instance_paths: list[str] | None = None,
                   gate: bool = True, seed: int = 0, notify: bool = False,
-                  then: list | None = None) -> dict:
+                  then: list | None = None, per_instance: bool = False) -> dict:
     """Evaluate one program in a sandboxed child; returns EvalResult.to_dict(). With `notify`,
     a note per scored set of the full stage goes to the controller first (replay's progress).
 
     `then` = [split, threshold]: when the full stage scores at least `threshold`, the same child
     also runs `split` (its compiled code reused, its generators reset to where a fresh child's
     would be) and the result carries that evaluation in `then`; anything that goes wrong there
-    only drops it (the caller evaluates the split anew). Used for validation."""
+    only drops it (the caller evaluates the split anew). Used for validation. `per_instance`:
+    the full stage's sets carry their per-instance values (evolve-replay's paired comparison)."""
     problem: Problem = _STATE["problem"]
     t0 = time.perf_counter()
     mark("worker: task received")
@@ -336,6 +337,8 @@ def evaluate_task(code: str, split: str | None = "train", instance_paths: list[s
         drive.then = (str(then[0]), then_sets, float(then[1]))
     drive.notify = NOTE if notify else None
     result = drive.run()
+    if per_instance and result.ok and result.stage == "full":
+        attach_per_instance(result, drive.scores["full"])
     mark("worker: scored, child closed")
     _STATE["child_profile"] = child.profile
     result.seconds = time.perf_counter() - t0

@@ -73,8 +73,31 @@ def test_the_distributions_differ_from_training_and_keep_its_due_date_scheme():
             assert np.all(p == np.round(p))
 
 
+def test_samples_follow_the_training_and_the_published_n20_generators():
+    """`uniform` is training's scheme; `published_n20` the published n = 20 set's notebook: p in
+    1..99, continuous due dates truncated toward zero, negative ones kept (that set has 157 of
+    800 instances with some)."""
+    uni = shifted.generate("uniform", [20], 20, 0)
+    pub = shifted.generate("published_n20", [20], 20, 0)
+    assert uni.source == "smtt_sample_uniform_400" and pub.m == 400
+    assert uni.p.min() >= 1 and uni.p.max() == 100 and (uni.d >= 0).all()
+    assert pub.p.min() >= 1 and pub.p.max() == 99 and np.all(pub.p == np.round(pub.p))
+    negative = [i for i in range(pub.m) if (pub.arrays(i)[1] < 0).any()]
+    assert 0.12 < len(negative) / pub.m < 0.28
+    for i in range(pub.m):
+        p, d, _ = pub.arrays(i)
+        P, rdd, tf = p.sum(), pub.rdd[i], pub.tf[i]
+        lo, hi = P * (1 - tf - rdd / 2), P * (1 - tf + rdd / 2)
+        assert np.all(d == np.round(d)) and not np.any(np.signbit(d) & (d == 0))
+        assert d.min() >= np.trunc(lo) and d.max() <= np.trunc(hi)
+        if i in negative:
+            assert lo < 0  # only classes whose range reaches below zero
+    # every distribution draws from its own stream: adding samplers moved no shipped file
+    assert list(shifted.ALL)[:2] == list(shifted.DISTRIBUTIONS) == ["bimodal", "lognormal"]
+
+
 def test_lawler_agrees_with_the_subset_dp_on_shifted_instances():
-    for dist in shifted.DISTRIBUTIONS:
+    for dist in shifted.ALL:
         inst = shifted.generate(dist, [12, 16], 1, 5)
         for i in range(inst.m):
             p, d, _ = inst.arrays(i)
@@ -107,10 +130,10 @@ def test_shipped_files_are_what_the_command_regenerates(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--sizes", "1"], "--sizes 1: must be 2..100"),
+    (["--sizes", "1"], "--sizes 1: must be 2..200"),
     (["--per-class", "0"], "--per-class 0: must be >= 1"),
     (["--verify-dp-max-n", "30"], "--verify-dp-max-n 30: must be 0..25"),
-    (["--dists", "uniform"], "argument --dists: invalid choice: 'uniform'"),
+    (["--dists", "normal"], "argument --dists: invalid choice: 'normal'"),
 ])
 def test_bad_arguments_are_one_line_and_exit_2(tmp_path, args, message):
     r = _cli("--out", tmp_path, *args)

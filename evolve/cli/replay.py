@@ -45,6 +45,7 @@ from evolve.cli.replay_overrides import (
     looks_like_override,
     parse_overrides,
 )
+from evolve.cli.replay_paired import Paired, compare, fmt
 from evolve.cli.replay_progress import MODES, ReplayProgress
 from evolve.cli.replay_target import (
     Target,
@@ -133,11 +134,24 @@ def _columns(rows: list[tuple[str, dict]], key: tuple[str, ...] = ()) -> list[st
     return sorted(names, key=lambda n: (0 if "gap" in n.lower() else 1, names.index(n)))
 
 
+Pairs = dict[str, tuple[list[Paired | None], Paired | None]]
+
+
+def _paired_json(pairs: Pairs, metric: str, lower: bool) -> dict[str, Any]:
+    return {"metric": metric, "lower_is_better": lower, "difference": "program - baseline",
+            "baselines": {n: {"sets": [p.to_dict() if p else None for p in per_set],
+                              "over_sets": whole.to_dict() if whole else None}
+                          for n, (per_set, whole) in pairs.items()}}
+
+
 def _render(target: Target, res: EvalResult, base: dict[str, EvalResult], where: str,
-            key: tuple[str, ...] = (), overrides: str = "") -> None:
+            key: tuple[str, ...] = (), overrides: str = "", pairs: Pairs | None = None,
+            metric: str = "") -> None:
     con = console()
     entries = [(target.label, res)] + list(base.items())
-    for s in res.sets:
+    pairs = pairs or {}
+    delta = f"{target.label} - it, {metric} [95% CI]"
+    for k, s in enumerate(res.sets):
         rows = []
         for label, r in entries:
             match = next((x for x in r.sets if x["name"] == s["name"]), None) if r.ok else None
@@ -147,12 +161,20 @@ def _render(target: Target, res: EvalResult, base: dict[str, EvalResult], where:
         t.add_column("program")
         for c in cols + ["runtime_s"]:
             t.add_column(c, justify="right")
+        if pairs:
+            t.add_column(delta, justify="right")
+            t.add_column("better/worse/tie", justify="right")
         for label, r, m in rows:
             if m is None:
                 t.add_row(Text(label), Text(f"{r.status}: {r.error}", style="red"))
                 continue
+            extra: list[str] = []
+            if pairs:
+                p = pairs[label][0][k] if label in pairs else None
+                extra = [fmt(p), f"{p.better}/{p.worse}/{p.ties}" if p else ""]
             t.add_row(Text(label, style="bold" if label == target.label else ""),
-                      *(fmt_num(m["metrics"].get(c)) for c in cols), fmt_secs(m.get("runtime_s")))
+                      *(fmt_num(m["metrics"].get(c)) for c in cols), fmt_secs(m.get("runtime_s")),
+                      *extra)
         con.print(t)
     t = Table(title=f"overall on {where}",
               caption=f"problem overrides: {overrides}" if overrides else None)
@@ -160,9 +182,13 @@ def _render(target: Target, res: EvalResult, base: dict[str, EvalResult], where:
     t.add_column("program")
     for c in ["score"] + cols:
         t.add_column(c, justify="right")
+    if pairs:
+        t.add_column(f"{delta}, mean over sets", justify="right")
     for label, r in entries:
         if r.ok:
-            t.add_row(Text(label), fmt_num(r.score), *(fmt_num(r.metrics.get(c)) for c in cols))
+            extra = [fmt(pairs[label][1]) if label in pairs else ""] if pairs else []
+            t.add_row(Text(label), fmt_num(r.score), *(fmt_num(r.metrics.get(c)) for c in cols),
+                      *extra)
         else:
             t.add_row(Text(label), Text(f"{r.status}: {r.error}", style="red"))
     con.print(t)
@@ -211,17 +237,20 @@ def replay(args) -> int:
     check_instance_files(problem, args.instances or [])  # before the sandbox warms up
     limits = dict(evaluator_cfg)
     limits["timeout_s"] = args.timeout or DEFAULT_TIMEOUT_S
+    metric, lower = problem.paired_metric, problem.paired_lower_is_better
     with ReplayProgress(args.progress) as progress:
         res = evaluate_target(problem_cfg, target.code, args.split, args.instances, limits,
-                              progress, target.label)
+                              progress, target.label, per_instance=bool(metric and names))
         if res.ok:
-            base = evaluate_baselines(problem, names, args.split, args.instances, progress)
+            base = evaluate_baselines(problem, names, args.split, args.instances, progress,
+                                      per_instance=bool(metric))
     if not res.ok:
         line = " ".join(f"{res.status}: {res.error}".split())
         sys.stderr.write(f"{line}\n")
         return 2
     where = (f"{len(args.instances)} instance file(s)" if args.instances
              else f"the {args.split} split")
+    pairs = compare(res, base, lower) if metric else {}
     if args.json:
         emit_json({
             "problem": problem.name or problem_cfg.get("name"),
@@ -232,10 +261,11 @@ def replay(args) -> int:
                                                  if k != "sets"}},
             "sets": _sets(res),
             "baselines": {n: _result_dict(r) for n, r in base.items()},
+            **({"paired": _paired_json(pairs, metric, lower)} if pairs else {}),
         })
     else:
         _render(target, res, base, where, tuple(problem.key_metrics),
-                describe_overrides(overrides))
+                describe_overrides(overrides), pairs, metric)
     return 0
 
 

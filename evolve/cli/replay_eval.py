@@ -17,10 +17,11 @@ if TYPE_CHECKING:
 
 def evaluate_target(problem_cfg: dict, code: str, split: str, instance_paths: list[str] | None,
                     limits: dict[str, Any], progress: ReplayProgress | None = None,
-                    label: str = "program") -> EvalResult:
+                    label: str = "program", per_instance: bool = False) -> EvalResult:
     """The untrusted program in one sandbox worker, full evaluation (no gate: replay wants the
     whole split even when the cheap stage would have stopped a weak program). `progress` shows
-    the worker's warm-up and each finished set."""
+    the worker's warm-up and each finished set; `per_instance`: the sets carry their
+    per-instance values (replay_paired)."""
     from evolve.evaluator import Evaluator
     from evolve.sandbox import Limits
 
@@ -30,7 +31,8 @@ def evaluate_target(problem_cfg: dict, code: str, split: str, instance_paths: li
         progress.phase("warming the sandbox worker (compiling the simulator)")
         on_set = lambda note: progress.set_done(label, note)  # noqa: E731 - one line
     try:
-        ev = Evaluator(problem_cfg, Limits(**known), workers=1, gate=False)
+        ev = Evaluator(problem_cfg, Limits(**known), workers=1, gate=False,
+                       per_instance=per_instance)
         with ev:
             if progress is not None:
                 progress.phase(f"evaluating {label} on "
@@ -91,7 +93,8 @@ def choose_baselines(problem: Problem, spec: str | None) -> list[str]:
 
 def evaluate_baselines(problem: Problem, names: list[str], split: str,
                        instance_paths: list[str] | None,
-                       progress: ReplayProgress | None = None) -> dict[str, EvalResult]:
+                       progress: ReplayProgress | None = None,
+                       per_instance: bool = False) -> dict[str, EvalResult]:
     """Trusted baselines in this process, on the same sets as the target (`progress`: a line
     per baseline, all its sets at once)."""
     if not names:
@@ -107,7 +110,7 @@ def evaluate_baselines(problem: Problem, names: list[str], split: str,
         if progress is not None:
             progress.phase(f"baseline {n} ({k + 1}/{len(names)})", total=len(sets))
         t0 = time.perf_counter()
-        out[n] = evaluate_in_process(problem, fns[n], split, sets=sets)
+        out[n] = evaluate_in_process(problem, fns[n], split, sets=sets, per_instance=per_instance)
         if progress is not None:
             progress.set_done(f"baseline {n}", {
                 "set": None, "done": len(sets), "of": len(sets),

@@ -2,6 +2,12 @@
 
 p_j ~ U{1..100}, w_j ~ U{1..10} (weighted only), P = sum p_j and
 d_j ~ U{floor(P(1-TF-RDD/2)) .. floor(P(1-TF+RDD/2))} clamped at 0, for every (RDD, TF) class.
+The published n = 100, 200, 500 test sets agree with it (p in 1..100, no negative due date).
+
+`published_n20` is the generator of the published n = 20 test set instead (the DiscoverHeuristics
+notebook `testing/data_generation/data_generation.ipynb`): p = int(U(1, 100)) (1..99) and
+d = int(U(P(1-TF-RDD/2), P(1-TF+RDD/2))), continuous draws truncated toward zero and not
+clamped, so high-TF classes get negative due dates (157 of that set's 800 instances have some).
 """
 
 from __future__ import annotations
@@ -30,6 +36,16 @@ def due_dates(rng: np.random.Generator, p: np.ndarray, rdd: float, tf: float) ->
     lo = int(np.floor(total * (1.0 - tf - rdd / 2.0)))
     hi = int(np.floor(total * (1.0 - tf + rdd / 2.0)))
     return np.maximum(rng.integers(lo, hi, size=p.shape[0], endpoint=True), 0).astype(np.float64)
+
+
+def published_n20(rng: np.random.Generator, n: int, rdd: float,
+                  tf: float) -> tuple[np.ndarray, np.ndarray]:
+    """(p, d), both (n,) integer-valued float64, drawn like the published n = 20 test set."""
+    p = np.trunc(rng.uniform(1.0, 100.0, size=n))
+    total = p.sum()
+    d = np.trunc(rng.uniform(total * (1.0 - tf - rdd / 2.0), total * (1.0 - tf + rdd / 2.0),
+                             size=n))
+    return p, d + 0.0  # + 0.0: no -0.0 in the files
 
 
 def generate(

@@ -19,7 +19,7 @@ from .baselines import DEFAULT, baselines
 from .instances import Instances
 from .loaders import load_file
 from .schema import SmttSchema
-from .scoring import collect, score_orders, set_metrics
+from .scoring import collect, instance_gaps, score_orders, set_metrics
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,7 @@ class SmttProblem(Problem):
     deterministic = True  # the score is tardiness only: same program, same score, any machine
     # extra mutation material: unary functions and terms over the seeds' block variables
     primitives = ("np.exp", "np.sqrt", "np.log1p", "max(slack, 0.0)", "slack / p_j", "d_j - t")
+    paired_metric = "mean_gap_pct"  # per instance: its gap (NaN where the optimum is 0)
     key_metrics = ("mean_gap_pct", "ratio_gap_pct", "max_gap_pct", "zero_ref_misses",
                    "worst_class_gap_pct")
 
@@ -178,7 +179,8 @@ class SmttProblem(Problem):
     def score_set(self, iset: InstanceSet, outputs: Mapping[str, np.ndarray]) -> SetScore:
         T, orders = score_orders(iset.data, outputs)
         metrics, feedback = set_metrics(iset.data, T, orders, self.conf.miss_penalty_pct, iset.name)
-        return SetScore(iset.name, iset.size, metrics, feedback)
+        return SetScore(iset.name, iset.size, metrics, feedback,
+                        per_instance=instance_gaps(T, iset.data.ref))
 
     def summarize(self, split: str, scores: list[SetScore]) -> Summary:
         if not scores:

@@ -123,6 +123,12 @@ def _gaps(T: np.ndarray, ref: np.ndarray):
     return nz, gap
 
 
+def instance_gaps(T: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """(m,) % gap to the reference per instance, NaN where the reference is 0 (the values whose
+    mean is mean_gap_pct)."""
+    return _gaps(T, ref)[1]
+
+
 K = TypeVar("K")
 
 

@@ -11,6 +11,11 @@ instances with n <= --verify-dp-max-n are also solved by the subset DP and must 
 
 Regenerate the shipped files (and their manifest entries):
     python -m evolve.problems.smtt.shifted --out problems/smtt/data --manifest
+
+`--dists uniform published_n20` writes fresh samples of the generators themselves instead (the
+training scheme, which the published n = 100-500 sets share, and the published n = 20 set's own,
+generator.published_n20) with proven optima: thousands of instances where a shipped test set has
+200-800, for `evolve-replay --instances` comparisons tight enough to rank close rules.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ PER_CLASS = 4
 SEED = 16
 VERIFY_DP_MAX_N = 20  # subset DP cross-check: 2^20 states, ~0.3 s per instance (n = 25: ~10 s)
 DP_MAX_N = 25  # the subset DP stays affordable (2^25 float64 = 256 MB) up to here
-MAX_N = 100  # Lawler solved 40 sampled instances (n = 50, 100, both distributions) in < 3 s
+MAX_N = 200  # Lawler: 40 instances at n = 100 in ~3 s, 20 at n = 200 in 1.4 s; n = 500 can run out
 MEMO_BUDGET = 4_000_000
 
 
@@ -52,28 +57,51 @@ def lognormal(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.maximum(np.rint(rng.lognormal(3.5, 1.0, size=n)), 1.0)
 
 
-# the position of a name is its stream index: append new distributions, never reorder
-DISTRIBUTIONS: dict[str, Callable[[np.random.Generator, int], np.ndarray]] = {
-    "bimodal": bimodal,
-    "lognormal": lognormal,
+def uniform(rng: np.random.Generator, n: int) -> np.ndarray:
+    """(n,) float64: U{1..100}, training's processing times (generator.instance)."""
+    return rng.integers(1, 100, size=n, endpoint=True).astype(np.float64)
+
+
+Sampler = Callable[[np.random.Generator, int, float, float], tuple[np.ndarray, np.ndarray]]
+
+
+def _with_due_dates(draw: Callable[[np.random.Generator, int], np.ndarray]) -> Sampler:
+    """(rng, n, RDD, TF) -> (p, d): p from `draw`, due dates by training's scheme."""
+    def sample(rng: np.random.Generator, n: int, rdd: float, tf: float):
+        p = draw(rng, n)
+        return p, generator.due_dates(rng, p, rdd, tf)
+    return sample
+
+
+# processing times unlike training's (the shipped smtt_shift_* files)
+DISTRIBUTIONS: dict[str, Sampler] = {
+    "bimodal": _with_due_dates(bimodal),
+    "lognormal": _with_due_dates(lognormal),
 }
+# fresh samples of the training and test generators themselves (files smtt_sample_*)
+SAMPLES: dict[str, Sampler] = {
+    "uniform": _with_due_dates(uniform),
+    "published_n20": generator.published_n20,
+}
+# the position of a name is its stream index: append new distributions, never reorder
+ALL: dict[str, Sampler] = {**DISTRIBUTIONS, **SAMPLES}
 
 
 def generate(dist: str, sizes: Sequence[int], per_class: int, seed: int) -> Instances:
     """per_class instances for every (size, RDD, TF); order: size, RDD, TF, repetition.
 
     Returns m = len(sizes) * 20 * per_class instances (flat p, d: (sum of sizes,) float64)."""
-    draw = DISTRIBUTIONS[dist]
-    rng = np.random.default_rng([seed, list(DISTRIBUTIONS).index(dist)])
+    sample = ALL[dist]
+    rng = np.random.default_rng([seed, list(ALL).index(dist)])
     rows = []
     for n in sizes:
         for rdd in generator.RDD_GRID:
             for tf in generator.TF_GRID:
                 for _ in range(per_class):
-                    p = draw(rng, int(n))
-                    rows.append({"p": p, "d": generator.due_dates(rng, p, rdd, tf),
-                                 "rdd": rdd, "tf": tf})
-    return from_arrays(rows, False, f"smtt_shift_{dist}_{len(rows)}")
+                    p, d = sample(rng, int(n), rdd, tf)
+                    rows.append({"p": p, "d": d, "rdd": rdd, "tf": tf})
+    kind = "shift" if dist in DISTRIBUTIONS else "sample"
+    return from_arrays(rows, False, f"smtt_{kind}_{dist}_{len(rows)}")
 
 
 def optimum(p: np.ndarray, d: np.ndarray, verify_dp_max_n: int = VERIFY_DP_MAX_N) -> int:
@@ -143,7 +171,10 @@ def _parser() -> argparse.ArgumentParser:
                       description="Write SMTT sets with shifted processing-time distributions "
                                   "and their proven optima (one .jsonl.gz per distribution).")
     p.add_argument("--out", required=True, type=Path, help="folder for the files")
-    p.add_argument("--dists", nargs="+", default=list(DISTRIBUTIONS), choices=list(DISTRIBUTIONS))
+    p.add_argument("--dists", nargs="+", default=list(DISTRIBUTIONS), choices=list(ALL),
+                   help="processing-time distributions (default: the shifted ones, "
+                        f"{' '.join(DISTRIBUTIONS)}); {' and '.join(SAMPLES)} sample the "
+                        "training scheme and the published n = 20 generator")
     p.add_argument("--sizes", nargs="+", type=int, default=list(SIZES), metavar="N")
     p.add_argument("--per-class", type=int, default=PER_CLASS, metavar="K",
                    help=f"instances per (size, RDD, TF) class (default {PER_CLASS})")

@@ -49,6 +49,7 @@ class SpotProblem(Problem):
     jit_entry = True
     deterministic = True  # the score is simulated cost only: same program, same score, any machine
     primitives = PRIMITIVES
+    paired_metric = "mean_cost"  # per job: its cost (SetScore.per_instance)
     key_metrics = ("mean_cost", "std_cost", "score_0_100", "deadline_misses", "misses",
                    "optimum_mean_cost", "bound_sum")
     weighting = "instance"  # how jobs fold into mean_cost: per job, or mean of scenario means
@@ -128,7 +129,8 @@ class SpotProblem(Problem):
         if bad.size:
             raise InvalidOutput(spot.status_message(batch, int(bad[0]), stats[bad[0]]))
         bound = spot.optimum(batch, self.sim.od_price) if self.report_optimum else None
-        return SetScore(iset.name, batch.n, set_metrics(batch, stats, bound))
+        return SetScore(iset.name, batch.n, set_metrics(batch, stats, bound),
+                        per_instance=stats[:, spot.ST_COST].astype(np.float64))
 
     def summarize(self, split: str, scores: list[SetScore]) -> Summary:
         return summarize_sets(scores, weighting=self.weighting, std_penalty=self.std_penalty,
