@@ -146,6 +146,7 @@
       }};
     // for tests and scripts: where a mark is, in CSS pixels from the canvas's corner
     c._locate = function (id) {
+      if (layer.flush) layer.flush();  // a view change still waiting for its frame
       var i = layer.items.indexOf(String(id));
       return i < 0 ? null : {x: layer.xs[i], y: layer.ys[i]};
     };
@@ -404,12 +405,15 @@
       c.dataset.drawn = shown;
     }
     function redraw() { if (!queued) { queued = true; requestAnimationFrame(draw); } }
+    // positions are those of the last frame: a click or a lookup right after a zoom, a pan or
+    // a reset (a busy machine can hold the frame back) draws first, so it hits what it shows
+    L.flush = function () { if (queued) draw(); };
     function textOf(i) {
       var n = nodes[i];
       return '#' + n[0] + ' · iteration ' + n[2] + ' · ' + n[6] + ' · ' + (kind[i] === 1 ? 'failed: ' + n[5] : 'score ' + fmt(n[4])) +
         (kind[i] === 2 ? ' (stopped at the gate)' : '') + (n[8] ? ' (duplicate)' : '') + (onPath[n[0]] ? ' · on the seed → best path' : '');
     }
-    function pick(q) { return L.nearest(q.x, q.y, Math.max(6, Math.min(10, 0.35 * (H - 2 * pad) / (view.y1 - view.y0) + 3))); }
+    function pick(q) { L.flush(); return L.nearest(q.x, q.y, Math.max(6, Math.min(10, 0.35 * (H - 2 * pad) / (view.y1 - view.y0) + 3))); }
     draw();
     // zoom around the pointer, pan by dragging; a click without a drag opens the program
     var drag = null;
