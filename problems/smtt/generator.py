@@ -22,9 +22,14 @@ RDD_GRID = (0.2, 0.4, 0.6, 0.8, 1.0)
 TF_GRID = (0.2, 0.4, 0.6, 0.8)  # the published test sets; OR-Library also uses TF = 1.0
 
 
+def processing_times(rng: np.random.Generator, n: int) -> np.ndarray:
+    """(n,) float64: p_j ~ U{1..100}."""
+    return rng.integers(1, 100, size=n, endpoint=True).astype(np.float64)
+
+
 def instance(rng: np.random.Generator, n: int, rdd: float, tf: float, weighted: bool) -> dict:
     """One instance as a dict of arrays (p, d, w, rdd, tf)."""
-    p = rng.integers(1, 100, size=n, endpoint=True).astype(np.float64)
+    p = processing_times(rng, n)
     w = rng.integers(1, 10, size=n, endpoint=True).astype(np.float64) if weighted else None
     return {"p": p, "d": due_dates(rng, p, rdd, tf), "w": w, "rdd": rdd, "tf": tf}
 

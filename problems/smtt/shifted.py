@@ -57,11 +57,6 @@ def lognormal(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.maximum(np.rint(rng.lognormal(3.5, 1.0, size=n)), 1.0)
 
 
-def uniform(rng: np.random.Generator, n: int) -> np.ndarray:
-    """(n,) float64: U{1..100}, training's processing times (generator.instance)."""
-    return rng.integers(1, 100, size=n, endpoint=True).astype(np.float64)
-
-
 Sampler = Callable[[np.random.Generator, int, float, float], tuple[np.ndarray, np.ndarray]]
 
 
@@ -80,7 +75,7 @@ DISTRIBUTIONS: dict[str, Sampler] = {
 }
 # fresh samples of the training and test generators themselves (files smtt_sample_*)
 SAMPLES: dict[str, Sampler] = {
-    "uniform": _with_due_dates(uniform),
+    "uniform": _with_due_dates(generator.processing_times),  # training's own scheme
     "published_n20": generator.published_n20,
 }
 # the position of a name is its stream index: append new distributions, never reorder
