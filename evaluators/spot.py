@@ -81,12 +81,17 @@ class SpotBatch:
     scenario: np.ndarray
     scenario_names: tuple = ()
     labels: tuple = ()
+    # (n_win,) each window's first tick on the batch's clock (windows cut from one trace at
+    # different offsets): jobs run in step on that clock (spot_sim); None = all start together
+    win_start: np.ndarray | None = None
     cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self):
         self.avail = np.ascontiguousarray(self.avail, dtype=np.int8)
         self.prices = np.ascontiguousarray(self.prices, dtype=np.float64)
-        for name in ("win_ticks", "win_regions", "inst_win", "scenario"):
+        if self.win_start is None:
+            self.win_start = np.zeros(len(self.win_ticks), np.int64)
+        for name in ("win_ticks", "win_regions", "inst_win", "scenario", "win_start"):
             setattr(self, name, np.ascontiguousarray(getattr(self, name), dtype=np.int64))
         for name in ("win_gap", "work", "deadline", "overhead", "switch_overhead"):
             setattr(self, name, np.ascontiguousarray(getattr(self, name), dtype=np.float64))
@@ -107,13 +112,57 @@ class SpotBatch:
                          self.inst_win[idx], self.work[idx], self.deadline[idx],
                          self.overhead[idx], self.switch_overhead[idx], self.scenario[idx],
                          self.scenario_names,
-                         tuple(self.labels[i] for i in idx) if self.labels else ())
+                         tuple(self.labels[i] for i in idx) if self.labels else (),
+                         self.win_start)
 
 
 def _args(batch: SpotBatch, cfg: SimConfig):
     return (batch.avail, batch.prices, batch.win_ticks, batch.win_regions, batch.win_gap,
-            batch.inst_win, batch.work, batch.deadline, batch.overhead, batch.switch_overhead,
-            float(cfg.od_price), int(cfg.flags))
+            batch.win_start, batch.inst_win, batch.work, batch.deadline, batch.overhead,
+            batch.switch_overhead, float(cfg.od_price), int(cfg.flags))
+
+
+class Rounds:
+    """One batch on its clock, driven round by round from Python: `observe` (what each running
+    job's policy may see now), then `apply` its proposals. The worker's half of a sandboxed run
+    (the child only proposes) and the plain-Python run of a policy numba cannot compile."""
+
+    def __init__(self, batch: SpotBatch, cfg: SimConfig):
+        n, width = batch.n, max(batch.avail.shape[2], 1)
+        self.batch, self.cfg = batch, cfg
+        self.fs = np.zeros((n, spot_sim.N_FS))
+        self.js = np.zeros((n, spot_sim.N_JS), np.int64)
+        self.stats = np.zeros((n, N_STATS))
+        self.gid = np.zeros(n, np.int64)
+        self.of = np.zeros((n, spot_sim.N_OF))
+        self.oi = np.zeros((n, spot_sim.N_OI), np.int64)
+        self.oav = np.zeros((n, width), np.int64)
+        self.opr = np.zeros((n, width))
+        self.actions = np.full((n, batch.record_len), -1, np.int16)
+        self.regions = np.full((n, batch.record_len), -1, np.int16)
+        spot_sim.begin(batch.work, self.fs, self.js)
+
+    @property
+    def live(self) -> bool:
+        """Some job has not ended."""
+        return bool((self.js[:, spot_sim.JS_PHASE] != spot_sim.ENDED).any())
+
+    def observe(self, T: int) -> int:
+        """Round T's observation rows (gid, of, oi, oav, opr [:k]); returns k."""
+        b, c = self.batch, self.cfg
+        return int(spot_sim.observe(T, b.avail, b.prices, b.win_ticks, b.win_regions, b.win_gap,
+                                    b.win_start, b.inst_win, b.work, b.deadline, b.overhead,
+                                    float(c.od_price), int(c.flags), b.record_len, self.fs,
+                                    self.js, self.stats, self.gid, self.of, self.oi, self.oav,
+                                    self.opr))
+
+    def apply(self, T: int, k: int, acts: np.ndarray, regs: np.ndarray) -> None:
+        """Run round T with the proposals acts / regs (k,) int64 of the jobs gid[:k]."""
+        b, c = self.batch, self.cfg
+        spot_sim.apply(T, k, self.gid, acts, regs, False, b.avail, b.prices, b.win_ticks,
+                       b.win_regions, b.win_gap, b.win_start, b.inst_win, b.deadline,
+                       b.overhead, b.switch_overhead, float(c.od_price), int(c.flags), self.fs,
+                       self.js, self.actions, self.regions, self.stats)
 
 
 _COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -141,10 +190,21 @@ def run_policy(batch: SpotBatch, policy, cfg: SimConfig, jitted: bool = True):
     """Run `policy` on every job. jitted: policy is a dispatcher compiled by compile_policy
     (numba kernel); else any Python callable (plain-Python twin). Returns (actions, regions,
     stats): proposals (n, L) int16 with -1 after the last call, stats (n, N_STATS)."""
+    if not jitted:
+        rounds, T = Rounds(batch, cfg), 0
+        mem = np.zeros((batch.n, MEM_SIZE))
+        acts, regs = np.zeros(batch.n, np.int64), np.zeros(batch.n, np.int64)
+        while rounds.live:
+            k = rounds.observe(T)
+            spot_sim.propose_py(policy, k, rounds.gid, rounds.of, rounds.oi, rounds.oav,
+                                rounds.opr, mem, acts, regs)
+            rounds.apply(T, k, acts, regs)
+            T += 1
+        return rounds.actions, rounds.regions, rounds.stats
     actions = np.full((batch.n, batch.record_len), -1, np.int16)
     regions = np.full((batch.n, batch.record_len), -1, np.int16)
     stats = np.zeros((batch.n, N_STATS), np.float64)
-    sim: Callable[..., Any] = spot_sim.simulate_nb if jitted else spot_sim.simulate_py
+    sim: Callable[..., Any] = spot_sim.simulate_nb  # a numba dispatcher: mypy sees no signature
     sim(policy, True, *_args(batch, cfg), actions, regions, stats)
     return actions, regions, stats
 

@@ -1,8 +1,14 @@
 """Tick simulator of the Can't-Be-Late spot model (SkyPilot `sky_spot`, as used by ADRS).
 
-One Python source, two builds: `simulate_nb` (numba, explicit signature, cached) and
-`simulate_py` (the same function run by CPython: the plain-Python twin used as the fallback for
-candidates numba cannot compile, and by the benchmark).
+Every job of a batch advances on one clock: at round T a job on window w is at tick
+t = T - win_start[w] (windows cut from one trace at different offsets share its clock, so no
+job's past is another job's future). A round is three steps: `observe` (trusted: what each
+running job's policy may see at its tick), `propose` (the policy's (action, region) per job) and
+`apply` (trusted: the tick runs). `simulate_nb` does all three in one numba call (in-process runs
+and the trusted replay); the sandbox splits them, the worker observing and applying
+(evolve/problems/spot/problem.py: `feed`), the candidate's child proposing (`propose_nb`, or
+its plain-Python twin `propose_py` for candidates numba cannot compile), so the child never holds
+a trace.
 
 Per tick t of a job (all times in seconds; gap = tick length of the trace):
 1. observe: the type that ran during [t-1, t) (`last`) earns progress gap minus any pending
@@ -50,180 +56,300 @@ POLICY_SIG = types.UniTuple(_i8, 2)(
     types.float64[::1],
 )
 POLICY_TYPE = types.FunctionType(POLICY_SIG)
+# avail, prices, win_ticks, win_regions, win_gap, win_start
+_WINDOWS = (types.int8[:, :, ::1], types.float64[:, :, ::1], types.int64[::1], types.int64[::1],
+            types.float64[::1], types.int64[::1])
+_JOBS = (types.int64[::1], types.float64[::1], types.float64[::1], types.float64[::1],
+         types.float64[::1])  # inst_win, work, deadline, overhead, switch_overhead
 SIM_SIG = types.void(
-    POLICY_TYPE, types.boolean,
-    types.int8[:, :, ::1], types.float64[:, :, ::1],
-    types.int64[::1], types.int64[::1], types.float64[::1],
-    types.int64[::1], types.float64[::1], types.float64[::1], types.float64[::1],
-    types.float64[::1],
-    types.float64, types.int64,
+    POLICY_TYPE, types.boolean, *_WINDOWS, *_JOBS, types.float64, types.int64,
     types.int16[:, ::1], types.int16[:, ::1], types.float64[:, ::1],
 )
 
+# per-job state: floats, ints
+FS_DONE, FS_PENDING, FS_COST, FS_LEFT = 0, 1, 2, 3
+N_FS = 4
+(JS_REGION, JS_PREV, JS_SPOT, JS_OD, JS_IDLE, JS_FORCED, JS_RESTARTS, JS_STATUS, JS_BAD_T,
+ JS_A, JS_RG, JS_CUR, JS_LAST, JS_PHASE) = range(14)
+N_JS = 14
+WAITING, RUNNING, ENDED = 0, 1, 2  # JS_PHASE: before its window starts, running, finished
+# an observation row per running job: floats (the policy's first 7 arguments), ints
+N_OF = 7  # elapsed, gap, deadline, job, work_left, overhead, pending
+OI_CUR, OI_LAST, OI_REGION, OI_NREG = 0, 1, 2, 3
+N_OI = 4
+PROPOSE_SIG = types.void(POLICY_TYPE, types.int64, types.int64[::1], types.float64[:, ::1],
+                         types.int64[:, ::1], types.int64[:, ::1], types.float64[:, ::1],
+                         types.float64[:, ::1], types.int64[::1], types.int64[::1])
 
-def _simulate(policy, use_policy, avail, prices, win_ticks, win_regions, win_gap,
-              inst_win, work, deadline, overhead, switch_overhead, od_price, flags,
-              rec_action, rec_region, stats):
-    """Simulate every job i; with use_policy call `policy`, else replay rec_action/rec_region.
 
-    avail (n_win, H, R) int8 1 = spot available; prices (n_win, H, R) spot $/h;
-    win_* (n_win,): ticks, regions, gap seconds; per job (n,): window, work, deadline, overhead,
-    region-switch overhead (seconds); rec_* (n, L) int16 proposals (-1 = none); stats (n, N_STATS).
-    """
-    n = inst_win.shape[0]
-    cap = rec_action.shape[1]
-    pub_price = (flags & PUB_PRICING) != 0
-    pub_switch = (flags & PUB_SWITCH) != 0
-    pub_safety = (flags & PUB_SAFETY) != 0
+@numba.njit(cache=True)
+def begin(work, fs, js):
+    """Every job before its first tick: nothing done, no region used, status OK."""
+    for i in range(work.shape[0]):
+        fs[i, :] = 0.0
+        fs[i, FS_LEFT] = work[i]
+        js[i, :] = 0
+        js[i, JS_BAD_T] = -1
+
+
+@numba.njit(cache=True)
+def _finish(i, t, w, prices, win_gap, deadline, od_price, flags, fs, js, stats):
+    """Job i ends at its tick t: its stats row."""
+    gap = win_gap[w]
+    tick_h = gap / 3600.0
+    cost = fs[i, FS_COST]
+    status = js[i, JS_STATUS]
+    region = js[i, JS_REGION]
+    if (flags & PUB_PRICING) != 0:
+        cost = js[i, JS_SPOT] * (prices[w, 0, region] * tick_h) + js[i, JS_OD] * (od_price * tick_h)
+    if status == EXHAUSTED:
+        # unfinished work at on-demand price, flagged as a miss
+        cost += fs[i, FS_LEFT] / 3600.0 * od_price
+    if status == INVALID or status == MISSING:
+        cost = np.inf
+    row = stats[i]
+    row[ST_COST] = cost
+    row[ST_TICKS] = t
+    row[ST_STATUS] = status
+    row[ST_FORCED] = js[i, JS_FORCED]
+    row[ST_SPOT] = js[i, JS_SPOT]
+    row[ST_OD] = js[i, JS_OD]
+    row[ST_IDLE] = js[i, JS_IDLE]
+    row[ST_RESTARTS] = js[i, JS_RESTARTS]
+    row[ST_MISS] = 1.0 if (status == EXHAUSTED or t * gap > deadline[i] + 1e-6) else 0.0
+    row[ST_BAD_TICK] = js[i, JS_BAD_T]
+    row[ST_BAD_ACTION] = js[i, JS_A]
+    row[ST_BAD_REGION] = js[i, JS_RG]
+    row[ST_REGION] = region
+    js[i, JS_PHASE] = ENDED
+
+
+@numba.njit(cache=True)
+def observe(T, avail, prices, win_ticks, win_regions, win_gap, win_start, inst_win, work,
+            deadline, overhead, od_price, flags, cap, fs, js, stats, gid, of, oi, oav, opr):
+    """Round T, trusted: each running job's previous tick earns progress (a preempted spot
+    instance is seen now), then its observation row; returns the number of rows k (their jobs in
+    gid[:k]). A job out of proposal columns (cap) ends as MISSING.
+
+    avail (n_win, H, R) int8 1 = spot available; prices (n_win, H, R) spot $/h; win_* (n_win,);
+    per job (n,): window, work, deadline, overhead (seconds); fs (n, N_FS), js (n, N_JS) state;
+    stats (n, N_STATS); rows: gid (n,), of (n, N_OF), oi (n, N_OI), oav / opr (n, R) (-1 = not
+    observed)."""
     obs_all = (flags & OBS_ALL) != 0
-    guard = (flags & NO_GUARANTEE) == 0
-    for i in range(n):
+    k = 0
+    for i in range(inst_win.shape[0]):
+        if js[i, JS_PHASE] == ENDED:
+            continue
         w = inst_win[i]
+        t = T - win_start[w]
+        if t < 0:
+            continue
+        js[i, JS_PHASE] = RUNNING
         n_ticks = win_ticks[w]
         n_reg = win_regions[w]
         gap = win_gap[w]
         job = work[i]
-        dl = deadline[i]
+        region = js[i, JS_REGION]
+        has = 0
+        if t < n_ticks:
+            has = avail[w, t, region]
+        last = js[i, JS_PREV]
+        cur = last
+        if cur == SPOT and has == 0:
+            cur = NONE  # preempted: observed now, the previous tick still ran
+        done = fs[i, FS_DONE]
+        pending = fs[i, FS_PENDING]
+        if last != NONE:
+            prog = gap - pending
+            if prog < 0.0:
+                prog = 0.0
+            pending -= gap - prog
+            if pending < 1e-3:
+                pending = 0.0
+            if prog > job - done:
+                prog = job - done
+            done += prog
+        fs[i, FS_DONE] = done
+        fs[i, FS_PENDING] = pending
+        left = job - done
+        fs[i, FS_LEFT] = left
+        js[i, JS_CUR] = cur
+        js[i, JS_LAST] = last
+        if t >= cap:
+            js[i, JS_STATUS] = MISSING
+            js[i, JS_BAD_T] = t
+            _finish(i, t, w, prices, win_gap, deadline, od_price, flags, fs, js, stats)
+            continue
+        tt = t if t < n_ticks else n_ticks - 1
+        for r in range(n_reg):
+            opr[k, r] = prices[w, tt, r]
+            if t >= n_ticks:
+                oav[k, r] = 0
+            elif obs_all or r == region:
+                oav[k, r] = avail[w, t, r]
+            else:
+                oav[k, r] = -1
+        of[k, 0] = t * gap
+        of[k, 1] = gap
+        of[k, 2] = deadline[i]
+        of[k, 3] = job
+        of[k, 4] = left
+        of[k, 5] = overhead[i]
+        of[k, 6] = pending
+        oi[k, OI_CUR] = cur
+        oi[k, OI_LAST] = last
+        oi[k, OI_REGION] = region
+        oi[k, OI_NREG] = n_reg
+        gid[k] = i
+        k += 1
+    return k
+
+
+@numba.njit(cache=True)
+def apply(T, k, gid, acts, regs, replay, avail, prices, win_ticks, win_regions, win_gap,
+          win_start, inst_win, deadline, overhead, switch_overhead, od_price, flags, fs, js,
+          rec_action, rec_region, stats):
+    """Round T, trusted: the proposals acts / regs (k,) of the jobs gid[:k] run their tick (the
+    strong guarantee may force on-demand; a change of type or region sets the pending overhead);
+    recorded unless `replay` (then a (-1, -1) proposal means none was recorded)."""
+    pub_price = (flags & PUB_PRICING) != 0
+    pub_switch = (flags & PUB_SWITCH) != 0
+    pub_safety = (flags & PUB_SAFETY) != 0
+    guard = (flags & NO_GUARANTEE) == 0
+    for j in range(k):
+        i = gid[j]
+        w = inst_win[i]
+        t = T - win_start[w]
+        a = acts[j]
+        rg = regs[j]
+        if not replay:
+            rec_action[i, t] = max(-32768, min(32767, a))
+            rec_region[i, t] = max(-32768, min(32767, rg))
+        js[i, JS_A] = a
+        js[i, JS_RG] = rg
+        if replay and a == -1 and rg == -1:
+            js[i, JS_STATUS] = MISSING
+            js[i, JS_BAD_T] = t
+            _finish(i, t, w, prices, win_gap, deadline, od_price, flags, fs, js, stats)
+            continue
+        if a < 0 or a > 2 or rg < 0 or rg >= win_regions[w]:
+            js[i, JS_STATUS] = INVALID
+            js[i, JS_BAD_T] = t
+            _finish(i, t, w, prices, win_gap, deadline, od_price, flags, fs, js, stats)
+            continue
+        left = fs[i, FS_LEFT]
+        region = js[i, JS_REGION]
+        if left <= 1e-8:
+            if pub_price:
+                js[i, JS_REGION] = rg  # the published policy moves region even at its last call
+            _finish(i, t, w, prices, win_gap, deadline, od_price, flags, fs, js, stats)
+            continue
+        if t >= win_ticks[w]:
+            js[i, JS_STATUS] = EXHAUSTED
+            _finish(i, t, w, prices, win_gap, deadline, od_price, flags, fs, js, stats)
+            continue
+        gap = win_gap[w]
         d = overhead[i]
         ds = switch_overhead[i]
-        tick_h = gap / 3600.0
-        obs_av = np.zeros(n_reg, np.int64)
-        obs_pr = np.zeros(n_reg, np.float64)
-        mem = np.zeros(MEM_SIZE, np.float64)
-        done = 0.0
-        pending = 0.0
-        region = 0
-        prev_req = NONE
-        cost = 0.0
-        n_spot = 0
-        n_od = 0
-        n_idle = 0
-        forced = 0
-        restarts = 0
-        status = OK
-        bad_t = -1
-        a = 0
-        rg = 0
-        t = 0
-        left = job
-        while True:
-            has = 0
-            if t < n_ticks:
-                has = avail[w, t, region]
-            last = prev_req
-            cur = last
-            if cur == SPOT and has == 0:
-                cur = NONE  # preempted: observed now, the previous tick still ran
-            if last != NONE:
-                prog = gap - pending
-                if prog < 0.0:
-                    prog = 0.0
-                pending -= gap - prog
-                if pending < 1e-3:
-                    pending = 0.0
-                if prog > job - done:
-                    prog = job - done
-                done += prog
-            left = job - done
-            if t >= cap:
-                status = MISSING
-                bad_t = t
-                break
-            if use_policy:
-                tt = t if t < n_ticks else n_ticks - 1
-                for r in range(n_reg):
-                    obs_pr[r] = prices[w, tt, r]
-                    if t >= n_ticks:
-                        obs_av[r] = 0
-                    elif obs_all or r == region:
-                        obs_av[r] = avail[w, t, r]
-                    else:
-                        obs_av[r] = -1
-                a, rg = policy(t * gap, gap, dl, job, left, d, pending, cur, last, region,
-                               obs_av, obs_pr, mem)
-                a = int(a)
-                rg = int(rg)
-                rec_action[i, t] = max(-32768, min(32767, a))
-                rec_region[i, t] = max(-32768, min(32767, rg))
-            else:
-                a = rec_action[i, t]
-                rg = rec_region[i, t]
-                if a == -1 and rg == -1:
-                    status = MISSING
-                    bad_t = t
-                    break
-            if a < 0 or a > 2 or rg < 0 or rg >= n_reg:
-                status = INVALID
-                bad_t = t
-                break
-            if left <= 1e-8:
-                if pub_price:
-                    region = rg  # the published policy moves region even at its last call
-                break
-            if t >= n_ticks:
-                status = EXHAUSTED
-                break
-            req = a
-            new_region = rg
-            rem_time = math.floor((dl - t * gap) / gap) * gap
-            if guard and left > 1e-3:
-                need = math.ceil((left + d) / gap) * gap
-                if need >= rem_time:
-                    keep_spot = pending < 1e-3 and ((pub_safety and last == SPOT)
-                                                    or (not pub_safety and cur == SPOT))
-                    forced_type = SPOT if keep_spot else ON_DEMAND
-                    if not pub_switch:
-                        new_region = region
-                    if req != forced_type or new_region != rg:
-                        forced += 1
-                    req = forced_type
-            if req == SPOT and avail[w, t, new_region] == 0:
-                req = NONE
-            if req != NONE:
-                if cur != req:
-                    pending = d
-                    restarts += 1
-                    if new_region != region and cur != NONE and not pub_switch and ds > d:
-                        pending = ds
-                elif new_region != region and not pub_switch:
+        pending = fs[i, FS_PENDING]
+        cur = js[i, JS_CUR]
+        last = js[i, JS_LAST]
+        req = a
+        new_region = rg
+        rem_time = math.floor((deadline[i] - t * gap) / gap) * gap
+        if guard and left > 1e-3:
+            need = math.ceil((left + d) / gap) * gap
+            if need >= rem_time:
+                keep_spot = pending < 1e-3 and ((pub_safety and last == SPOT)
+                                                or (not pub_safety and cur == SPOT))
+                forced_type = SPOT if keep_spot else ON_DEMAND
+                if not pub_switch:
+                    new_region = region
+                if req != forced_type or new_region != rg:
+                    js[i, JS_FORCED] += 1
+                req = forced_type
+        if req == SPOT and avail[w, t, new_region] == 0:
+            req = NONE
+        if req != NONE:
+            if cur != req:
+                pending = d
+                js[i, JS_RESTARTS] += 1
+                if new_region != region and cur != NONE and not pub_switch and ds > d:
                     pending = ds
-                    restarts += 1
-            if req == SPOT:
-                n_spot += 1
-                cost += prices[w, t, new_region] * tick_h
-            elif req == ON_DEMAND:
-                n_od += 1
-                cost += od_price * tick_h
-            else:
-                n_idle += 1
-            region = new_region
-            prev_req = req
-            t += 1
-        if pub_price:
-            cost = n_spot * (prices[w, 0, region] * tick_h) + n_od * (od_price * tick_h)
-        if status == EXHAUSTED:
-            # unfinished work at on-demand price, flagged as a miss
-            cost += left / 3600.0 * od_price
-        if status == INVALID or status == MISSING:
-            cost = np.inf
-        row = stats[i]
-        row[ST_COST] = cost
-        row[ST_TICKS] = t
-        row[ST_STATUS] = status
-        row[ST_FORCED] = forced
-        row[ST_SPOT] = n_spot
-        row[ST_OD] = n_od
-        row[ST_IDLE] = n_idle
-        row[ST_RESTARTS] = restarts
-        row[ST_MISS] = 1.0 if (status == EXHAUSTED or t * gap > dl + 1e-6) else 0.0
-        row[ST_BAD_TICK] = bad_t
-        row[ST_BAD_ACTION] = a
-        row[ST_BAD_REGION] = rg
-        row[ST_REGION] = region
+            elif new_region != region and not pub_switch:
+                pending = ds
+                js[i, JS_RESTARTS] += 1
+        if req == SPOT:
+            js[i, JS_SPOT] += 1
+            fs[i, FS_COST] += prices[w, t, new_region] * (gap / 3600.0)
+        elif req == ON_DEMAND:
+            js[i, JS_OD] += 1
+            fs[i, FS_COST] += od_price * (gap / 3600.0)
+        else:
+            js[i, JS_IDLE] += 1
+        fs[i, FS_PENDING] = pending
+        js[i, JS_REGION] = new_region
+        js[i, JS_PREV] = req
 
 
-simulate_py = _simulate
-simulate_nb = numba.njit(SIM_SIG, cache=True)(_simulate)
+def _propose(policy, k, gid, of, oi, oav, opr, mem, acts, regs):
+    """Untrusted: the policy's (action, region) for each observation row; mem (n, MEM_SIZE) is
+    each job's own scratch memory (indexed by gid)."""
+    for j in range(k):
+        n_reg = oi[j, OI_NREG]
+        av = np.empty(n_reg, np.int64)
+        pr = np.empty(n_reg, np.float64)
+        for r in range(n_reg):
+            av[r] = oav[j, r]
+            pr[r] = opr[j, r]
+        a, rg = policy(of[j, 0], of[j, 1], of[j, 2], of[j, 3], of[j, 4], of[j, 5], of[j, 6],
+                       oi[j, OI_CUR], oi[j, OI_LAST], oi[j, OI_REGION], av, pr, mem[gid[j]])
+        acts[j] = int(a)
+        regs[j] = int(rg)
+
+
+propose_py = _propose
+propose_nb = numba.njit(PROPOSE_SIG, cache=True)(_propose)
+
+
+@numba.njit(SIM_SIG, cache=True)
+def simulate_nb(policy, use_policy, avail, prices, win_ticks, win_regions, win_gap, win_start,
+                inst_win, work, deadline, overhead, switch_overhead, od_price, flags,
+                rec_action, rec_region, stats):
+    """Every job to its end in one call: with use_policy call `policy` (recording its
+    proposals in rec_action / rec_region (n, L) int16), else replay them. stats (n, N_STATS)."""
+    n = inst_win.shape[0]
+    width = max(avail.shape[2], 1)
+    fs = np.zeros((n, N_FS))
+    js = np.zeros((n, N_JS), np.int64)
+    gid = np.zeros(n, np.int64)
+    of = np.zeros((n, N_OF))
+    oi = np.zeros((n, N_OI), np.int64)
+    oav = np.zeros((n, width), np.int64)
+    opr = np.zeros((n, width))
+    acts = np.zeros(n, np.int64)
+    regs = np.zeros(n, np.int64)
+    mem = np.zeros((n, MEM_SIZE))
+    cap = rec_action.shape[1]
+    begin(work, fs, js)
+    T = 0
+    while True:
+        k = observe(T, avail, prices, win_ticks, win_regions, win_gap, win_start, inst_win, work,
+                    deadline, overhead, od_price, flags, cap, fs, js, stats, gid, of, oi, oav,
+                    opr)
+        if k == 0 and not (js[:, JS_PHASE] != ENDED).any():
+            break
+        if use_policy:
+            propose_nb(policy, k, gid, of, oi, oav, opr, mem, acts, regs)
+        else:
+            for j in range(k):
+                t = T - win_start[inst_win[gid[j]]]
+                acts[j] = rec_action[gid[j], t]
+                regs[j] = rec_region[gid[j], t]
+        apply(T, k, gid, acts, regs, not use_policy, avail, prices, win_ticks, win_regions,
+              win_gap, win_start, inst_win, deadline, overhead, switch_overhead, od_price, flags,
+              fs, js, rec_action, rec_region, stats)
+        T += 1
 
 
 @numba.njit(POLICY_SIG, cache=True)

@@ -33,8 +33,8 @@ def trusted(fn: Callable, what: str, *args: Any) -> Any:
     with its traceback: the run stops as `failed` instead of blaming a candidate."""
     try:
         return fn(*args)
-    except (ProblemError, InvalidOutput, InputMutation, CandidateError):
-        raise
+    except (ProblemError, InvalidOutput, InputMutation, CandidateError, StopIteration):
+        raise  # StopIteration: a problem's `feed` generator has returned its outputs
     except Exception as e:  # noqa: BLE001 - anything else is the problem's own bug
         tb = traceback.format_exc(limit=-6)[-3000:]
         raise ProblemError(f"problem_error in {what}: {type(e).__name__}: {e}\n{tb}") from None
@@ -61,6 +61,8 @@ class Drive:
         self.then_t0 = 0.0
         self.main: EvalResult | None = None
         self.pos = 0
+        # streaming problems: the stage being fed to the child, and its feed
+        self.feeding: tuple[str, Any] | None = None
         self._limit_stage(stages[0][0] if stages else "full")
 
     def _limit_stage(self, name: str) -> None:
@@ -72,7 +74,10 @@ class Drive:
     def run(self) -> EvalResult:
         outcome: EvalResult | tuple[str, str] | None = None
         try:
-            outcome = self._read()
+            if self.problem.streams and self.expected:
+                outcome = self._open(self.expected[0][0])
+            if outcome is None:
+                outcome = self._read()
         except frames.FrameError as e:
             outcome = ("invalid_output", f"the candidate process broke the result protocol: {e}")
         finally:
@@ -97,19 +102,18 @@ class Drive:
             pos = self.pos
             if kind == "error":
                 return reported(header)
-            if kind == "set" and pos < len(self.expected):
+            if kind == "out" and self.feeding is not None:
+                done = self._fed(header, arrays)
+                if done is not None:
+                    return done
+                continue
+            if kind == "set" and pos < len(self.expected) and not self.problem.streams:
                 if (header.get("stage"), header.get("index")) != self.expected[pos]:
                     raise frames.FrameError(f"result for set {header.get('index')!r} of stage "
                                             f"{str(header.get('stage'))[:20]!r} out of order")
-                stage, idx = self.expected[pos]
-                failed = self._score(stage, idx, arrays)
+                failed = self._set_done(*self.expected[pos], arrays)
                 if failed is not None:
                     return failed
-                self.pos += 1
-                if stage != "full" and len(self.scores[stage]) == len(self.by_stage[stage]):
-                    stopped = self._stage_done(stage)
-                    if stopped is not None:
-                        return stopped
                 continue
             if kind == "ready" and self.timed and pos == len(self.expected) \
                     and self.call_seconds is None:
@@ -119,18 +123,17 @@ class Drive:
                 continue
             if kind == "await" and self.then is not None and self.main is None \
                     and pos == len(self.expected) and not self.timed:
-                self._await()
+                if not self._await():
+                    return self.main  # the validation could not start: the full stage stands
                 continue
-            if kind == "set" and self.then_scores is not None \
+            if kind == "set" and self.then_scores is not None and not self.problem.streams \
                     and self.main is not None and self.then is not None:
                 if header.get("stage") != "then" or \
                         header.get("index") != len(self.then_scores) or \
                         len(self.then_scores) >= len(self.then[1]):
                     raise frames.FrameError("a validation set out of order")
-                try:
-                    self.then_scores.append(trusted(self.problem.score_set, "score_set",
-                                                    self.then[1][len(self.then_scores)], arrays))
-                except (InvalidOutput, InputMutation, CandidateError):
+                failed = self._set_done("then", len(self.then_scores), arrays)
+                if failed is not None:
                     return self.main
                 continue
             if kind == "done" and self.main is not None:
@@ -148,9 +151,10 @@ class Drive:
                                     f"{len(self.expected)} sets")
         return None
 
-    def _await(self) -> None:
+    def _await(self) -> bool:
         """The child ran the full stage and waits: go on with the `then` split if it scored
-        enough (the result of the full stage is kept whatever happens next)."""
+        enough (the result of the full stage is kept whatever happens next). False when a
+        streamed validation failed at once."""
         assert self.then is not None
         summary = trusted(self.problem.summarize, "summarize", self.split_name,
                           self.scores["full"])
@@ -158,6 +162,10 @@ class Drive:
         go = summary.score is not None and float(summary.score) >= self.then[2]
         if self.child.send({"type": "then" if go else "stop"}) and go:
             self.then_scores, self.then_t0 = [], time.monotonic()
+            if self.problem.streams and self._open("then") is not None:
+                self.then_scores = None  # the validation is dropped, the full stage stands
+                return False
+        return True
 
     def _with_then(self, fallback: str) -> EvalResult:
         assert self.main is not None and self.then is not None
@@ -169,6 +177,73 @@ class Drive:
         extra.seconds = time.monotonic() - self.then_t0
         main.then = extra.to_dict()
         return main
+
+    def _set_done(self, stage: str, idx: int, outputs: dict) -> EvalResult | tuple[str, str] | None:
+        """Score a set whose outputs are complete; a failure (or a cascade stop) is returned."""
+        if stage == "then":
+            assert self.then is not None and self.then_scores is not None
+            try:
+                self.then_scores.append(trusted(self.problem.score_set, "score_set",
+                                                self.then[1][idx], outputs))
+            except (InvalidOutput, InputMutation, CandidateError) as e:
+                return classify_exception(e)
+            return None
+        failed = self._score(stage, idx, outputs)
+        if failed is not None:
+            return failed
+        self.pos += 1
+        if stage != "full" and len(self.scores[stage]) == len(self.by_stage[stage]):
+            return self._stage_done(stage)
+        return None
+
+    def _open(self, stage: str) -> EvalResult | tuple[str, str] | None:
+        """Start feeding a stage's sets to the child: its first round (streaming problems)."""
+        sets = self.then[1] if stage == "then" and self.then else self.by_stage[stage]
+        self.feeding = (stage, trusted(self.problem.feed, "feed", list(sets)))
+        return self._step(None)
+
+    def _fed(self, header: dict, arrays: dict) -> EvalResult | tuple[str, str] | None:
+        """The child's outputs for the round it was sent: feed them, send the next round."""
+        assert self.feeding is not None
+        if header.get("stage") != self.feeding[0]:
+            raise frames.FrameError("outputs for a stage that is not being fed")
+        stage = self.feeding[0]
+        failed = self._step(arrays)
+        if failed is not None and stage == "then":
+            return self.main  # the `then` split failed: the full stage stands
+        return failed
+
+    def _step(self, arrays: dict | None) -> EvalResult | tuple[str, str] | None:
+        assert self.feeding is not None
+        stage, rounds = self.feeding
+        try:
+            inputs = trusted(next, "feed", rounds) if arrays is None else \
+                trusted(rounds.send, "feed", arrays)
+        except StopIteration as end:
+            self.feeding = None
+            return self._fed_all(stage, end.value)
+        except (InvalidOutput, InputMutation, CandidateError) as e:
+            self.feeding = None
+            kind, msg = classify_exception(e)  # the outputs came from the untrusted side
+            return ("invalid_output" if kind == "runtime_error" else kind), msg
+        self.child.send({"type": "in", "stage": stage}, inputs)
+        return None
+
+    def _fed_all(self, stage: str, outputs: Any) -> EvalResult | tuple[str, str] | None:
+        """A stage's feed is done: score its sets in order, then feed the next stage."""
+        count = len(self.then[1]) if stage == "then" and self.then else len(self.by_stage[stage])
+        if not isinstance(outputs, list) or len(outputs) != count:
+            raise ProblemError(f"problem_error in feed: returned {type(outputs).__name__}, "
+                               f"expected a list of {count} sets' outputs")
+        if not self.child.send({"type": "fin", "stage": stage}):
+            return None  # the child's exit tells what happened
+        for idx, out in enumerate(outputs):
+            failed = self._set_done(stage, idx, out)
+            if failed is not None:
+                return failed
+        if stage != "then" and self.pos < len(self.expected):
+            return self._open(self.expected[self.pos][0])
+        return None
 
     def _stage_done(self, stage: str) -> EvalResult | None:
         """A cascade stage is scored: stop here (recorded with the stage's name) unless it

@@ -18,6 +18,7 @@ import numpy as np
 
 MAGIC = b"EVF1"
 _PREFIX = struct.Struct("<4sIQ")
+PREFIX_SIZE = _PREFIX.size
 MAX_HEADER = 1 << 20
 MAX_ARRAYS = 64
 MAX_NDIM = 6
@@ -41,6 +42,14 @@ def encode(header: dict[str, Any], arrays: dict[str, Any] | None = None) -> byte
     head = json.dumps({**header, "arrays": specs}, default=float).encode()
     payload = b"".join(chunks)
     return _PREFIX.pack(MAGIC, len(head), len(payload)) + head + payload
+
+
+def frame_length(prefix: bytes) -> int:
+    """The whole frame's length in bytes, from its first PREFIX_SIZE bytes."""
+    magic, hl, pl = _PREFIX.unpack_from(prefix)
+    if magic != MAGIC or hl > MAX_HEADER:
+        raise FrameError("bad frame prefix")
+    return _PREFIX.size + hl + pl
 
 
 def write(fd: int, header: dict[str, Any], arrays: dict[str, Any] | None = None) -> None:

@@ -7,6 +7,10 @@ A problem splits evaluation into two halves so that a candidate can never grade 
 * `score_set(iset, outputs)` executes in the trusted worker. It validates the outputs against the
   contract (raising `InvalidOutput`) and computes the metrics with the problem's simulator.
 
+A problem that `streams` splits `run` further (evolve/episode.py): `feed(iset)` stays in the worker
+and hands out each round's visible inputs, `respond` answers them in the child, which then holds
+nothing else of the data (no references, no later window, no future of a trace).
+
 `summarize(split, scores)` folds the per-set scores into one number (higher is better), a metrics
 dict and short feedback text for the next prompt.
 """
@@ -16,8 +20,9 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+import weakref
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -26,6 +31,10 @@ from typing import Any
 import numpy as np
 
 SPLITS = ("train", "validation", "test")
+# every InstanceSet of this process, so that a streaming problem's candidate child can drop them all
+LIVE_SETS: weakref.WeakValueDictionary[int, InstanceSet] = weakref.WeakValueDictionary()
+Feed = Generator[dict[str, np.ndarray], dict[str, np.ndarray], list[dict[str, np.ndarray]]]
+SetFeed = Generator[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]
 
 
 class ProblemError(Exception):
@@ -47,6 +56,9 @@ class InstanceSet:
     name: str
     data: Any
     size: int
+
+    def __post_init__(self) -> None:
+        LIVE_SETS[id(self)] = self
 
 
 @dataclass
@@ -122,6 +134,8 @@ class Problem(ABC):
     # True: the candidate is a whole program handed to `run` as text (`candidate.code`), with no
     # entry function to load (the OpenEvolve / ShinkaEvolve adapters)
     whole_program: bool = False
+    # True: `run` is `feed` + `respond` (see the module docstring and evolve/episode.py)
+    streams: bool = False
     # where an outside problem lives (its config's folder, its file's folder): seeds are looked
     # for there; set by make_problem
     source_dirs: tuple[Path, ...] = ()
@@ -152,6 +166,34 @@ class Problem(ABC):
     @abstractmethod
     def run(self, candidate: Candidate, iset: InstanceSet) -> dict[str, np.ndarray]:
         """Untrusted: call the candidate on every instance of `iset`, return raw outputs."""
+
+    def feed(self, isets: list[InstanceSet]) -> Feed:
+        """Trusted (streaming problems), the sets of one stage: yield each round's visible
+        inputs, receive the candidate's raw outputs for that round (raise InvalidOutput on bad
+        ones) before the next round's inputs exist anywhere the candidate runs; return the list
+        of each set's outputs for score_set."""
+        raise NotImplementedError
+
+    def respond(self, candidate: Candidate, state: dict[str, Any],
+                inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Untrusted (streaming problems): the candidate's raw outputs for one round's inputs;
+        `state` is the problem's scratch space for one stage (e.g. a policy's memory)."""
+        raise NotImplementedError
+
+    def forget(self) -> None:  # noqa: B027 - optional hook, nothing to forget by default
+        """Drop the data this object and its modules cache (a streaming problem's candidate
+        child calls it: what stays in a candidate's process, the candidate can read)."""
+
+    def private_dirs(self) -> tuple[str, ...]:
+        """Folders candidates see empty (mount namespace) when the problem streams (its data
+        reaches a candidate only through `feed`): the `data` folder beside its module and those
+        of the built-in problems."""
+        if not self.streams:
+            return ()
+        home = Path(sys.modules[type(self).__module__].__file__ or ".").resolve().parent
+        builtin = Path(str(resources.files("evolve.problems")))
+        found = {home / "data", *builtin.glob("*/data")}
+        return tuple(sorted(str(d) for d in found if d.is_dir()))
 
     @abstractmethod
     def score_set(self, iset: InstanceSet, outputs: Mapping[str, np.ndarray]) -> SetScore:

@@ -359,15 +359,26 @@ def reap() -> None:
 
 
 def _read_task(fd: int) -> dict[str, Any] | None:
-    """The one task frame a standby child waits for (from the trusted worker)."""
-    reader = frames.FrameReader(1 << 30, 1 << 40)
-    while True:
-        data = os.read(fd, 1 << 20)
+    """The one task frame a standby child waits for (from the trusted worker), read to its last
+    byte and no further: the frames behind it are the runner's (a streamed set's inputs)."""
+    head = _read_exactly(fd, frames.PREFIX_SIZE)
+    if head is None:
+        return None
+    rest = _read_exactly(fd, frames.frame_length(head) - len(head))
+    if rest is None:
+        return None
+    got = frames.FrameReader(1 << 30, 1 << 40).feed(head + rest)
+    return got[0][0] if got else None
+
+
+def _read_exactly(fd: int, n: int) -> bytes | None:
+    buf = bytearray()
+    while len(buf) < n:
+        data = os.read(fd, n - len(buf))
         if not data:
             return None
-        got = reader.feed(data)
-        if got:
-            return got[0][0]
+        buf += data
+    return bytes(buf)
 
 
 def _exit_if_orphaned(child: Child) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from evolve import evalmarks, frames, isolation, sandbox
+from evolve import episode, evalmarks, frames, isolation, sandbox
 from evolve.compiled import recording
 from evolve.drive import Drive, exit_failure, reported, trusted
 from evolve.evalmarks import mark
@@ -125,7 +125,8 @@ def _warm_compiler(problem: Problem, seed_program: str) -> bool:
 def probe(limits: Limits) -> tuple[Plan, str]:
     """Full isolation if a trivial child gets through it, else reduced (and why)."""
     root = os.geteuid() == 0
-    full = Plan(True, root, os.geteuid(), os.getegid(), tuple(limits.hide))
+    hide = tuple(limits.hide) + _STATE["problem"].private_dirs()
+    full = Plan(True, root, os.geteuid(), os.getegid(), hide)
     child = Child(_runner, limits, full)
     child.start({"type": "noop", "seed": 0})
     try:
@@ -209,41 +210,19 @@ def _take_child(limits: Limits, splits: set[str]) -> Child:
 
 
 # ---- the candidate's side -----------------------------------------------------------------
-def _check_outputs(outputs: Any) -> dict[str, np.ndarray]:
-    if not isinstance(outputs, dict):
-        raise CandidateError("invalid_output", f"problem.run returned {type(outputs).__name__}")
-    clean = {}
-    for k, v in outputs.items():
-        a = np.asarray(v)
-        if a.dtype.str.replace(">", "<") not in frames.DTYPES:
-            raise CandidateError("invalid_output", f"output {k!r} is not a plain numeric array")
-        clean[str(k)] = a
-    return clean
-
-
-def _serve_calls(problem: Problem, cand: Any, res: int, cmd: int) -> None:
-    """Answer the worker's timed calls one by one (inputs arrive only now)."""
-    reader = frames.FrameReader(1 << 30, 1 << 40)
-    while True:
-        data = os.read(cmd, 1 << 20)
-        if not data:
-            return
-        for header, arrays in reader.feed(data):
-            if header["type"] == "stop":
-                return
-            args = tuple(arrays[a] if isinstance(a, str) else a for a in header["args"])
-            outputs = _check_outputs(problem.call_entry(cand, args))
-            frames.write(res, {"type": "ret", "index": header["index"]}, outputs)
-
-
-def _go_on(res: int, cmd: int) -> bool:
-    """Ask the worker whether to run the `then` split too (it scored the full stage by now)."""
-    frames.write(res, {"type": "await"})
-    reader = frames.FrameReader(1 << 16, 1 << 16)
-    while data := os.read(cmd, 1 << 16):
-        for header, _arrays in reader.feed(data):
-            return header.get("type") == "then"
-    return False
+def _run_sets(problem: Problem, cand: Candidate, stage: str, split: str, task: dict,
+              inbox: episode.Inbox, res: int) -> bool:
+    """Run one stage's sets: streamed from the worker, or from the sets loaded before the fork.
+    False when the worker stopped streaming (it has what it needs)."""
+    if problem.streams:
+        served = episode.serve_stage(problem, cand, stage, inbox, res)
+        mark(f"child: ran {stage}")
+        return served
+    for i, iset in enumerate(_STATE["instances"] if split == "instances" else _sets(split)):
+        outputs = episode.check_outputs(problem.run(cand, iset))
+        mark(f"child: ran {stage} {i}")
+        frames.write(res, {"type": "set", "stage": stage, "index": i}, outputs)
+    return True
 
 
 def _runner(task: dict, res: int, cmd: int) -> None:
@@ -254,6 +233,10 @@ def _runner(task: dict, res: int, cmd: int) -> None:
     _seed(str(task.get("code", "")), int(task.get("seed", 0)))
     mark("child: seeded")
     problem: Problem = _STATE.get("problem")  # type: ignore[assignment]
+    if problem is not None and problem.streams and task["type"] == "evaluate":
+        episode.forget_data(problem)  # the data arrives round by round, from the worker
+        _STATE.pop("sets", None)
+        _STATE.pop("instances", None)
     if task["type"] == "noop":
         frames.write(res, {"type": "done"})
     elif task["type"] == "call":
@@ -266,22 +249,20 @@ def _runner(task: dict, res: int, cmd: int) -> None:
         else:
             cand = load_candidate(task["code"], problem.entry, problem.jit_entry)
         mark("child: loaded")
+        inbox = episode.Inbox(cmd)
         then, rng = task.get("then"), None
         for stage, split in task["stages"]:
             if stage == "full" and then:  # what a fresh child's generators hold here
                 rng = isolation.rng_state()
-            for i, iset in enumerate(_STATE["instances"] if split == "instances" else _sets(split)):
-                outputs = _check_outputs(problem.run(cand, iset))
-                mark(f"child: ran {stage} {i}")
-                frames.write(res, {"type": "set", "stage": stage, "index": i}, outputs)
-        if then and rng is not None and cand.jit is not None and _go_on(res, cmd):
+            if not _run_sets(problem, cand, stage, split, task, inbox, res):
+                return
+        if then and rng is not None and cand.jit is not None and episode.go_on(inbox, res):
             isolation.set_rng_state(rng)
-            for i, iset in enumerate(_sets(then)):
-                frames.write(res, {"type": "set", "stage": "then", "index": i},
-                             _check_outputs(problem.run(cand, iset)))
+            if not _run_sets(problem, cand, "then", then, task, inbox, res):
+                return
         if task["timed"]:
             frames.write(res, {"type": "ready"})
-            _serve_calls(problem, cand, res, cmd)
+            episode.serve_calls(problem, cand, inbox, res)
         if evalmarks.PROFILE:
             gc_runs = [b["collections"] - a["collections"]
                        for a, b in zip(_STATE["gc_at_task"], gc.get_stats())]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import importlib.util
 from collections.abc import Callable, Mapping, Sequence
 from functools import cache
@@ -14,8 +15,10 @@ import numpy as np
 from evolve.compiled import adopt, recording
 from evolve.config import to_dict
 from evolve.config_check import typed
+from evolve.episode import run_locally
 from evolve.evaluators.moe import Shapes
 from evolve.problem import (
+    Feed,
     InstanceSet,
     InvalidOutput,
     Problem,
@@ -93,6 +96,7 @@ class MoePlacementProblem(Problem):
                  "logcnt[L,E]")
     description = DESCRIPTION
     jit_entry = False  # the entry returns a tuple of arrays and may call its own numba kernels
+    streams = True  # the window that scores a placement never sits in the candidate's process
     deterministic = False  # the score includes a measured runtime
 
     def __init__(self, cfg: Mapping[str, Any] | None = None):
@@ -167,14 +171,33 @@ class MoePlacementProblem(Problem):
         return s.num_replicas, s.num_groups, s.num_nodes, s.num_gpus
 
     def run(self, candidate, iset: InstanceSet) -> dict[str, np.ndarray]:
-        """Untrusted: the candidate's placement for each planning window (nothing is timed here)."""
-        series: Series = iset.data
-        args = self._args()
-        out: dict[str, np.ndarray] = {}
-        for k, (i, _) in enumerate(series.pairs):
-            out.update(_outputs(candidate.fn(readonly(series.loads[i], np.float64), *args), k,
-                                self.shapes.num_replicas))
-        return out
+        """The candidate's placement for each planning window (nothing is timed here)."""
+        return run_locally(self, candidate, [iset])[0]
+
+    def feed(self, isets: list[InstanceSet]) -> Feed:
+        """One planning window per round, in an order where a placement is in before the window
+        that scores it is sent as anyone's input (the next window of a series; a test pair's
+        scoring table may be another pair's planning table): no candidate can look ahead."""
+        outs: list[dict[str, np.ndarray]] = [{} for _ in isets]
+        for s, k in planning_order([iset.data for iset in isets]):
+            series: Series = isets[s].data
+            got = yield {"weight": readonly(series.loads[series.pairs[k][0]], np.float64)}
+            for name in ("phy2log", "log2phy", "logcnt"):
+                if not isinstance(got.get(f"{name}_0"), np.ndarray):
+                    raise InvalidOutput(f"{isets[s].name}, window {k}: no {name} returned")
+                outs[s][f"{name}_{k}"] = got[f"{name}_0"]
+        return outs
+
+    def respond(self, candidate, state, inputs) -> dict[str, np.ndarray]:
+        """Untrusted: one window's placement."""
+        return _outputs(candidate.fn(inputs["weight"], *self._args()), 0,
+                        self.shapes.num_replicas)
+
+    def forget(self) -> None:
+        self._sets.clear()
+        self._refs.clear()
+        self._pool = None
+        real_statistics.cache_clear()
 
     def _references(self, iset: InstanceSet) -> list[dict[str, float]]:
         cached = self._refs.get(iset.name)
@@ -228,6 +251,30 @@ class MoePlacementProblem(Problem):
     # ---- references -----------------------------------------------------------------------
     def baselines(self) -> dict[str, Callable]:
         return {"deepseek": seed_function("deepseek"), "snake": snake.rebalance_experts}
+
+
+def planning_order(series: list[Series]) -> list[tuple[int, int]]:
+    """(series index, pair index) of every placement, in the given order as far as possible but
+    each before any placement whose planning window is its scoring window (windows compared by
+    content: real tables recur across test pairs). Raises ProblemError on a cycle."""
+    digest = [[hashlib.sha256(np.ascontiguousarray(w).tobytes()).digest() for w in s.loads]
+              for s in series]
+    steps = [(s, k) for s, one in enumerate(series) for k in range(len(one.pairs))]
+    plan = {st: digest[st[0]][series[st[0]].pairs[st[1]][0]] for st in steps}
+    score = {st: digest[st[0]][series[st[0]].pairs[st[1]][1]] for st in steps}
+    done: list[tuple[int, int]] = []
+    left = list(steps)
+    while left:
+        # a step may go when no other step still to go is scored on its planning window
+        ready = next((st for st in left if not any(score[o] == plan[st] and plan[o] != score[o]
+                                                   for o in left if o != st)), None)
+        if ready is None:
+            names = ", ".join(series[s].name for s, _ in left[:4])
+            raise ProblemError(f"the planning / scoring windows of {names} form a cycle: a "
+                               "candidate would see a scoring window before placing for it")
+        done.append(ready)
+        left.remove(ready)
+    return done
 
 
 def _outputs(result, k: int, num_replicas: int) -> dict[str, np.ndarray]:

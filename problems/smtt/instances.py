@@ -47,19 +47,18 @@ class Instances:
         s = self.job_slice(i)
         return self.p[s], self.d[s], self.w[s]
 
-    def inputs(self, weighted: bool) -> list[tuple[np.ndarray, ...]]:
-        """Read-only per-instance argument tuples, built once: (p, d) or (p, d, w)."""
+    def visible(self, weighted: bool) -> dict[str, np.ndarray]:
+        """What a candidate may see, read-only, built once: the flat p, d (and w) and the
+        offsets; never the references."""
         key = bool(weighted)
         if key not in self._inputs:
-            rows = []
-            for i in range(self.m):
-                p, d, w = self.arrays(i)
-                args: tuple[np.ndarray, ...] = (readonly(p, np.float64), readonly(d, np.float64))
-                if weighted:
-                    args += (readonly(w, np.float64),)
-                rows.append(args)
-            self._inputs[key] = rows
+            self._inputs[key] = {"p": readonly(self.p, np.float64),
+                                 "d": readonly(self.d, np.float64),
+                                 "offsets": readonly(self.offsets, np.int64)}
+            if weighted:
+                self._inputs[key]["w"] = readonly(self.w, np.float64)
         return self._inputs[key]
+
 
     def subset(self, idx: Iterable[int], source: str | None = None) -> Instances:
         idx = np.asarray(list(idx), dtype=np.int64)
@@ -140,3 +139,11 @@ def from_arrays(
         p, d, w, offsets, get("ref", np.nan), get("ref_exact", 0.0).astype(bool),
         get("rdd", np.nan), get("tf", np.nan), weighted, source,
     )
+
+
+def argument_rows(visible: Mapping[str, np.ndarray]) -> list[tuple[np.ndarray, ...]]:
+    """Per-instance argument tuples (p, d) or (p, d, w): read-only views of `visible` arrays."""
+    names = [k for k in ("p", "d", "w") if k in visible]
+    offsets = np.asarray(visible["offsets"], np.int64)
+    return [tuple(visible[k][offsets[i]:offsets[i + 1]] for k in names)
+            for i in range(offsets.shape[0] - 1)]

@@ -12,11 +12,21 @@ import numpy as np
 
 from evolve.config import to_dict
 from evolve.config_check import typed
-from evolve.problem import Candidate, InstanceSet, Problem, ProblemError, SetScore, Summary
+from evolve.episode import each_set, run_locally
+from evolve.problem import (
+    Candidate,
+    Feed,
+    InstanceSet,
+    Problem,
+    ProblemError,
+    SetFeed,
+    SetScore,
+    Summary,
+)
 
 from . import reference, splits
 from .baselines import DEFAULT, baselines
-from .instances import Instances
+from .instances import Instances, argument_rows
 from .loaders import load_file
 from .schema import SmttSchema
 from .scoring import collect, instance_gaps, score_orders, set_metrics
@@ -68,6 +78,7 @@ class SmttProblem(Problem):
     name = "smtt"
     entry = "schedule"
     jit_entry = True
+    streams = True  # the child gets p, d (w) round by round, never the references
     deterministic = True  # the score is tardiness only: same program, same score, any machine
     # extra mutation material: unary functions and terms over the seeds' block variables
     primitives = ("np.exp", "np.sqrt", "np.log1p", "max(slack, 0.0)", "slack / p_j", "d_j - t")
@@ -174,7 +185,20 @@ class SmttProblem(Problem):
 
     # ---- evaluation -------------------------------------------------------------------------
     def run(self, candidate, iset: InstanceSet) -> dict[str, np.ndarray]:
-        return collect(candidate.fn, iset.data, self.conf.weighted)
+        return run_locally(self, candidate, [iset])[0]
+
+    def feed(self, isets: list[InstanceSet]) -> Feed:
+        """One round per set: every instance's p, d (w), never the references."""
+        return (yield from each_set(self._feed_set, isets))
+
+    def _feed_set(self, iset: InstanceSet) -> SetFeed:
+        return (yield iset.data.visible(self.conf.weighted))
+
+    def respond(self, candidate, state, inputs) -> dict[str, np.ndarray]:
+        return collect(candidate.fn, argument_rows(inputs))
+
+    def forget(self) -> None:
+        self._sets.clear()
 
     def score_set(self, iset: InstanceSet, outputs: Mapping[str, np.ndarray]) -> SetScore:
         T, orders = score_orders(iset.data, outputs)

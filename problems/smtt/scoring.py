@@ -29,11 +29,11 @@ OUT_OK, OUT_NOT_1D, OUT_NOT_NUMERIC = 0, 1, 2
 ZERO_TOL = 1e-9
 
 
-def collect(fn: Callable, inst: Instances, weighted: bool) -> dict[str, np.ndarray]:
-    """Call fn on every instance -> {"values" (sum of lengths,) f64, "lengths" (m,), "kinds"
-    (m,)}."""
-    values, lengths, kinds = [], np.zeros(inst.m, np.int64), np.zeros(inst.m, np.int64)
-    for i, args in enumerate(inst.inputs(weighted)):
+def collect(fn: Callable, rows: list[tuple[np.ndarray, ...]]) -> dict[str, np.ndarray]:
+    """Call fn on every instance's arguments -> {"values" (sum of lengths,) f64, "lengths" (m,),
+    "kinds" (m,)}."""
+    values, lengths, kinds = [], np.zeros(len(rows), np.int64), np.zeros(len(rows), np.int64)
+    for i, args in enumerate(rows):
         a = np.asarray(fn(*args))
         if a.ndim != 1:
             kinds[i] = OUT_NOT_1D

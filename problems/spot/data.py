@@ -48,6 +48,42 @@ MULTI_TRAIN_WINDOWS = (27, 16, 29, 9, 11, 23, 100, 101, 102, 103, 104, 105)
 MULTI_VALIDATION_WINDOWS = (19, 15, 106, 107)
 
 
+# Where each window sits on its trace's clock (ticks), so that jobs run in step on it (see
+# evaluators/spot_sim.py: windows cut from one trace overlap, and a policy that saw one job's
+# later ticks would know another job's future). ADRS single-region test files: their
+# metadata.start_time, the same in every env (../shared/data/spot_traces/adrs_single_region/
+# <env>/<i>.json, the 30 files picked per env); multi-region windows: their tick offset in the
+# full aws-02-15-2023 traces (build_data._offset for the ADRS windows, MULTI_CUTS for the cut
+# ones; the ADRS start times agree: window 29 starts 32.5 min = 10 ticks after window 16).
+SINGLE_TEST_CLOCK = {
+    0: 684, 8: 451, 9: 382, 20: 474, 21: 969, 33: 1044, 42: 1126, 51: 1022, 61: 16, 70: 214,
+    99: 641, 107: 62, 117: 1136, 126: 623, 135: 671, 145: 37, 154: 789, 163: 142, 172: 794,
+    182: 511, 191: 3, 219: 764, 228: 1168, 238: 714, 247: 747, 256: 1184, 266: 599, 275: 570,
+    284: 423, 294: 789,
+}
+MULTI_CLOCK = {
+    0: 18868, 1: 15256, 2: 8811, 3: 9969, 4: 16591, 5: 3442, 6: 14081, 7: 6481, 9: 12195,
+    11: 12780, 15: 1528, 16: 11576, 19: 751, 23: 12850, 27: 11424, 29: 11586, 100: 4549,
+    101: 5374, 102: 7588, 103: 11076, 104: 12974, 105: 17698, 106: 0, 107: 2335,
+}
+
+
+def clock_starts(offsets, lengths) -> np.ndarray:
+    """(n_win,) each window's first round: windows whose spans on the trace overlap run in step
+    (offset - the first offset of their overlapping group); separate groups start together
+    (what one group shows says nothing exact about another's ticks)."""
+    offsets = np.asarray(offsets, np.int64)
+    lengths = np.asarray(lengths, np.int64)
+    out = np.zeros(len(offsets), np.int64)
+    first, end = 0, -1
+    for i in np.argsort(offsets, kind="stable"):
+        if offsets[i] >= end:
+            first = offsets[i]
+        end = max(end, offsets[i] + lengths[i])
+        out[i] = offsets[i] - first
+    return out
+
+
 @functools.lru_cache(maxsize=1)
 def load() -> dict:
     """The packaged traces, unpacked: single test windows, single periods, multi windows."""
@@ -81,8 +117,10 @@ def evenly_spaced_starts(length: int, window: int, k: int) -> list[int]:
 
 
 def single_batch(windows: list[np.ndarray], names: list[str], env: str, gap: float,
-                 deadlines, overheads, job_h: float, switch_h, spot_price: float) -> SpotBatch:
-    """Jobs = windows x deadlines x overheads on single-region windows (each (T,) 1 = avail)."""
+                 deadlines, overheads, job_h: float, switch_h, spot_price: float,
+                 offsets=None) -> SpotBatch:
+    """Jobs = windows x deadlines x overheads on single-region windows (each (T,) 1 = avail);
+    offsets: each window's first tick on its trace (None: unknown, jobs start together)."""
     T = max(len(w) for w in windows)
     avail = np.zeros((len(windows), T, 1), np.int8)
     for k, w in enumerate(windows):
@@ -104,19 +142,22 @@ def single_batch(windows: list[np.ndarray], names: list[str], env: str, gap: flo
     j = np.asarray(jobs, dtype=np.float64)
     return SpotBatch(avail, prices, np.array([len(w) for w in windows]), np.ones(len(windows)),
                      np.full(len(windows), gap), j[:, 0].astype(np.int64), j[:, 1], j[:, 2],
-                     j[:, 3], j[:, 4], np.asarray(scen), tuple(scen_names), tuple(labels))
+                     j[:, 3], j[:, 4], np.asarray(scen), tuple(scen_names), tuple(labels),
+                     None if offsets is None else clock_starts(offsets, [len(w) for w in windows]))
 
 
 def multi_batch(avail: np.ndarray, prices: np.ndarray, gap: float, name: str,
                 window_names: list[str], job_h: float, dl_h: float, oh_h: float,
-                switch_h) -> SpotBatch:
-    """One scenario: avail / prices (n_win, T, R); one job per window."""
+                switch_h, offsets=None) -> SpotBatch:
+    """One scenario: avail / prices (n_win, T, R); one job per window; offsets: each window's
+    first tick on the traces (None: unknown, jobs start together)."""
     n = avail.shape[0]
     sw = (oh_h if switch_h is None else switch_h) * HOUR
+    starts = None if offsets is None else clock_starts(offsets, np.full(n, avail.shape[1]))
     return SpotBatch(avail, prices, np.full(n, avail.shape[1]), np.full(n, avail.shape[2]),
                      np.full(n, gap), np.arange(n), np.full(n, job_h * HOUR),
                      np.full(n, dl_h * HOUR), np.full(n, oh_h * HOUR), np.full(n, sw),
-                     np.zeros(n), (name,), tuple(f"{name}/{w}" for w in window_names))
+                     np.zeros(n), (name,), tuple(f"{name}/{w}" for w in window_names), starts)
 
 
 def multi_windows(regions: tuple, windows: tuple) -> tuple[np.ndarray, np.ndarray]:

@@ -9,9 +9,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from evolve.config_check import typed
-from evolve.evaluators import spot
+from evolve.evaluators import spot, spot_sim
 from evolve.problem import (
     Candidate,
+    Feed,
     InstanceSet,
     InvalidOutput,
     Problem,
@@ -48,6 +49,7 @@ class SpotProblem(Problem):
     signature = texts.SIGNATURE
     jit_entry = True
     deterministic = True  # the score is simulated cost only: same program, same score, any machine
+    streams = True  # the simulator steps in the worker; the child sees one tick at a time
     primitives = PRIMITIVES
     paired_metric = "mean_cost"  # per job: its cost (SetScore.per_instance)
     key_metrics = ("mean_cost", "std_cost", "score_0_100", "deadline_misses", "misses",
@@ -106,9 +108,58 @@ class SpotProblem(Problem):
         return candidate.py, False
 
     def run(self, candidate: Candidate, iset: InstanceSet) -> dict[str, np.ndarray]:
+        """In-process (trusted callers): one numba call; the sandbox streams (feed/respond)."""
         policy, jitted = self._policy(candidate)
         actions, regions, _ = spot.run_policy(iset.data, policy, self.sim, jitted)
         return {"actions": actions, "regions": regions}
+
+    def feed(self, isets: list[InstanceSet]) -> Feed:
+        """Every job of the stage on one clock, a round per tick: the policy gets the round's
+        observations (each running job's tick) only once its proposals for the previous round
+        are in, so no trace, and no later tick of an overlapping window, is in its process."""
+        runs = [spot.Rounds(iset.data, self.sim) for iset in isets]
+        first = np.cumsum([0] + [r.batch.n for r in runs])
+        width = max(r.oav.shape[1] for r in runs)
+        T = 0
+        while any(r.live for r in runs):
+            ks = [r.observe(T) for r in runs]
+            if sum(ks):
+                got = yield {
+                    "n": np.array([first[-1]], np.int64),
+                    "gid": np.concatenate([r.gid[:k] + f for r, k, f in zip(runs, ks, first)]),
+                    **{key: np.concatenate([getattr(r, key)[:k] for r, k in zip(runs, ks)])
+                       for key in ("of", "oi")},
+                    **{key: np.concatenate([_pad(getattr(r, key)[:k], width)
+                                            for r, k in zip(runs, ks)]) for key in ("oav", "opr")},
+                }
+                acts, regs = _proposals(got, sum(ks))
+                for r, k, at in zip(runs, ks, np.cumsum([0] + ks)):
+                    r.apply(T, k, acts[at:at + k], regs[at:at + k])
+            T += 1
+        return [{"actions": r.actions, "regions": r.regions} for r in runs]
+
+    def respond(self, candidate: Candidate, state, inputs) -> dict[str, np.ndarray]:
+        """Untrusted: the policy's proposals for one round (each job keeps its own memory)."""
+        if "policy" not in state:
+            state["policy"], state["jitted"] = self._policy(candidate)
+            state["mem"] = np.zeros((int(inputs["n"][0]), spot.MEM_SIZE))
+        rows = {k: np.array(inputs[k]) for k in ("gid", "of", "oi", "oav", "opr")}
+        k = rows["gid"].shape[0]
+        acts, regs = np.zeros(k, np.int64), np.zeros(k, np.int64)
+        propose = spot_sim.propose_nb if state["jitted"] else spot_sim.propose_py
+        propose(state["policy"], k, rows["gid"], rows["of"], rows["oi"], rows["oav"], rows["opr"],
+                state["mem"], acts, regs)
+        return {"a": acts, "rg": regs}
+
+    def forget(self) -> None:
+        self._sets.clear()
+        data.load.cache_clear()
+
+    def cascade(self) -> list:
+        """No gate stage: its windows are cut from the training traces, and a candidate that had
+        run them would know the future of training jobs (gate_sets still serve constant tuning,
+        a search step, not a score). A broken policy fails at its first bad round anyway."""
+        return []
 
     def score_set(self, iset: InstanceSet, outputs: Mapping[str, np.ndarray]) -> SetScore:
         batch: spot.SpotBatch = iset.data
@@ -144,6 +195,27 @@ class SpotProblem(Problem):
         return list(self.policies)
 
 
+def _pad(a: np.ndarray, width: int) -> np.ndarray:
+    """Rows of a (k, R) observation widened to `width` columns (beyond a job's regions: unused)."""
+    if a.shape[1] == width:
+        return a
+    out = np.zeros((a.shape[0], width), a.dtype)
+    out[:, : a.shape[1]] = a
+    return out
+
+
+def _proposals(got: Mapping[str, np.ndarray], k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The candidate's (action, region) per observation row, as int64 (k,) arrays."""
+    out = []
+    for key in ("a", "rg"):
+        a = got.get(key)
+        if not isinstance(a, np.ndarray) or a.shape != (k,) or a.dtype.kind not in "iu":
+            raise InvalidOutput(f"policy proposals {key!r}: expected {k} integers, got "
+                                f"{getattr(a, 'shape', type(a).__name__)}")
+        out.append(a.astype(np.int64))
+    return out[0], out[1]
+
+
 class SpotSingleProblem(SpotProblem):
     """Single-region Can't Be Late on the ADRS leaderboard (or paper) suite."""
 
@@ -168,10 +240,10 @@ class SpotSingleProblem(SpotProblem):
         self.n_validation = int(c.validation_windows)
         self.spot_price = float(c.spot_price)
 
-    def _batch(self, env, wins, names, deadlines=None, overheads=None, job_h=None):
+    def _batch(self, env, wins, names, deadlines=None, overheads=None, job_h=None, offsets=None):
         return data.single_batch(wins, names, env, data.load()["single_gap"],
                                  deadlines or self.deadlines, overheads or self.overheads,
-                                 job_h or self.job_h, self.switch_h, self.spot_price)
+                                 job_h or self.job_h, self.switch_h, self.spot_price, offsets)
 
     def _build(self, split):
         d = data.load()
@@ -181,6 +253,7 @@ class SpotSingleProblem(SpotProblem):
             if split == "test":
                 wins = list(d["single_test"][e])
                 names = [f"adrs{int(x)}" for x in d["single_test_files"][e]]
+                starts = [data.SINGLE_TEST_CLOCK[int(x)] for x in d["single_test_files"][e]]
             else:
                 period = 0 if split == "train" else 1
                 trace = d[f"single_period_{period}"][e]
@@ -188,7 +261,7 @@ class SpotSingleProblem(SpotProblem):
                 starts = data.evenly_spaced_starts(len(trace), d["single_test"].shape[-1], k)
                 wins = [trace[s: s + d["single_test"].shape[-1]] for s in starts]
                 names = [f"{d['single_periods'][period]}+{s}" for s in starts]
-            out.append((env, self._batch(env, wins, names)))
+            out.append((env, self._batch(env, wins, names, offsets=starts)))
         return out
 
     def gate_sets(self) -> list[InstanceSet]:
@@ -203,7 +276,7 @@ class SpotSingleProblem(SpotProblem):
                 names.append(f"{env}+{300 * k}")
             batch = self._batch("gate", wins, names, deadlines=(30.0,),
                                 overheads=(self.overheads[-1],),
-                                job_h=24.0)
+                                job_h=24.0, offsets=[300 * k for k in range(3)])
             self._sets["gate"] = [InstanceSet("gate", batch, batch.n)]
         return self._sets["gate"]
 
@@ -235,7 +308,8 @@ class SpotMultiProblem(SpotProblem):
         avail, prices = data.multi_windows(regions, windows)
         return data.multi_batch(avail, prices, data.load()["multi_gap"], name,
                                 [str(w) for w in windows], job_h or self.job_h,
-                                dl_h or self.deadline_h, self.overhead_h, self.switch_h)
+                                dl_h or self.deadline_h, self.overhead_h, self.switch_h,
+                                [data.MULTI_CLOCK[w] for w in windows])
 
     def _build(self, split):
         out = []
