@@ -295,10 +295,12 @@ def apply(T, k, gid, acts, regs, replay, avail, prices, win_ticks, win_regions, 
 def _propose(policy, k, gid, of, oi, oav, opr, mem, acts, regs):
     """Untrusted: the policy's (action, region) for each observation row; mem (n, MEM_SIZE) is
     each job's own scratch memory (indexed by gid)."""
+    av_buf = np.empty(oav.shape[1], np.int64)
+    pr_buf = np.empty(opr.shape[1], np.float64)
     for j in range(k):
         n_reg = oi[j, OI_NREG]
-        av = np.empty(n_reg, np.int64)
-        pr = np.empty(n_reg, np.float64)
+        av = av_buf[:n_reg]
+        pr = pr_buf[:n_reg]
         for r in range(n_reg):
             av[r] = oav[j, r]
             pr[r] = opr[j, r]

@@ -271,9 +271,13 @@ class Child:
                 self.timed_out = True
                 return False
             try:
-                _, ready, _ = select.select([], [self.cmd], [], min(left, 1.0))
+                wait = min(left, 1.0) if self.idle is None else min(left, IDLE_AFTER_S)
+                _, ready, _ = select.select([], [self.cmd], [], wait)
                 if ready:
                     view = view[os.write(self.cmd, view):]
+                elif self.idle is not None:  # it compiles before it reads: the idle chore now
+                    idle, self.idle = self.idle, None
+                    idle()
             except BlockingIOError:
                 continue
             except (BrokenPipeError, OSError):

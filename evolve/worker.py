@@ -199,10 +199,12 @@ def shut_down() -> None:
         child.close(need_status=False)
 
 
-def _take_child(limits: Limits, splits: set[str]) -> Child:
-    """The standby child if it fits (same limits, data loaded before it forked), else a new one."""
+def _take_child(limits: Limits, needs: set[str], streamed: bool = False) -> Child:
+    """The standby child if it fits (same limits; the data sets or modules it `needs` loaded
+    before it forked, unless they are `streamed` to it), else a new one."""
     child = _STATE.pop("standby", None)
-    if child is not None and child.limits == limits and splits <= child.cached and child.alive():
+    fits = child is not None and (streamed or needs <= child.cached)
+    if child is not None and child.limits == limits and fits and child.alive():
         return child
     if child is not None:
         child.close(need_status=False)
@@ -301,12 +303,12 @@ def evaluate_task(code: str, split: str | None = "train", instance_paths: list[s
     if then and (instance_paths or timed or problem.whole_program or not problem.jit_entry):
         then = None  # only a compiled entry is known to keep no state between calls
     then_sets = _sets(str(then[0])) if then else []  # loaded before the child forks
-    if instance_paths:
+    if instance_paths and not problem.streams:
         _STATE["instances"] = full
         child = _spawn(_STATE["limits"])  # the standby forked before these sets existed
     else:
         child = _take_child(_STATE["limits"], {split for _, split, _ in stages}
-                            | ({str(then[0])} if then else set()))
+                            | ({str(then[0])} if then else set()), problem.streams)
     child.idle = refill  # the next standby forks while this candidate computes
     mark("worker: child taken")
     child.start({"type": "evaluate", "code": code, "seed": seed, "timed": timed,

@@ -117,31 +117,27 @@ class SpotProblem(Problem):
         """Every job of the stage on one clock, a round per tick: the policy gets the round's
         observations (each running job's tick) only once its proposals for the previous round
         are in, so no trace, and no later tick of an overlapping window, is in its process."""
-        runs = [spot.Rounds(iset.data, self.sim) for iset in isets]
-        first = np.cumsum([0] + [r.batch.n for r in runs])
-        width = max(r.oav.shape[1] for r in runs)
+        run = spot.Rounds(spot.merge([iset.data for iset in isets]), self.sim)
         T = 0
-        while any(r.live for r in runs):
-            ks = [r.observe(T) for r in runs]
-            if sum(ks):
-                got = yield {
-                    "n": np.array([first[-1]], np.int64),
-                    "gid": np.concatenate([r.gid[:k] + f for r, k, f in zip(runs, ks, first)]),
-                    **{key: np.concatenate([getattr(r, key)[:k] for r, k in zip(runs, ks)])
-                       for key in ("of", "oi")},
-                    **{key: np.concatenate([_pad(getattr(r, key)[:k], width)
-                                            for r, k in zip(runs, ks)]) for key in ("oav", "opr")},
-                }
-                acts, regs = _proposals(got, sum(ks))
-                for r, k, at in zip(runs, ks, np.cumsum([0] + ks)):
-                    r.apply(T, k, acts[at:at + k], regs[at:at + k])
+        while run.live:
+            k = run.observe(T)
+            if k:
+                got = yield {"n": np.array([run.batch.n], np.int64), "gid": run.gid[:k],
+                             "of": run.of[:k], "oi": run.oi[:k], "oav": run.oav[:k],
+                             "opr": run.opr[:k]}
+                run.apply(T, k, *_proposals(got, k))
             T += 1
-        return [{"actions": r.actions, "regions": r.regions} for r in runs]
+        first = np.cumsum([0] + [iset.data.n for iset in isets])
+        return [{"actions": run.actions[a:b, :iset.data.record_len],
+                 "regions": run.regions[a:b, :iset.data.record_len]}
+                for iset, a, b in zip(isets, first[:-1], first[1:])]
 
     def respond(self, candidate: Candidate, state, inputs) -> dict[str, np.ndarray]:
         """Untrusted: the policy's proposals for one round (each job keeps its own memory)."""
         if "policy" not in state:
             state["policy"], state["jitted"] = self._policy(candidate)
+            if state["jitted"]:
+                state["policy"] = spot.PolicyAddress(state["policy"])
             state["mem"] = np.zeros((int(inputs["n"][0]), spot.MEM_SIZE))
         rows = {k: np.array(inputs[k]) for k in ("gid", "of", "oi", "oav", "opr")}
         k = rows["gid"].shape[0]
@@ -193,15 +189,6 @@ class SpotProblem(Problem):
 
     def default_baselines(self) -> list[str]:
         return list(self.policies)
-
-
-def _pad(a: np.ndarray, width: int) -> np.ndarray:
-    """Rows of a (k, R) observation widened to `width` columns (beyond a job's regions: unused)."""
-    if a.shape[1] == width:
-        return a
-    out = np.zeros((a.shape[0], width), a.dtype)
-    out[:, : a.shape[1]] = a
-    return out
 
 
 def _proposals(got: Mapping[str, np.ndarray], k: int) -> tuple[np.ndarray, np.ndarray]:
