@@ -158,33 +158,25 @@ class Rounds:
         self.fs = np.zeros((n, spot_sim.N_FS))
         self.js = np.zeros((n, spot_sim.N_JS), np.int64)
         self.stats = np.zeros((n, N_STATS))
-        self.gid = np.zeros(n, np.int64)
-        self.of = np.zeros((n, spot_sim.N_OF))
-        self.oi = np.zeros((n, spot_sim.N_OI), np.int64)
-        self.oav = np.zeros((n, width), np.int64)
-        self.opr = np.zeros((n, width))
+        self.rf = np.zeros((n, spot_sim.N_RF + width))  # observation rows (see spot_sim)
+        self.ri = np.zeros((n, spot_sim.N_RI + width), np.int64)
+        self.live = np.ones(1, np.int64)  # jobs not ended
         self.actions = np.full((n, batch.record_len), -1, np.int16)
         self.regions = np.full((n, batch.record_len), -1, np.int16)
         spot_sim.begin(batch.work, self.fs, self.js)
 
-    @property
-    def live(self) -> bool:
-        """Some job has not ended."""
-        return bool((self.js[:, spot_sim.JS_PHASE] != spot_sim.ENDED).any())
-
     def observe(self, T: int) -> int:
-        """Round T's observation rows (gid, of, oi, oav, opr [:k]); returns k."""
+        """Round T's observation rows (rf, ri [:k]); returns k (and sets `live`)."""
         b, c = self.batch, self.cfg
         return int(spot_sim.observe(T, b.avail, b.prices, b.win_ticks, b.win_regions, b.win_gap,
                                     b.win_start, b.inst_win, b.work, b.deadline, b.overhead,
                                     float(c.od_price), int(c.flags), b.record_len, self.fs,
-                                    self.js, self.stats, self.gid, self.of, self.oi, self.oav,
-                                    self.opr))
+                                    self.js, self.stats, self.rf, self.ri, self.live))
 
-    def apply(self, T: int, k: int, acts: np.ndarray, regs: np.ndarray) -> None:
-        """Run round T with the proposals acts / regs (k,) int64 of the jobs gid[:k]."""
+    def apply(self, T: int, k: int, props: np.ndarray) -> None:
+        """Run round T with the proposals props (k, 2) int64 (action, region) of its rows."""
         b, c = self.batch, self.cfg
-        spot_sim.apply(T, k, self.gid, acts, regs, False, b.avail, b.prices, b.win_ticks,
+        spot_sim.apply(T, k, self.ri, props, False, b.avail, b.prices, b.win_ticks,
                        b.win_regions, b.win_gap, b.win_start, b.inst_win, b.deadline,
                        b.overhead, b.switch_overhead, float(c.od_price), int(c.flags), self.fs,
                        self.js, self.actions, self.regions, self.stats)
@@ -233,12 +225,10 @@ def run_policy(batch: SpotBatch, policy, cfg: SimConfig, jitted: bool = True):
     if not jitted:
         rounds, T = Rounds(batch, cfg), 0
         mem = np.zeros((batch.n, MEM_SIZE))
-        acts, regs = np.zeros(batch.n, np.int64), np.zeros(batch.n, np.int64)
-        while rounds.live:
-            k = rounds.observe(T)
-            spot_sim.propose_py(policy, k, rounds.gid, rounds.of, rounds.oi, rounds.oav,
-                                rounds.opr, mem, acts, regs)
-            rounds.apply(T, k, acts, regs)
+        props = np.zeros((batch.n, 2), np.int64)
+        while (k := rounds.observe(T)) or rounds.live[0]:
+            spot_sim.propose_py(policy, k, rounds.rf, rounds.ri, mem, props)
+            rounds.apply(T, k, props)
             T += 1
         return rounds.actions, rounds.regions, rounds.stats
     actions = np.full((batch.n, batch.record_len), -1, np.int16)

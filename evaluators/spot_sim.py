@@ -73,13 +73,18 @@ N_FS = 4
  JS_A, JS_RG, JS_CUR, JS_LAST, JS_PHASE) = range(14)
 N_JS = 14
 WAITING, RUNNING, ENDED = 0, 1, 2  # JS_PHASE: before its window starts, running, finished
-# an observation row per running job: floats (the policy's first 7 arguments), ints
-N_OF = 7  # elapsed, gap, deadline, job, work_left, overhead, pending
-OI_CUR, OI_LAST, OI_REGION, OI_NREG = 0, 1, 2, 3
-N_OI = 4
-PROPOSE_SIG = types.void(POLICY_TYPE, types.int64, types.int64[::1], types.float64[:, ::1],
-                         types.int64[:, ::1], types.int64[:, ::1], types.float64[:, ::1],
-                         types.float64[:, ::1], types.int64[::1], types.int64[::1])
+# an observation row per running job: floats rf (the policy's first 7 arguments, then the spot
+# price per region), ints ri (the job, cur_type, last_type, region, regions, then the
+# availability per region, -1 = not observed); a proposal row: (action, region)
+N_RF = 7  # elapsed, gap, deadline, job, work_left, overhead, pending
+RI_JOB, RI_CUR, RI_LAST, RI_REGION, RI_NREG = 0, 1, 2, 3, 4
+N_RI = 5
+_F2, _I2 = types.float64[:, ::1], types.int64[:, ::1]
+_F2_RO = types.Array(types.float64, 2, "C", readonly=True)
+_I2_RO = types.Array(types.int64, 2, "C", readonly=True)
+# (rows as the worker built them, or as the child received them: read-only)
+PROPOSE_SIGS = [types.void(POLICY_TYPE, types.int64, f, i, _F2, _I2)
+                for f, i in ((_F2, _I2), (_F2_RO, _I2_RO))]
 
 
 @numba.njit(cache=True)
@@ -126,20 +131,21 @@ def _finish(i, t, w, prices, win_gap, deadline, od_price, flags, fs, js, stats):
 
 @numba.njit(cache=True)
 def observe(T, avail, prices, win_ticks, win_regions, win_gap, win_start, inst_win, work,
-            deadline, overhead, od_price, flags, cap, fs, js, stats, gid, of, oi, oav, opr):
+            deadline, overhead, od_price, flags, cap, fs, js, stats, rf, ri, live):
     """Round T, trusted: each running job's previous tick earns progress (a preempted spot
-    instance is seen now), then its observation row; returns the number of rows k (their jobs in
-    gid[:k]). A job out of proposal columns (cap) ends as MISSING.
+    instance is seen now), then its observation row; returns the number of rows k, and the
+    number of jobs not ended in live[0]. A job out of proposal columns (cap) ends as MISSING.
 
     avail (n_win, H, R) int8 1 = spot available; prices (n_win, H, R) spot $/h; win_* (n_win,);
     per job (n,): window, work, deadline, overhead (seconds); fs (n, N_FS), js (n, N_JS) state;
-    stats (n, N_STATS); rows: gid (n,), of (n, N_OF), oi (n, N_OI), oav / opr (n, R) (-1 = not
-    observed)."""
+    stats (n, N_STATS); rows rf (n, N_RF + R), ri (n, N_RI + R)."""
     obs_all = (flags & OBS_ALL) != 0
     k = 0
+    left_jobs = 0
     for i in range(inst_win.shape[0]):
         if js[i, JS_PHASE] == ENDED:
             continue
+        left_jobs += 1
         w = inst_win[i]
         t = T - win_start[w]
         if t < 0:
@@ -179,49 +185,51 @@ def observe(T, avail, prices, win_ticks, win_regions, win_gap, win_start, inst_w
             js[i, JS_STATUS] = MISSING
             js[i, JS_BAD_T] = t
             _finish(i, t, w, prices, win_gap, deadline, od_price, flags, fs, js, stats)
+            left_jobs -= 1
             continue
         tt = t if t < n_ticks else n_ticks - 1
         for r in range(n_reg):
-            opr[k, r] = prices[w, tt, r]
+            rf[k, N_RF + r] = prices[w, tt, r]
             if t >= n_ticks:
-                oav[k, r] = 0
+                ri[k, N_RI + r] = 0
             elif obs_all or r == region:
-                oav[k, r] = avail[w, t, r]
+                ri[k, N_RI + r] = avail[w, t, r]
             else:
-                oav[k, r] = -1
-        of[k, 0] = t * gap
-        of[k, 1] = gap
-        of[k, 2] = deadline[i]
-        of[k, 3] = job
-        of[k, 4] = left
-        of[k, 5] = overhead[i]
-        of[k, 6] = pending
-        oi[k, OI_CUR] = cur
-        oi[k, OI_LAST] = last
-        oi[k, OI_REGION] = region
-        oi[k, OI_NREG] = n_reg
-        gid[k] = i
+                ri[k, N_RI + r] = -1
+        rf[k, 0] = t * gap
+        rf[k, 1] = gap
+        rf[k, 2] = deadline[i]
+        rf[k, 3] = job
+        rf[k, 4] = left
+        rf[k, 5] = overhead[i]
+        rf[k, 6] = pending
+        ri[k, RI_JOB] = i
+        ri[k, RI_CUR] = cur
+        ri[k, RI_LAST] = last
+        ri[k, RI_REGION] = region
+        ri[k, RI_NREG] = n_reg
         k += 1
+    live[0] = left_jobs
     return k
 
 
 @numba.njit(cache=True)
-def apply(T, k, gid, acts, regs, replay, avail, prices, win_ticks, win_regions, win_gap,
+def apply(T, k, ri, props, replay, avail, prices, win_ticks, win_regions, win_gap,
           win_start, inst_win, deadline, overhead, switch_overhead, od_price, flags, fs, js,
           rec_action, rec_region, stats):
-    """Round T, trusted: the proposals acts / regs (k,) of the jobs gid[:k] run their tick (the
-    strong guarantee may force on-demand; a change of type or region sets the pending overhead);
-    recorded unless `replay` (then a (-1, -1) proposal means none was recorded)."""
+    """Round T, trusted: the proposals props (k, 2) (action, region) of the jobs ri[:k, RI_JOB]
+    run their tick (the strong guarantee may force on-demand; a change of type or region sets
+    the pending overhead); recorded unless `replay` (then (-1, -1) means none was recorded)."""
     pub_price = (flags & PUB_PRICING) != 0
     pub_switch = (flags & PUB_SWITCH) != 0
     pub_safety = (flags & PUB_SAFETY) != 0
     guard = (flags & NO_GUARANTEE) == 0
     for j in range(k):
-        i = gid[j]
+        i = ri[j, RI_JOB]
         w = inst_win[i]
         t = T - win_start[w]
-        a = acts[j]
-        rg = regs[j]
+        a = props[j, 0]
+        rg = props[j, 1]
         if not replay:
             rec_action[i, t] = max(-32768, min(32767, a))
             rec_region[i, t] = max(-32768, min(32767, rg))
@@ -292,26 +300,26 @@ def apply(T, k, gid, acts, regs, replay, avail, prices, win_ticks, win_regions, 
         js[i, JS_PREV] = req
 
 
-def _propose(policy, k, gid, of, oi, oav, opr, mem, acts, regs):
-    """Untrusted: the policy's (action, region) for each observation row; mem (n, MEM_SIZE) is
-    each job's own scratch memory (indexed by gid)."""
-    av_buf = np.empty(oav.shape[1], np.int64)
-    pr_buf = np.empty(opr.shape[1], np.float64)
+def _propose(policy, k, rf, ri, mem, props):
+    """Untrusted: the policy's (action, region) per observation row into props (k, 2); mem
+    (n, MEM_SIZE) is each job's own scratch memory."""
+    av_buf = np.empty(ri.shape[1] - N_RI, np.int64)
+    pr_buf = np.empty(rf.shape[1] - N_RF, np.float64)
     for j in range(k):
-        n_reg = oi[j, OI_NREG]
+        n_reg = ri[j, RI_NREG]
         av = av_buf[:n_reg]
         pr = pr_buf[:n_reg]
         for r in range(n_reg):
-            av[r] = oav[j, r]
-            pr[r] = opr[j, r]
-        a, rg = policy(of[j, 0], of[j, 1], of[j, 2], of[j, 3], of[j, 4], of[j, 5], of[j, 6],
-                       oi[j, OI_CUR], oi[j, OI_LAST], oi[j, OI_REGION], av, pr, mem[gid[j]])
-        acts[j] = int(a)
-        regs[j] = int(rg)
+            av[r] = ri[j, N_RI + r]
+            pr[r] = rf[j, N_RF + r]
+        a, rg = policy(rf[j, 0], rf[j, 1], rf[j, 2], rf[j, 3], rf[j, 4], rf[j, 5], rf[j, 6],
+                       ri[j, RI_CUR], ri[j, RI_LAST], ri[j, RI_REGION], av, pr, mem[ri[j, RI_JOB]])
+        props[j, 0] = int(a)
+        props[j, 1] = int(rg)
 
 
 propose_py = _propose
-propose_nb = numba.njit(PROPOSE_SIG, cache=True)(_propose)
+propose_nb = numba.njit(PROPOSE_SIGS, cache=True)(_propose)
 
 
 @numba.njit(SIM_SIG, cache=True)
@@ -324,31 +332,28 @@ def simulate_nb(policy, use_policy, avail, prices, win_ticks, win_regions, win_g
     width = max(avail.shape[2], 1)
     fs = np.zeros((n, N_FS))
     js = np.zeros((n, N_JS), np.int64)
-    gid = np.zeros(n, np.int64)
-    of = np.zeros((n, N_OF))
-    oi = np.zeros((n, N_OI), np.int64)
-    oav = np.zeros((n, width), np.int64)
-    opr = np.zeros((n, width))
-    acts = np.zeros(n, np.int64)
-    regs = np.zeros(n, np.int64)
+    rf = np.zeros((n, N_RF + width))
+    ri = np.zeros((n, N_RI + width), np.int64)
+    props = np.zeros((n, 2), np.int64)
     mem = np.zeros((n, MEM_SIZE))
+    live = np.zeros(1, np.int64)
     cap = rec_action.shape[1]
     begin(work, fs, js)
     T = 0
     while True:
         k = observe(T, avail, prices, win_ticks, win_regions, win_gap, win_start, inst_win, work,
-                    deadline, overhead, od_price, flags, cap, fs, js, stats, gid, of, oi, oav,
-                    opr)
-        if k == 0 and not (js[:, JS_PHASE] != ENDED).any():
+                    deadline, overhead, od_price, flags, cap, fs, js, stats, rf, ri, live)
+        if k == 0 and live[0] == 0:
             break
         if use_policy:
-            propose_nb(policy, k, gid, of, oi, oav, opr, mem, acts, regs)
+            propose_nb(policy, k, rf, ri, mem, props)
         else:
             for j in range(k):
-                t = T - win_start[inst_win[gid[j]]]
-                acts[j] = rec_action[gid[j], t]
-                regs[j] = rec_region[gid[j], t]
-        apply(T, k, gid, acts, regs, not use_policy, avail, prices, win_ticks, win_regions,
+                i = ri[j, RI_JOB]
+                t = T - win_start[inst_win[i]]
+                props[j, 0] = rec_action[i, t]
+                props[j, 1] = rec_region[i, t]
+        apply(T, k, ri, props, not use_policy, avail, prices, win_ticks, win_regions,
               win_gap, win_start, inst_win, deadline, overhead, switch_overhead, od_price, flags,
               fs, js, rec_action, rec_region, stats)
         T += 1

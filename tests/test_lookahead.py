@@ -21,7 +21,7 @@ import pytest
 
 from evolve.config import problem_config
 from evolve.evaluator import Evaluator
-from evolve.evaluators import spot
+from evolve.evaluators import spot, spot_sim
 from evolve.problem import make_problem
 from evolve.problems.moe_placement.problem import planning_order
 from evolve.problems.spot import data as spot_data
@@ -100,29 +100,24 @@ def _spot_rounds(problem: str, split: str):
     """Drive the spot feed with an honest policy; per round, each row's (window, tick, clock)."""
     prob = make_problem(problem_config(problem))
     isets = prob.instance_sets(split)
+    merged = spot.merge([s.data for s in isets])
     feed = prob.feed(isets)
     policy = spot.compile_policy(next(iter(prob.policies.values())))
-    mem = np.zeros((sum(s.data.n for s in isets), spot.MEM_SIZE))
-    first = np.cumsum([0] + [s.data.n for s in isets])
+    mem = np.zeros((merged.n, spot.MEM_SIZE))
     rounds = []
     try:
         inputs = next(feed)
         while True:
-            gid = inputs["gid"]
-            sets = np.searchsorted(first, gid, side="right") - 1
+            rf, ri = inputs["rf"], inputs["ri"]
             rows = []
-            for g, s in zip(gid, sets):
-                b = isets[s].data
-                w = int(b.inst_win[g - first[s]])
-                tick = int(round(inputs["of"][len(rows), 0] / b.win_gap[w]))
-                rows.append((int(s), w, tick, tick + int(b.win_start[w])))
+            for j in range(ri.shape[0]):
+                w = int(merged.inst_win[ri[j, spot_sim.RI_JOB]])
+                tick = int(round(rf[j, 0] / merged.win_gap[w]))
+                rows.append((w, tick, tick + int(merged.win_start[w])))
             rounds.append(rows)
-            k = len(gid)
-            acts, regs = np.zeros(k, np.int64), np.zeros(k, np.int64)
-            spot.spot_sim.propose_nb(policy, k, np.array(gid), np.array(inputs["of"]),
-                                     np.array(inputs["oi"]), np.array(inputs["oav"]),
-                                     np.array(inputs["opr"]), mem, acts, regs)
-            inputs = feed.send({"a": acts, "rg": regs})
+            props = np.zeros((ri.shape[0], 2), np.int64)
+            spot_sim.propose_nb(policy, ri.shape[0], rf, ri, mem, props)
+            inputs = feed.send({"p": props})
     except StopIteration as end:
         return isets, rounds, end.value
 

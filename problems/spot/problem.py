@@ -119,13 +119,11 @@ class SpotProblem(Problem):
         are in, so no trace, and no later tick of an overlapping window, is in its process."""
         run = spot.Rounds(spot.merge([iset.data for iset in isets]), self.sim)
         T = 0
-        while run.live:
-            k = run.observe(T)
+        while (k := run.observe(T)) or run.live[0]:
             if k:
-                got = yield {"n": np.array([run.batch.n], np.int64), "gid": run.gid[:k],
-                             "of": run.of[:k], "oi": run.oi[:k], "oav": run.oav[:k],
-                             "opr": run.opr[:k]}
-                run.apply(T, k, *_proposals(got, k))
+                got = yield {"rf": run.rf[:k], "ri": run.ri[:k],
+                             "n": np.array([run.batch.n], np.int64)}
+                run.apply(T, k, _proposals(got, k))
             T += 1
         first = np.cumsum([0] + [iset.data.n for iset in isets])
         return [{"actions": run.actions[a:b, :iset.data.record_len],
@@ -139,13 +137,11 @@ class SpotProblem(Problem):
             if state["jitted"]:
                 state["policy"] = spot.PolicyAddress(state["policy"])
             state["mem"] = np.zeros((int(inputs["n"][0]), spot.MEM_SIZE))
-        rows = {k: np.array(inputs[k]) for k in ("gid", "of", "oi", "oav", "opr")}
-        k = rows["gid"].shape[0]
-        acts, regs = np.zeros(k, np.int64), np.zeros(k, np.int64)
+        rf, ri = inputs["rf"], inputs["ri"]
+        props = np.zeros((ri.shape[0], 2), np.int64)
         propose = spot_sim.propose_nb if state["jitted"] else spot_sim.propose_py
-        propose(state["policy"], k, rows["gid"], rows["of"], rows["oi"], rows["oav"], rows["opr"],
-                state["mem"], acts, regs)
-        return {"a": acts, "rg": regs}
+        propose(state["policy"], ri.shape[0], rf, ri, state["mem"], props)
+        return {"p": props}
 
     def forget(self) -> None:
         self._sets.clear()
@@ -191,16 +187,13 @@ class SpotProblem(Problem):
         return list(self.policies)
 
 
-def _proposals(got: Mapping[str, np.ndarray], k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The candidate's (action, region) per observation row, as int64 (k,) arrays."""
-    out = []
-    for key in ("a", "rg"):
-        a = got.get(key)
-        if not isinstance(a, np.ndarray) or a.shape != (k,) or a.dtype.kind not in "iu":
-            raise InvalidOutput(f"policy proposals {key!r}: expected {k} integers, got "
-                                f"{getattr(a, 'shape', type(a).__name__)}")
-        out.append(a.astype(np.int64))
-    return out[0], out[1]
+def _proposals(got: Mapping[str, np.ndarray], k: int) -> np.ndarray:
+    """The candidate's (action, region) per observation row, as an int64 (k, 2) array."""
+    a = got.get("p")
+    if not isinstance(a, np.ndarray) or a.shape != (k, 2) or a.dtype.kind not in "iu":
+        raise InvalidOutput(f"policy proposals: expected {k} (action, region) integer pairs, "
+                            f"got {getattr(a, 'shape', type(a).__name__)}")
+    return a.astype(np.int64)
 
 
 class SpotSingleProblem(SpotProblem):
