@@ -34,6 +34,7 @@ def _hidden():
                 for inner in list(value.values() if isinstance(value, dict) else value)[:50]:
                     look(inner, f"frame {frame.f_code.co_name}:{key}[]")
         frame = frame.f_back
+    _gc.unfreeze()  # the engine froze its heap: frozen objects are invisible to get_objects
     for obj in _gc.get_objects():
         try:
             look(obj, "gc")
