@@ -157,3 +157,18 @@ def test_a_test_pair_is_placed_before_its_scoring_table_is_anyones_input():
         assert score not in seen or score == plan  # never scored on a table it was shown
         seen.add(plan)
     assert sorted(order) == [(s, 0) for s in range(len(series))]
+
+
+def test_pairs_that_score_each_other_are_refused():
+    from evolve.problem import ProblemError
+    from evolve.problems.moe_placement.workloads import Series
+
+    a, b = np.ones((1, 2, 4)), np.full((1, 2, 4), 2.0)
+    both = np.concatenate([a, b])
+    one = Series("a->b", both, ("a", "b"), np.arange(2), ((0, 1),))
+    other = Series("b->a", both[::-1].copy(), ("b", "a"), np.arange(2), ((0, 1),))
+    with pytest.raises(ProblemError, match="cycle"):
+        planning_order([one, other])
+    # the same pairs, one scored in-sample: no cycle, the in-sample one goes first or last freely
+    same = Series("a->a", np.concatenate([a, a]), ("a", "a"), np.arange(2), ((0, 1),))
+    assert sorted(planning_order([one, same])) == [(0, 0), (1, 0)]
