@@ -137,3 +137,25 @@ class FrameReader:
 def text(value: Any, cap: int) -> str:
     """A header field that should be text, as capped text (anything else becomes '')."""
     return value[:cap] if isinstance(value, str) else ""
+
+
+def read_one(fd: int) -> dict[str, Any] | None:
+    """The header of the one frame a standby child waits for (its task, from the trusted
+    worker), read to its last byte and no further: the frames behind it are the runner's (a
+    streamed stage's inputs). None when the pipe closes first."""
+    head = _read_exactly(fd, PREFIX_SIZE)
+    rest = None if head is None else _read_exactly(fd, frame_length(head) - len(head))
+    if head is None or rest is None:
+        return None
+    got = FrameReader(1 << 30, 1 << 40).feed(head + rest)
+    return got[0][0] if got else None
+
+
+def _read_exactly(fd: int, n: int) -> bytes | None:
+    buf = bytearray()
+    while len(buf) < n:
+        data = os.read(fd, n - len(buf))
+        if not data:
+            return None
+        buf += data
+    return bytes(buf)

@@ -177,7 +177,7 @@ class Child:
                     self.plan = dataclasses.replace(self.plan, root=False)
             isolation.confine(self.plan, self.limits.timeout_s, self.limits.memory_mb,
                               self._base_vm, self._workdir)
-            task = _read_task(4)
+            task = frames.read_one(4)
             if task is None:
                 os._exit(0)  # a standby that was never used
             self._runner(task, 3, 4)
@@ -360,29 +360,6 @@ def reap() -> None:
             done = pid
         if done:
             _UNREAPED.remove(pid)
-
-
-def _read_task(fd: int) -> dict[str, Any] | None:
-    """The one task frame a standby child waits for (from the trusted worker), read to its last
-    byte and no further: the frames behind it are the runner's (a streamed set's inputs)."""
-    head = _read_exactly(fd, frames.PREFIX_SIZE)
-    if head is None:
-        return None
-    rest = _read_exactly(fd, frames.frame_length(head) - len(head))
-    if rest is None:
-        return None
-    got = frames.FrameReader(1 << 30, 1 << 40).feed(head + rest)
-    return got[0][0] if got else None
-
-
-def _read_exactly(fd: int, n: int) -> bytes | None:
-    buf = bytearray()
-    while len(buf) < n:
-        data = os.read(fd, n - len(buf))
-        if not data:
-            return None
-        buf += data
-    return bytes(buf)
 
 
 def _exit_if_orphaned(child: Child) -> None:

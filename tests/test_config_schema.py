@@ -54,6 +54,7 @@ RECEIVERS: dict[str, dict[str, str]] = {
     "evolve/llm/selection.py": {"cfg": "llm.modes", "settings.selection": "llm.selection"},
     "evolve/worker.py": {"problem_cfg": "problem"},
     "evolve/problem.py": {"cfg": "problem", "self.cfg": "problem"},
+    "evolve/problem_loading.py": {"cfg": "problem"},
     "evolve/trust.py": {"cfg": ""},
     "evolve/ray_backend.py": {"cfg": "", "ev": "evaluator"},
     "evolve/cli/replay.py": {"problem_cfg": "problem", "root": ""},
