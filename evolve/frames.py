@@ -143,15 +143,16 @@ def read_one(fd: int) -> dict[str, Any] | None:
     """The header of the one frame a standby child waits for (its task, from the trusted
     worker), read to its last byte and no further: the frames behind it are the runner's (a
     streamed stage's inputs). None when the pipe closes first."""
-    head = _read_exactly(fd, PREFIX_SIZE)
-    rest = None if head is None else _read_exactly(fd, frame_length(head) - len(head))
+    head = read_exactly(fd, PREFIX_SIZE)
+    rest = None if head is None else read_exactly(fd, frame_length(head) - len(head))
     if head is None or rest is None:
         return None
     got = FrameReader(1 << 30, 1 << 40).feed(head + rest)
     return got[0][0] if got else None
 
 
-def _read_exactly(fd: int, n: int) -> bytes | None:
+def read_exactly(fd: int, n: int) -> bytes | None:
+    """Exactly n bytes from `fd` (blocking), or None at end-of-file."""
     buf = bytearray()
     while len(buf) < n:
         data = os.read(fd, n - len(buf))

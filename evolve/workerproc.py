@@ -27,25 +27,17 @@ def send_msg(fd: int, obj: Any) -> None:
         view = view[os.write(fd, view):]
 
 
-def _read_exact(fd: int, n: int) -> bytes | None:
-    buf = bytearray()
-    while len(buf) < n:
-        chunk = os.read(fd, n - len(buf))
-        if not chunk:
-            return None
-        buf += chunk
-    return bytes(buf)
-
-
 def recv_msg(fd: int) -> Any:
     """The next message, or None at end-of-file."""
-    head = _read_exact(fd, _LEN.size)
+    from evolve.frames import read_exactly  # here: this module starts without numpy
+
+    head = read_exactly(fd, _LEN.size)
     if head is None:
         return None
     (n,) = _LEN.unpack(head)
     if n > MAX_MESSAGE:
         raise ValueError(f"message of {n} bytes")
-    body = _read_exact(fd, n)
+    body = read_exactly(fd, n)
     return None if body is None else json.loads(body)
 
 
