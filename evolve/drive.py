@@ -196,10 +196,12 @@ class Drive:
             return self._stage_done(stage)
         return None
 
+    def _stage_sets(self, stage: str) -> list:
+        return self.then[1] if stage == "then" and self.then else self.by_stage[stage]
+
     def _open(self, stage: str) -> EvalResult | tuple[str, str] | None:
         """Start feeding a stage's sets to the child: its first round (streaming problems)."""
-        sets = self.then[1] if stage == "then" and self.then else self.by_stage[stage]
-        self.feeding = (stage, trusted(self.problem.feed, "feed", list(sets)))
+        self.feeding = (stage, trusted(self.problem.feed, "feed", list(self._stage_sets(stage))))
         return self._step(None)
 
     def _fed(self, header: dict, arrays: dict) -> EvalResult | tuple[str, str] | None:
@@ -231,7 +233,7 @@ class Drive:
 
     def _fed_all(self, stage: str, outputs: Any) -> EvalResult | tuple[str, str] | None:
         """A stage's feed is done: score its sets in order, then feed the next stage."""
-        count = len(self.then[1]) if stage == "then" and self.then else len(self.by_stage[stage])
+        count = len(self._stage_sets(stage))
         if not isinstance(outputs, list) or len(outputs) != count:
             raise ProblemError(f"problem_error in feed: returned {type(outputs).__name__}, "
                                f"expected a list of {count} sets' outputs")

@@ -7,9 +7,9 @@ A problem splits evaluation into two halves so that a candidate can never grade 
 * `score_set(iset, outputs)` executes in the trusted worker. It validates the outputs against the
   contract (raising `InvalidOutput`) and computes the metrics with the problem's simulator.
 
-A problem that `streams` splits `run` further (evolve/episode.py): `feed(iset)` stays in the worker
-and hands out each round's visible inputs, `respond` answers them in the child, which then holds
-nothing else of the data (no references, no later window, no future of a trace).
+A problem that `streams` splits `run` further (evolve/episode.py): `feed(isets)` stays in the
+worker and hands out each round's visible inputs, `respond` answers them in the child, which
+then holds nothing else of the data (no references, no later window, no future of a trace).
 
 `summarize(split, scores)` folds the per-set scores into one number (higher is better), a metrics
 dict and short feedback text for the next prompt.

@@ -203,8 +203,8 @@ def _take_child(limits: Limits, needs: set[str], streamed: bool = False) -> Chil
     """The standby child if it fits (same limits; the data sets or modules it `needs` loaded
     before it forked, unless they are `streamed` to it), else a new one."""
     child = _STATE.pop("standby", None)
-    fits = child is not None and (streamed or needs <= child.cached)
-    if child is not None and child.limits == limits and fits and child.alive():
+    if child is not None and child.limits == limits and (streamed or needs <= child.cached) \
+            and child.alive():
         return child
     if child is not None:
         child.close(need_status=False)
@@ -212,8 +212,8 @@ def _take_child(limits: Limits, needs: set[str], streamed: bool = False) -> Chil
 
 
 # ---- the candidate's side -----------------------------------------------------------------
-def _run_sets(problem: Problem, cand: Candidate, stage: str, split: str, task: dict,
-              inbox: episode.Inbox, res: int) -> bool:
+def _run_sets(problem: Problem, cand: Candidate, stage: str, split: str, inbox: episode.Inbox,
+              res: int) -> bool:
     """Run one stage's sets: streamed from the worker, or from the sets loaded before the fork.
     False when the worker stopped streaming (it has what it needs)."""
     if problem.streams:
@@ -256,11 +256,11 @@ def _runner(task: dict, res: int, cmd: int) -> None:
         for stage, split in task["stages"]:
             if stage == "full" and then:  # what a fresh child's generators hold here
                 rng = isolation.rng_state()
-            if not _run_sets(problem, cand, stage, split, task, inbox, res):
+            if not _run_sets(problem, cand, stage, split, inbox, res):
                 return
         if then and rng is not None and cand.jit is not None and episode.go_on(inbox, res):
             isolation.set_rng_state(rng)
-            if not _run_sets(problem, cand, "then", then, task, inbox, res):
+            if not _run_sets(problem, cand, "then", then, inbox, res):
                 return
         if task["timed"]:
             frames.write(res, {"type": "ready"})
