@@ -187,15 +187,12 @@ class Child:
                 from evolve.result import classify_exception
 
                 kind, msg = classify_exception(e)
+                flush_std()
                 frames.write(3, {"type": "error", "kind": kind, "message": msg})
             except BaseException:  # noqa: BLE001
                 code = 3
         finally:
-            try:
-                sys.stdout.flush()
-                sys.stderr.flush()
-            except BaseException:  # noqa: BLE001
-                pass
+            flush_std()
             os._exit(code)
 
     # ---- worker side ----------------------------------------------------------------------
@@ -346,6 +343,17 @@ class Child:
             if not data:
                 return
             self._keep_output(data)
+
+
+def flush_std() -> None:
+    """Push what the candidate printed into the output pipe. Called before a final frame: the
+    worker kills the child as soon as it has read it, so output still buffered would be lost."""
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        try:
+            if stream is not None:
+                stream.flush()
+        except BaseException:  # noqa: BLE001 - a candidate's stream may do anything
+            pass
 
 
 _UNREAPED: list[int] = []  # killed children whose exit nobody waits for

@@ -244,7 +244,9 @@ def _runner(task: dict, res: int, cmd: int) -> None:
     elif task["type"] == "call":
         mod_name, _, fn_name = task["func"].partition(":")
         fn = getattr(importlib.import_module(mod_name), fn_name)
-        frames.write(res, {"type": "done", "result": fn(problem, task["payload"])})
+        result = fn(problem, task["payload"])
+        sandbox.flush_std()
+        frames.write(res, {"type": "done", "result": result})
     else:
         if problem.whole_program:
             cand = Candidate(module=None, py=print, code=task["code"])
@@ -269,6 +271,7 @@ def _runner(task: dict, res: int, cmd: int) -> None:
             gc_runs = [b["collections"] - a["collections"]
                        for a, b in zip(_STATE["gc_at_task"], gc.get_stats())]
             frames.write(res, {"type": "profile", "marks": evalmarks.MARKS, "gc_runs": gc_runs})
+        sandbox.flush_std()
         frames.write(res, {"type": "done", "fallback": cand.fallback_reason})
 
 

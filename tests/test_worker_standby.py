@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -45,3 +46,46 @@ def test_next_child_forks_while_the_candidate_computes_and_skips_the_workers_hea
     # the worker's objects are frozen in the child: its collections never walk them
     frozen = int(got["output"].split("frozen", 1)[1].split()[0])
     assert frozen > 10_000
+
+
+# The candidate's stdout flushes slowly: whatever it printed must still reach the archive,
+# because the worker kills the child as soon as it has read the result.
+SLOW_FLUSH = r"""
+import json, sys
+from evolve import worker
+from evolve.sandbox import Limits
+
+worker.init_worker({"name": "sorting", "target": sys.argv[1], "instances": 4, "n": 10},
+                   Limits(timeout_s=30))
+code = (
+    "import sys, time\n"
+    "import numpy as np\n"
+    "class Slow:\n"
+    "    def __init__(self, inner):\n"
+    "        self.inner = inner\n"
+    "    def write(self, text):\n"
+    "        return self.inner.write(text)\n"
+    "    def flush(self):\n"
+    "        time.sleep(1.0)\n"
+    "        self.inner.flush()\n"
+    "print('printed at import', end=' ')\n"
+    "sys.stdout = Slow(sys.stdout)\n"
+    "def solve(x):\n"
+    "    print('printed while solving', end=' ')\n"
+    "    return np.argsort(x)\n"
+)
+res = worker.evaluate_task(code)
+print(json.dumps({"status": res["status"], "output": res["output"]}))
+worker.shut_down()
+"""
+
+
+def test_what_a_candidate_printed_is_kept_however_slowly_it_flushes():
+    target = str(ROOT / "tests/problems/sorting.py") + ":SortingProblem"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # block-buffered
+    out = subprocess.run([sys.executable, "-c", SLOW_FLUSH, target], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["status"] == "ok"
+    assert "printed at import" in got["output"] and "printed while solving" in got["output"]
