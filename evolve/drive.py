@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from evolve import frames
+from evolve import affinity, frames
 from evolve.problem import InputMutation, InvalidOutput, Problem, ProblemError, SetScore, Stage
 from evolve.program import CandidateError
 from evolve.result import EvalResult, classify_exception, set_dict, timing_rng
@@ -61,6 +61,7 @@ class Drive:
         self.then_t0 = 0.0
         self.main: EvalResult | None = None
         self.pos = 0
+        self.cpu = -1
         # streaming problems: the stage being fed to the child, and its feed
         self.feeding: tuple[str, Any] | None = None
         self._limit_stage(stages[0][0] if stages else "full")
@@ -73,14 +74,17 @@ class Drive:
 
     def run(self) -> EvalResult:
         outcome: EvalResult | tuple[str, str] | None = None
+        claim = affinity.Claim()
         try:
             if self.problem.streams and self.expected:
+                self.cpu = claim.take()  # worker and child take turns: one CPU for both
                 outcome = self._open(self.expected[0][0])
             if outcome is None:
                 outcome = self._read()
         except frames.FrameError as e:
             outcome = ("invalid_output", f"the candidate process broke the result protocol: {e}")
         finally:
+            claim.release()
             end = self.child.close(need_status=outcome is None)
         if self.main is not None and not isinstance(outcome, EvalResult):
             outcome = self.main  # the `then` split failed: only its evaluation is dropped
@@ -228,7 +232,7 @@ class Drive:
             self.feeding = None
             kind, msg = classify_exception(e)  # the outputs came from the untrusted side
             return ("invalid_output" if kind == "runtime_error" else kind), msg
-        self.child.send({"type": "in", "stage": stage}, inputs)
+        self.child.send({"type": "in", "stage": stage, "cpu": self.cpu}, inputs)
         return None
 
     def _fed_all(self, stage: str, outputs: Any) -> EvalResult | tuple[str, str] | None:

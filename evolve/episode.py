@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from evolve import frames
+from evolve import affinity, frames
 from evolve.problem import LIVE_SETS, Candidate, Feed, InstanceSet, Problem, SetFeed
 from evolve.program import CandidateError
 
@@ -91,12 +91,14 @@ def serve_stage(problem: Problem, candidate: Candidate, stage: str, inbox: Inbox
                 res: int) -> bool:
     """Child side of one stage: answer each `in` until `fin`; False when the worker stopped."""
     state: dict[str, Any] = {}
+    cpu = -1
     while (frame := inbox.get()) is not None:
         header, arrays = frame
         if header.get("stage") != stage or header.get("type") not in ("in", "fin"):
             return False
         if header["type"] == "fin":
             return True
+        cpu = affinity.follow(header.get("cpu"), cpu)
         outputs = check_outputs(problem.respond(candidate, state, arrays))
         frames.write(res, {"type": "out", "stage": stage}, outputs)
     return False

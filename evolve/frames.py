@@ -26,22 +26,43 @@ MAX_NDIM = 6
 DTYPES = frozenset({"|b1", "|i1", "|u1", "<i2", "<u2", "<i4", "<u4", "<i8", "<u8", "<f4", "<f8"})
 
 
+# (name, dtype, element count, byte offset, shape) of each array of a frame
+Layout = tuple[tuple[str, np.dtype, int, int, tuple[int, ...]], ...]
+SCALARS = (str, int, float, bool, type(None))
+# Parsed headers by their exact bytes: a streamed problem sends the same header every round.
+# Only small flat headers (scalar values) are kept, so a caller cannot alter a cached one and a
+# child sending new headers fills at most MAX_PARSED * MAX_PARSED_HEADER bytes of the worker.
+_PARSED: dict[bytes, tuple[dict[str, Any], Layout, int]] = {}
+MAX_PARSED = 256
+MAX_PARSED_HEADER = 4096
+_ENCODED: dict[tuple, bytes] = {}  # header bytes by header and array specs, likewise
+
+
 class FrameError(Exception):
     """A frame from the candidate's side is malformed, oversized or out of protocol."""
 
 
 def encode(header: dict[str, Any], arrays: dict[str, Any] | None = None) -> bytes:
     """One frame: `header` (JSON-able) plus numeric `arrays` as raw little-endian bytes."""
-    specs, chunks = [], []
+    specs: list[tuple[str, str, tuple[int, ...]]] = []
+    chunks: list[Any] = []  # byte views of the arrays (joined once)
     for name, value in (arrays or {}).items():
         a = np.ascontiguousarray(value)
         if a.dtype.byteorder == ">":
             a = a.astype(a.dtype.newbyteorder("<"))
-        specs.append({"name": str(name), "dtype": a.dtype.str, "shape": list(a.shape)})
-        chunks.append(a.tobytes())
-    head = json.dumps({**header, "arrays": specs}, default=float).encode()
-    payload = b"".join(chunks)
-    return _PREFIX.pack(MAGIC, len(head), len(payload)) + head + payload
+        specs.append((str(name), a.dtype.str, a.shape))
+        chunks.append(a.reshape(-1).view(np.uint8) if a.size else b"")
+    key = None
+    if all(isinstance(v, SCALARS) for v in header.values()):  # the type too: 1, 1.0, True
+        key = (tuple((k, type(v), v) for k, v in header.items()), tuple(specs))
+    head = _ENCODED.get(key) if key is not None else None
+    if head is None:
+        listed = [{"name": n, "dtype": d, "shape": list(shape)} for n, d, shape in specs]
+        head = json.dumps({**header, "arrays": listed}, default=float).encode()
+        if key is not None and len(_ENCODED) < MAX_PARSED:
+            _ENCODED[key] = head
+    size = sum(len(c) for c in chunks)
+    return b"".join([_PREFIX.pack(MAGIC, len(head), size), head, *chunks])  # one copy
 
 
 def frame_length(prefix: bytes) -> int:
@@ -59,16 +80,18 @@ def write(fd: int, header: dict[str, Any], arrays: dict[str, Any] | None = None)
         view = view[os.write(fd, view):]
 
 
-def _arrays(specs: Any, payload: bytes) -> dict[str, np.ndarray]:
+def _layout(specs: Any) -> tuple[Layout, int]:
+    """Each array's place in the payload, and the payload's length, from the header's list."""
     if not isinstance(specs, list) or len(specs) > MAX_ARRAYS:
         raise FrameError("bad array list")
-    out: dict[str, np.ndarray] = {}
+    out = []
+    names: set[str] = set()
     offset = 0
     for spec in specs:
         if not isinstance(spec, dict) or set(spec) != {"name", "dtype", "shape"}:
             raise FrameError("bad array description")
         name, dtype, shape = spec["name"], spec["dtype"], spec["shape"]
-        if not isinstance(name, str) or len(name) > 200 or name in out:
+        if not isinstance(name, str) or len(name) > 200 or name in names:
             raise FrameError("bad array name")
         if dtype not in DTYPES:
             raise FrameError(f"array {name[:40]!r}: dtype {str(dtype)[:20]!r} is not a plain "
@@ -77,26 +100,43 @@ def _arrays(specs: Any, payload: bytes) -> dict[str, np.ndarray]:
                 or not all(type(d) is int and d >= 0 for d in shape)):
             raise FrameError(f"array {name[:40]!r}: bad shape")
         dt = np.dtype(dtype)
-        size = dt.itemsize * int(np.prod(shape, dtype=object))
-        if offset + size > len(payload):
-            raise FrameError(f"array {name[:40]!r}: payload too short")
-        out[name] = np.frombuffer(payload, dtype=dt, count=size // dt.itemsize,
-                                  offset=offset).reshape(shape)
-        offset += size
-    if offset != len(payload):
-        raise FrameError("payload longer than its arrays")
-    return out
+        count = int(np.prod(shape, dtype=object))
+        names.add(name)
+        out.append((name, dt, count, offset, tuple(shape)))
+        offset += dt.itemsize * count
+    return tuple(out), offset
 
 
-def decode(head: bytes, payload: bytes) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def _arrays(layout: Layout, size: int, payload: bytes | memoryview) -> dict[str, np.ndarray]:
+    if size != len(payload):
+        short = [name for name, dt, count, offset, _ in layout
+                 if offset + dt.itemsize * count > len(payload)]
+        raise FrameError(f"array {short[0][:40]!r}: payload too short" if short
+                         else "payload longer than its arrays")
+    return {name: np.frombuffer(payload, dtype=dt, count=count, offset=offset).reshape(shape)
+            for name, dt, count, offset, shape in layout}
+
+
+Frame = tuple[dict[str, Any], dict[str, np.ndarray]]
+
+
+def decode(head: bytes, payload: bytes | memoryview) -> Frame:
     """Parse one frame's header and payload; raise FrameError on anything unexpected."""
+    known = _PARSED.get(head)
+    if known is not None:
+        header, layout, size = known
+        return dict(header), _arrays(layout, size, payload)
     try:
         header = json.loads(head.decode("utf-8"))
     except (ValueError, RecursionError, UnicodeDecodeError) as e:
         raise FrameError(f"header is not JSON ({type(e).__name__})") from None
     if not isinstance(header, dict) or not isinstance(header.get("type"), str):
         raise FrameError("header has no type")
-    arrays = _arrays(header.pop("arrays", []), payload)
+    layout, size = _layout(header.pop("arrays", []))
+    arrays = _arrays(layout, size, payload)
+    if len(_PARSED) < MAX_PARSED and len(head) <= MAX_PARSED_HEADER \
+            and all(isinstance(v, SCALARS) for v in header.values()):
+        _PARSED[head] = (dict(header), layout, size)
     return header, arrays
 
 
@@ -109,29 +149,43 @@ class FrameReader:
         self.max_total = max_total
         self.total = 0
 
-    def feed(self, data: bytes) -> list[tuple[dict[str, Any], dict[str, np.ndarray]]]:
-        """Add bytes; return the complete frames (raises FrameError on a violation)."""
-        done = []
+    def feed(self, data: bytes) -> list[Frame]:
+        """Add bytes; return the complete frames (raises FrameError on a violation). A frame's
+        arrays are read-only views of the bytes it came in: each byte is copied at most once."""
         self.total += len(data)
         if self.total > self.max_total:
             raise FrameError(f"more than {self.max_total >> 20} MB of results")
-        self.buf += data
-        while len(self.buf) >= _PREFIX.size:
-            magic, hl, pl = _PREFIX.unpack_from(self.buf)
-            if magic != MAGIC:
-                raise FrameError("bad frame magic (not the result protocol)")
-            if hl > MAX_HEADER:
-                raise FrameError(f"header of {hl} bytes (cap {MAX_HEADER})")
-            if pl > self.max_payload:
-                raise FrameError(f"result of {pl >> 20} MB (cap {self.max_payload >> 20} MB)")
-            end = _PREFIX.size + hl + pl
-            if len(self.buf) < end:
-                break
-            head = bytes(self.buf[_PREFIX.size:_PREFIX.size + hl])
-            payload = bytes(self.buf[_PREFIX.size + hl:end])
-            del self.buf[:end]
-            done.append(decode(head, payload))
+        if self.buf:  # the rest of a frame: wait until it is whole, then take the bytes once
+            self.buf += data
+            if len(self.buf) < self._whole(self.buf, 0):
+                return []
+            data = bytes(self.buf)
+            self.buf.clear()
+        done = []
+        view = memoryview(data)
+        pos = 0
+        while len(data) - pos >= _PREFIX.size and len(data) >= (end := self._whole(data, pos)):
+            _, hl, _ = _PREFIX.unpack_from(data, pos)
+            head = bytes(view[pos + _PREFIX.size:pos + _PREFIX.size + hl])
+            done.append(decode(head, view[pos + _PREFIX.size + hl:end]))
+            pos = end
+        if pos < len(data):
+            self.buf += view[pos:]
         return done
+
+    def _whole(self, data: bytes | bytearray, pos: int) -> int:
+        """Where the frame that starts at `pos` ends (past the end of `data` if it is cut);
+        its prefix is checked against the caps before any of its bytes are kept."""
+        if len(data) - pos < _PREFIX.size:
+            return pos + _PREFIX.size
+        magic, hl, pl = _PREFIX.unpack_from(data, pos)
+        if magic != MAGIC:
+            raise FrameError("bad frame magic (not the result protocol)")
+        if hl > MAX_HEADER:
+            raise FrameError(f"header of {hl} bytes (cap {MAX_HEADER})")
+        if pl > self.max_payload:
+            raise FrameError(f"result of {pl >> 20} MB (cap {self.max_payload >> 20} MB)")
+        return pos + _PREFIX.size + hl + pl
 
 
 def text(value: Any, cap: int) -> str:

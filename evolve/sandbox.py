@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from evolve import frames, isolation
+from evolve import affinity, frames, isolation
 from evolve.isolation import Plan
 
 # The worker's task channel: readable with nothing to read means the controller is gone.
@@ -37,6 +37,7 @@ PARENT_FD: int | None = None
 # A child that sent nothing for this long is computing: the worker does its chores meanwhile
 # (a trivial candidate's result comes first and waits for nothing).
 IDLE_AFTER_S = 0.005
+PIPE_BYTES = 1 << 20  # result and command pipes (Linux's default pipe-max-size)
 # Profiling the evaluation path (evalmarks.PROFILE): the child's step times arrive in a frame.
 PROFILE = bool(os.environ.get("EVOLVE_PROFILE_EVAL"))
 
@@ -95,6 +96,8 @@ class Child:
         res_r, res_w = os.pipe()
         cmd_r, cmd_w = os.pipe()
         out_r, out_w = os.pipe()
+        for fd in (res_w, cmd_w):
+            _widen(fd)
         sys.stdout.flush()
         sys.stderr.flush()
         self.pid = os.fork()
@@ -115,6 +118,7 @@ class Child:
     # ---- child side -----------------------------------------------------------------------
     def _monitor(self, res_w: int, cmd_r: int, out_w: int) -> None:
         worker = os.getppid()
+        affinity.unpin()  # forked while its worker streamed on one CPU: not its own CPU
         os.setsid()
         isolation.set_death_signal()
         if os.getppid() != worker:
@@ -262,6 +266,12 @@ class Child:
     def send(self, header: dict[str, Any], arrays: dict[str, Any] | None = None) -> bool:
         """Write a command frame; False if the child stopped reading before the deadline."""
         view = memoryview(frames.encode(header, arrays))
+        try:  # a streamed round fits the pipe: written at once, without waiting to be able to
+            view = view[os.write(self.cmd, view):]
+        except BlockingIOError:
+            pass
+        except OSError:
+            return False
         while view:
             left = self.deadline - time.monotonic()
             if left <= 0:
@@ -277,7 +287,7 @@ class Child:
                     idle()
             except BlockingIOError:
                 continue
-            except (BrokenPipeError, OSError):
+            except OSError:  # BrokenPipeError included
                 return False
         return True
 
@@ -343,6 +353,15 @@ class Child:
             if not data:
                 return
             self._keep_output(data)
+
+
+def _widen(fd: int) -> None:
+    """Room for a whole streamed round in the pipe (a spot round of 576 jobs is about 60 KB,
+    the default pipe holds 64 KB): one write and one wake-up per frame instead of several."""
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    except OSError:  # over the user's pipe quota or pipe-max-size: the default size works too
+        pass
 
 
 def flush_std() -> None:

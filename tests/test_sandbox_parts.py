@@ -54,6 +54,29 @@ def test_frames_refuse_what_is_not_the_protocol(data, message):
         frames.FrameReader(1 << 20, 1 << 22).feed(data)
 
 
+def test_frames_a_repeated_header_is_parsed_once_and_checked_every_time():
+    """Streamed rounds repeat their header: its parse is reused, never its payload's checks."""
+    x = np.arange(4.0)
+    frame = frames.encode({"type": "in", "stage": "full"}, {"x": x})
+    for _ in range(2):
+        (header, arrays), = frames.FrameReader(1 << 20, 1 << 22).feed(frame)
+        assert header == {"type": "in", "stage": "full"} and np.array_equal(arrays["x"], x)
+        header["type"] = "changed by the caller"  # a caller's copy: the next parse is intact
+    head = frame[frames.PREFIX_SIZE:-x.nbytes]
+    assert head in frames._PARSED
+    for payload, message in ((bytes(8), "too short"), (bytes(40), "longer")):
+        with pytest.raises(frames.FrameError, match=message):
+            frames.FrameReader(1 << 20, 1 << 22).feed(_frame(head, payload))
+    nested = frames.encode({"type": "in", "extra": {"a": 1}})  # not flat: parsed every time
+    big = frames.encode({"type": "in", "pad": "x" * 5000})  # too big to keep
+    for data in (nested, big):
+        frames.FrameReader(1 << 20, 1 << 22).feed(data)
+        assert data[frames.PREFIX_SIZE:] not in frames._PARSED
+    # the encoder's cache tells 1, 1.0 and True apart
+    texts = {frames.encode({"type": "in", "v": v})[frames.PREFIX_SIZE:] for v in (1, 1.0, True)}
+    assert len(texts) == 3
+
+
 def test_frames_cap_the_total_of_one_child():
     reader = frames.FrameReader(1 << 20, 1 << 21)
     chunk = frames.encode({"type": "set"}, {"x": np.zeros(100_000)})
