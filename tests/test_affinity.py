@@ -55,6 +55,7 @@ def test_a_cpu_is_claimed_by_one_pair_at_a_time_and_the_mask_comes_back(tmp_path
                             input="\n", capture_output=True, text=True, timeout=120)
     (cpu2, mask2), after2 = (json.loads(line) for line in second.stdout.splitlines())
     assert cpu2 != cpu  # never the CPU another pair streams on
+    assert mask2 == ([cpu2] if cpu2 >= 0 else everywhere)
     assert (cpu2 == -1) == (len(everywhere) == 1) and after2 == everywhere
     out, _ = first.communicate("\n", timeout=120)
     assert json.loads(out) == everywhere  # released: the worker runs anywhere again
