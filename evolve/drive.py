@@ -23,6 +23,7 @@ from evolve.sandbox import Child, ChildExit, Limits, describe_status
 
 MAX_ARTIFACTS, ARTIFACT_CHARS = 16, 8000  # named texts a summary may store per program
 PROMPT_ARTIFACT_CHARS = 600  # of each artifact in the feedback (prompts stay short)
+PIN_AFTER = 32  # streamed rounds before worker and child share a CPU (see Drive.claim)
 # Failure kinds a child may report about itself; anything else it claims is a runtime error.
 CHILD_KINDS = frozenset({"syntax_error", "missing_entry", "runtime_error", "memory_limit",
                          "invalid_output", "input_mutation", "engine_error"})
@@ -61,7 +62,11 @@ class Drive:
         self.then_t0 = 0.0
         self.main: EvalResult | None = None
         self.pos = 0
-        self.cpu = -1
+        # A long ping-pong (spot's ~2,000 rounds) runs worker and child on one claimed CPU,
+        # from round PIN_AFTER on: by then the candidate has compiled and the worker has forked
+        # its next standby (a few rounds, SMTT's one per set, are not worth a shared CPU).
+        self.claim = affinity.Claim()
+        self.rounds = 0
         # streaming problems: the stage being fed to the child, and its feed
         self.feeding: tuple[str, Any] | None = None
         self._limit_stage(stages[0][0] if stages else "full")
@@ -74,17 +79,15 @@ class Drive:
 
     def run(self) -> EvalResult:
         outcome: EvalResult | tuple[str, str] | None = None
-        claim = affinity.Claim()
         try:
             if self.problem.streams and self.expected:
-                self.cpu = claim.take()  # worker and child take turns: one CPU for both
                 outcome = self._open(self.expected[0][0])
             if outcome is None:
                 outcome = self._read()
         except frames.FrameError as e:
             outcome = ("invalid_output", f"the candidate process broke the result protocol: {e}")
         finally:
-            claim.release()
+            self.claim.release()
             end = self.child.close(need_status=outcome is None)
         if self.main is not None and not isinstance(outcome, EvalResult):
             outcome = self.main  # the `then` split failed: only its evaluation is dropped
@@ -232,7 +235,10 @@ class Drive:
             self.feeding = None
             kind, msg = classify_exception(e)  # the outputs came from the untrusted side
             return ("invalid_output" if kind == "runtime_error" else kind), msg
-        self.child.send({"type": "in", "stage": stage, "cpu": self.cpu}, inputs)
+        self.rounds += 1
+        if self.rounds == PIN_AFTER:
+            self.claim.take()
+        self.child.send({"type": "in", "stage": stage, "cpu": self.claim.cpu}, inputs)
         return None
 
     def _fed_all(self, stage: str, outputs: Any) -> EvalResult | tuple[str, str] | None:
