@@ -74,10 +74,12 @@ class Claim:
     def release(self) -> None:
         """Run on the CPUs it had before, and free the claimed one."""
         if self._mask is not None:
-            try:
-                os.sched_setaffinity(0, self._mask)
-            finally:
-                fcntl.flock(_LOCKS[self.cpu], fcntl.LOCK_UN)
+            for undo in (lambda: os.sched_setaffinity(0, self._mask),
+                         lambda: fcntl.flock(_LOCKS[self.cpu], fcntl.LOCK_UN)):
+                try:
+                    undo()
+                except OSError:  # CPUs taken away meanwhile (cgroups): nothing to restore
+                    pass
             self.cpu, self._mask = -1, None
 
 
