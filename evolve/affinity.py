@@ -7,7 +7,9 @@ waits. On two CPUs every turn wakes the other CPU (a round trip costs 65 us on t
 never compete, since one of them always waits. A claim is a `flock` on a per-user lock file per
 CPU, so concurrent workers and runs (a sweep, a test suite) never pile their pairs onto one CPU:
 a worker that finds every CPU of its mask claimed streams unpinned, as before. A killed worker's
-claim ends with it (the kernel drops the lock).
+claim ends with it (the kernel drops the lock). Runs that should share claims share the folder
+(`$EVOLVE_CPU_LOCKS`, default a per-user folder in the temp folder); `EVOLVE_CPU_LOCKS=off`
+turns pinning off.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import tempfile
 from typing import Any
 
 _libc = ctypes.CDLL(None, use_errno=True)
+LOCKS_ENV = "EVOLVE_CPU_LOCKS"  # the folder of the claims' lock files; "off": never pin
 ALL = frozenset(os.sched_getaffinity(0))  # this process's CPUs when it started
 _LOCKS: dict[int, int] = {}  # cpu -> open lock file
 
@@ -33,7 +36,10 @@ def current_cpu() -> int:
 
 def _lock_fd(cpu: int) -> int | None:
     if cpu not in _LOCKS:
-        folder = os.path.join(tempfile.gettempdir(), f"adrs-evolve-cpus-{os.getuid()}")
+        folder = os.environ.get(LOCKS_ENV) or os.path.join(tempfile.gettempdir(),
+                                                           f"adrs-evolve-cpus-{os.getuid()}")
+        if folder == "off":
+            return None
         try:
             os.makedirs(folder, mode=0o700, exist_ok=True)
             _LOCKS[cpu] = os.open(os.path.join(folder, f"cpu{cpu}.lock"),

@@ -4,12 +4,18 @@ and children forked meanwhile free to run anywhere."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
 
+import pytest
+
 from evolve import affinity
+from evolve.config import problem_config
+from evolve.evaluator import Evaluator
+from evolve.sandbox import Limits
 from tests.engine_util import ROOT
 
 HOLD = r"""
@@ -41,7 +47,7 @@ print(json.dumps(header["cpus"]))
 
 
 def _env(tmp_path) -> dict[str, str]:
-    return dict(os.environ, TMPDIR=str(tmp_path))  # lock files of this test only
+    return dict(os.environ, EVOLVE_CPU_LOCKS=str(tmp_path))  # lock files of this test only
 
 
 def test_a_cpu_is_claimed_by_one_pair_at_a_time_and_the_mask_comes_back(tmp_path):
@@ -81,3 +87,32 @@ def test_a_child_forked_by_a_pinned_worker_runs_anywhere():
                          text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert json.loads(out.stdout.strip().splitlines()[-1]) == sorted(os.sched_getaffinity(0))
+
+
+# A spot policy numba cannot compile (it calls os), so it runs in Python: it reports the CPUs it
+# may run on at its first call and late in the stream (well past drive.PIN_AFTER rounds).
+
+def _reporting_policy() -> str:
+    code = (ROOT / "seeds/spot_single/up.py").read_text()
+    code = code.replace("import math\n", "import math\nimport os\nCALLS = [0]\n", 1)
+    return code.replace("    pace = 1.0\n", (
+        "    pace = 1.0\n"
+        "    CALLS[0] += 1\n"
+        "    if CALLS[0] in (1, 3000):\n"
+        "        print('cpus', CALLS[0], sorted(os.sched_getaffinity(0)), flush=True)\n"), 1)
+
+
+@pytest.mark.parametrize("locks", ["private", "off"])
+def test_a_long_stream_runs_its_child_on_the_claimed_cpu(tmp_path, monkeypatch, locks):
+    everywhere = sorted(os.sched_getaffinity(0))
+    monkeypatch.setenv("EVOLVE_CPU_LOCKS", str(tmp_path) if locks == "private" else "off")
+    with Evaluator(problem_config("spot_single"), Limits(timeout_s=600), workers=1) as pool:
+        res = asyncio.run(pool.evaluate(_reporting_policy(), split="train"))
+        seed = asyncio.run(pool.evaluate((ROOT / "seeds/spot_single/up.py").read_text(),
+                                         split="train"))
+    assert res.ok and res.metrics["mean_cost"] == seed.metrics["mean_cost"]  # same decisions
+    lines = [line.split(" ", 2) for line in res.output.splitlines() if line.startswith("cpus")]
+    seen = {int(call): json.loads(cpus) for _, call, cpus in lines}
+    assert seen[1] == everywhere  # compiled and started where the kernel put it
+    late = seen[3000]
+    assert late == everywhere if locks == "off" else len(late) == 1 and late[0] in everywhere
