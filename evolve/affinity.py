@@ -17,6 +17,7 @@ from __future__ import annotations
 import ctypes
 import fcntl
 import os
+import stat
 import tempfile
 from typing import Any
 
@@ -42,8 +43,11 @@ def _lock_fd(cpu: int) -> int | None:
             return None
         try:
             os.makedirs(folder, mode=0o700, exist_ok=True)
+            st = os.lstat(folder)
+            if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
+                return None  # someone else's folder (a shared temp folder): no claims
             _LOCKS[cpu] = os.open(os.path.join(folder, f"cpu{cpu}.lock"),
-                                  os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                                  os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
         except OSError:
             return None
     return _LOCKS[cpu]

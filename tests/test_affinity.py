@@ -70,6 +70,24 @@ def test_a_cpu_is_claimed_by_one_pair_at_a_time_and_the_mask_comes_back(tmp_path
     assert json.loads(third.stdout.splitlines()[0])[0] in everywhere  # free again
 
 
+def test_no_claim_through_a_folder_that_is_not_ours(tmp_path):
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "link").symlink_to(real)  # a link planted where the locks would go
+    folders = [tmp_path / "link"]
+    if os.getuid() == 0:
+        theirs = tmp_path / "theirs"
+        theirs.mkdir()
+        os.chown(theirs, 65534, 65534)  # another user's folder
+        folders.append(theirs)
+    for folder in folders:
+        out = subprocess.run([sys.executable, "-c", HOLD], cwd=ROOT, input="\n", text=True,
+                             env=dict(os.environ, EVOLVE_CPU_LOCKS=str(folder)),
+                             capture_output=True, timeout=120)
+        assert json.loads(out.stdout.splitlines()[0]) == [-1, sorted(os.sched_getaffinity(0))]
+    assert not list(real.iterdir())
+
+
 def test_the_child_follows_the_claim_and_ignores_anything_else():
     before = os.sched_getaffinity(0)
     cpu = min(before)
