@@ -37,7 +37,6 @@ PARENT_FD: int | None = None
 # A child that sent nothing for this long is computing: the worker does its chores meanwhile
 # (a trivial candidate's result comes first and waits for nothing).
 IDLE_AFTER_S = 0.005
-PIPE_BYTES = 1 << 20  # result and command pipes (Linux's default pipe-max-size)
 # Profiling the evaluation path (evalmarks.PROFILE): the child's step times arrive in a frame.
 PROFILE = bool(os.environ.get("EVOLVE_PROFILE_EVAL"))
 
@@ -96,8 +95,6 @@ class Child:
         res_r, res_w = os.pipe()
         cmd_r, cmd_w = os.pipe()
         out_r, out_w = os.pipe()
-        for fd in (res_w, cmd_w):
-            _widen(fd)
         sys.stdout.flush()
         sys.stderr.flush()
         self.pid = os.fork()
@@ -353,15 +350,6 @@ class Child:
             if not data:
                 return
             self._keep_output(data)
-
-
-def _widen(fd: int) -> None:
-    """Room for a whole streamed round in the pipe (a spot round of 576 jobs is about 60 KB,
-    the default pipe holds 64 KB): one write and one wake-up per frame instead of several."""
-    try:
-        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-    except OSError:  # over the user's pipe quota or pipe-max-size: the default size works too
-        pass
 
 
 def flush_std() -> None:
