@@ -29,6 +29,7 @@ DTYPES = frozenset({"|b1", "|i1", "|u1", "<i2", "<u2", "<i4", "<u4", "<i8", "<u8
 # (name, dtype, element count, byte offset, shape) of each array of a frame
 Layout = tuple[tuple[str, np.dtype, int, int, tuple[int, ...]], ...]
 SCALARS = (str, int, float, bool, type(None))
+EXACT = (str, int, bool, type(None))  # scalars whose equal values have the same JSON
 # Parsed headers by their exact bytes: a streamed problem sends the same header every round.
 # Only small flat headers (scalar values) are kept, so a caller cannot alter a cached one and a
 # child sending new headers fills at most MAX_PARSED * MAX_PARSED_HEADER bytes of the worker.
@@ -53,7 +54,8 @@ def encode(header: dict[str, Any], arrays: dict[str, Any] | None = None) -> byte
         specs.append((str(name), a.dtype.str, a.shape))
         chunks.append(a.reshape(-1).view(np.uint8) if a.size else b"")
     key = None
-    if all(isinstance(v, SCALARS) for v in header.values()):  # the type too: 1, 1.0, True
+    # no floats (0.0 and -0.0 are equal keys, not equal JSON); the type: 1 and True differ
+    if all(isinstance(v, EXACT) for v in header.values()):
         key = (tuple((k, type(v), v) for k, v in header.items()), tuple(specs))
     head = _ENCODED.get(key) if key is not None else None
     if head is None:

@@ -72,9 +72,10 @@ def test_frames_a_repeated_header_is_parsed_once_and_checked_every_time():
     for data in (nested, big):
         frames.FrameReader(1 << 20, 1 << 22).feed(data)
         assert data[frames.PREFIX_SIZE:] not in frames._PARSED
-    # the encoder's cache tells 1, 1.0 and True apart
-    texts = {frames.encode({"type": "in", "v": v})[frames.PREFIX_SIZE:] for v in (1, 1.0, True)}
-    assert len(texts) == 3
+    # the encoder's cache tells 1, 1.0, True, 0.0 and -0.0 apart
+    texts = {frames.encode({"type": "in", "v": v})[frames.PREFIX_SIZE:]
+             for v in (1, 1.0, True, 0.0, -0.0)}
+    assert len(texts) == 5
 
 
 def test_frames_cap_the_total_of_one_child():
