@@ -67,6 +67,7 @@ class Drive:
         # its next standby (a few rounds, SMTT's one per set, are not worth a shared CPU).
         self.claim = affinity.Claim()
         self.rounds = 0
+        self.early = 0
         # streaming problems: the stage being fed to the child, and its feed
         self.feeding: tuple[str, Any] | None = None
         self._limit_stage(stages[0][0] if stages else "full")
@@ -209,6 +210,7 @@ class Drive:
     def _open(self, stage: str) -> EvalResult | tuple[str, str] | None:
         """Start feeding a stage's sets to the child: its first round (streaming problems)."""
         self.feeding = (stage, trusted(self.problem.feed, "feed", list(self._stage_sets(stage))))
+        self.early = 0  # sets of this stage scored before its feed returned
         return self._step(None)
 
     def _fed(self, header: dict, arrays: dict) -> EvalResult | tuple[str, str] | None:
@@ -239,6 +241,18 @@ class Drive:
         if self.rounds == PIN_AFTER:
             self.claim.take()
         self.child.send({"type": "in", "stage": stage, "cpu": self.claim.cpu}, inputs)
+        return self._score_early(stage, rounds)
+
+    def _score_early(self, stage: str, rounds: Any) -> EvalResult | tuple[str, str] | None:
+        """Score the sets a per-set feed has finished (episode.EachSet) while the child computes
+        the next one, in order; `_fed_all` scores the rest."""
+        done = getattr(rounds, "done", None)
+        while isinstance(done, list) and self.early < len(done):
+            idx, self.early = self.early, self.early + 1
+            failed = self._set_done(stage, idx, done[idx])
+            if failed is not None:
+                self.feeding = None
+                return failed
         return None
 
     def _fed_all(self, stage: str, outputs: Any) -> EvalResult | tuple[str, str] | None:
@@ -250,6 +264,8 @@ class Drive:
         if not self.child.send({"type": "fin", "stage": stage}):
             return None  # the child's exit tells what happened
         for idx, out in enumerate(outputs):
+            if idx < self.early:
+                continue  # scored while the child computed the next set
             failed = self._set_done(stage, idx, out)
             if failed is not None:
                 return failed

@@ -18,7 +18,7 @@ tests, constant tuning), `run_locally` plays both sides.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import Any
 
 import numpy as np
@@ -41,12 +41,31 @@ def run_locally(problem: Problem, candidate: Candidate,
         return end.value
 
 
-def each_set(feed_one: Callable[[InstanceSet], SetFeed], isets: list[InstanceSet]) -> Feed:
-    """A stage's feed made of one feed per set, in order (sets that share no clock)."""
-    outputs = []
-    for iset in isets:
-        outputs.append((yield from feed_one(iset)))
-    return outputs
+class EachSet(Generator[dict[str, np.ndarray], dict[str, np.ndarray],
+                        list[dict[str, np.ndarray]]]):
+    """A stage's feed made of one feed per set, in order (sets that share no clock). `done`
+    holds the outputs of the sets finished so far: the worker scores them while the child
+    computes the next set."""
+
+    def __init__(self, feed_one: Callable[[InstanceSet], SetFeed], isets: list[InstanceSet]):
+        self.done: list[dict[str, np.ndarray]] = []
+        self._rounds = self._run(feed_one, isets)
+
+    def _run(self, feed_one: Callable[[InstanceSet], SetFeed], isets: list[InstanceSet]) -> Feed:
+        for iset in isets:
+            self.done.append((yield from feed_one(iset)))
+        return self.done
+
+    def send(self, value: Any) -> dict[str, np.ndarray]:
+        return self._rounds.send(value)
+
+    def throw(self, *args: Any) -> Any:
+        return self._rounds.throw(*args)
+
+
+def each_set(feed_one: Callable[[InstanceSet], SetFeed], isets: list[InstanceSet]) -> EachSet:
+    """A stage's feed made of one feed per set (see EachSet); return it from `Problem.feed`."""
+    return EachSet(feed_one, isets)
 
 
 # what loads or builds data: a candidate child's problem answers these with an error

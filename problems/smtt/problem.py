@@ -189,7 +189,7 @@ class SmttProblem(Problem):
 
     def feed(self, isets: list[InstanceSet]) -> Feed:
         """One round per set: every instance's p, d (w), never the references."""
-        return (yield from each_set(self._feed_set, isets))
+        return each_set(self._feed_set, isets)
 
     def _feed_set(self, iset: InstanceSet) -> SetFeed:
         return (yield iset.data.visible(self.conf.weighted))
