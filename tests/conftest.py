@@ -21,9 +21,7 @@ The code under test sees the default layout; the sandbox hides the folder the li
 
 Tests that share a server fixture carry an `xdist_group` mark and run in one worker; a module
 whose tests share a module-scoped fixture (an `evolve` run, a served archive) is kept in one
-worker too (`_group_by_module_fixture`), or each worker would repeat that fixture. The long
-groups and the `slow` tests are collected first (a long group started last is a tail that one
-worker runs alone).
+worker too (`_group_by_module_fixture`), or each worker would repeat that fixture.
 
 `--cpu-durations=N` lists the N tests that used the most CPU (this process plus every child process
 it waited for, e.g. an `evolve` subprocess and its workers). Unlike --durations it does not grow
@@ -103,17 +101,6 @@ def _group_by_module_fixture(item) -> str | None:
     return None
 
 
-# Groups that run long in one worker (a Ray cluster's tests, the PostgreSQL server's): started
-# first, so that the other worker works through the short tests meanwhile instead of waiting
-# for a long group that started last.
-LONG_GROUPS = ("ray", "pg")
-
-
-def _group(item) -> str | None:
-    mark = item.get_closest_marker("xdist_group")
-    return str(mark.args[0]) if mark and mark.args else None
-
-
 def pytest_collection_modifyitems(config, items) -> None:
     for item in items:
         if item.get_closest_marker("xdist_group") is None:
@@ -121,14 +108,6 @@ def pytest_collection_modifyitems(config, items) -> None:
             group = "pg" if "pg_server" in item.fixturenames else _group_by_module_fixture(item)
             if group:
                 item.add_marker(pytest.mark.xdist_group(group))
-
-    def rank(item) -> int:
-        group = _group(item)
-        if group in LONG_GROUPS:
-            return LONG_GROUPS.index(group)
-        return len(LONG_GROUPS) + (0 if item.get_closest_marker("slow") else 1)
-
-    items.sort(key=rank)  # stable: the collection order within each rank
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
