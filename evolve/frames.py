@@ -67,11 +67,16 @@ def encode(header: dict[str, Any], arrays: dict[str, Any] | None = None) -> byte
     return b"".join([_PREFIX.pack(MAGIC, len(head), size), head, *chunks])  # one copy
 
 
-def frame_length(prefix: bytes) -> int:
-    """The whole frame's length in bytes, from its first PREFIX_SIZE bytes."""
-    magic, hl, pl = _PREFIX.unpack_from(prefix)
-    if magic != MAGIC or hl > MAX_HEADER:
-        raise FrameError("bad frame prefix")
+def frame_length(data: bytes | bytearray, pos: int = 0, max_payload: int | None = None) -> int:
+    """The whole length in bytes of the frame whose PREFIX_SIZE-byte prefix starts at `pos`,
+    checked against the caps before any of its bytes are kept."""
+    magic, hl, pl = _PREFIX.unpack_from(data, pos)
+    if magic != MAGIC:
+        raise FrameError("bad frame magic (not the result protocol)")
+    if hl > MAX_HEADER:
+        raise FrameError(f"header of {hl} bytes (cap {MAX_HEADER})")
+    if max_payload is not None and pl > max_payload:
+        raise FrameError(f"result of {pl >> 20} MB (cap {max_payload >> 20} MB)")
     return _PREFIX.size + hl + pl
 
 
@@ -176,18 +181,10 @@ class FrameReader:
         return done
 
     def _whole(self, data: bytes | bytearray, pos: int) -> int:
-        """Where the frame that starts at `pos` ends (past the end of `data` if it is cut);
-        its prefix is checked against the caps before any of its bytes are kept."""
+        """Where the frame that starts at `pos` ends (past the end of `data` if it is cut)."""
         if len(data) - pos < _PREFIX.size:
             return pos + _PREFIX.size
-        magic, hl, pl = _PREFIX.unpack_from(data, pos)
-        if magic != MAGIC:
-            raise FrameError("bad frame magic (not the result protocol)")
-        if hl > MAX_HEADER:
-            raise FrameError(f"header of {hl} bytes (cap {MAX_HEADER})")
-        if pl > self.max_payload:
-            raise FrameError(f"result of {pl >> 20} MB (cap {self.max_payload >> 20} MB)")
-        return pos + _PREFIX.size + hl + pl
+        return pos + frame_length(data, pos, self.max_payload)
 
 
 def text(value: Any, cap: int) -> str:
