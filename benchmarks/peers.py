@@ -56,11 +56,21 @@ class FakeLLM:
         self.proc.wait()
 
 
-def _project(python: str, root: Path, out: Path, port: int, iterations: int) -> list[str]:
+# The bench's train.jsonl is the first set of the project's default training split (n = 20,
+# 40 per class, seed 1: the same 800 instances, fingerprint 1f479cd1074f63d3); the project's
+# default split adds n = 50-500 and a 1,000-instance validation up to n = 500. With `--work
+# bench` the project trains on those 800 only and validates on 800 n = 20 instances of its own,
+# so both engines score the same candidates on the same data (plus the project's validation).
+SAME_WORK = ["problem.train.sizes=[20]", "problem.train.per_class_by_size=[40]",
+             "problem.validation.sizes=[20]", "problem.validation.per_class_by_size=[40]"]
+
+
+def _project(python: str, root: Path, out: Path, port: int, iterations: int,
+             extra: list[str]) -> list[str]:
     return [python, "-m", "evolve.app", "problem=smtt", "llm=openai_compatible",
             f"llm.api_base=http://127.0.0.1:{port}/v1", "llm.model=openai/fake-model",
             "llm.modes.rewrite=0", f"search.iterations={iterations}", "progress=false",
-            f"run_dir={out}"]
+            f"run_dir={out}", *extra]
 
 
 def _openevolve(python: str, bench: Path, out: Path, port: int, iterations: int) -> list[str]:
@@ -75,7 +85,8 @@ def _openevolve(python: str, bench: Path, out: Path, port: int, iterations: int)
             str(out), "--iterations", str(iterations)]
 
 
-def run_side(side: str, python: str, bench: Path, work: Path, iterations: int) -> dict:
+def run_side(side: str, python: str, bench: Path, work: Path, iterations: int,
+             extra: list[str]) -> dict:
     """One run of one side with its own fake server; times from the server's request log."""
     out = work / side
     llm = FakeLLM(bench, work / f"{side}.calls.jsonl")
@@ -85,7 +96,7 @@ def run_side(side: str, python: str, bench: Path, work: Path, iterations: int) -
         if side == "openevolve":
             cmd, cwd = _openevolve(python, bench, out, llm.port, iterations), str(work)
         else:
-            cmd = _project(python, ROOT, out, llm.port, iterations)
+            cmd = _project(python, ROOT, out, llm.port, iterations, extra)
             cwd = str(Path(python).absolute().parent.parent.parent) if side == "baseline" \
                 else str(ROOT)
         t0 = time.time()
@@ -121,6 +132,9 @@ def main() -> None:
     ap.add_argument("--baseline", help="python of another checkout's venv (before/after)")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--iterations", type=int, default=60)
+    ap.add_argument("--work", choices=("bench", "default"), default="bench",
+                    help="bench: the project trains on the bench's 800 instances (the same work "
+                         "as OpenEvolve); default: the project's default splits (more work)")
     args = ap.parse_args()
     bench = args.bench.resolve()
     if args.openevolve_python and not (bench / "train.jsonl").exists():
@@ -141,7 +155,8 @@ def main() -> None:
             for side, python in order:
                 work = Path(tmp) / f"r{i}"
                 work.mkdir(exist_ok=True)
-                rows.append(run_side(side, python, bench, work, args.iterations))
+                rows.append(run_side(side, python, bench, work, args.iterations,
+                                     SAME_WORK if args.work == "bench" else []))
                 print(json.dumps(rows[-1]), file=sys.stderr)
             ratios["project_vs_openevolve"].append(_ratios(rows, "openevolve"))
             ratios["project_vs_baseline"].append(_ratios(rows, "baseline"))
@@ -153,7 +168,8 @@ def main() -> None:
             vals = [r[metric] for r in found if metric in r]
             if vals:
                 summary.setdefault(key, {})[f"{metric}_median_ratio"] = statistics.median(vals)
-    print(json.dumps({"benchmark": "peers", "iterations": args.iterations, "rounds": rounds,
+    print(json.dumps({"benchmark": "peers", "iterations": args.iterations, "work": args.work,
+                      "rounds": rounds,
                       "summary": summary}, indent=2))
 
 
