@@ -35,7 +35,7 @@ from evolve.hydra_app import (
     sweep_summary,
     task,
 )
-from evolve.preflight import check_jobs, check_seed, job_overrides, sweeper_params
+from evolve.preflight import check_jobs, job_overrides, sweeper_params
 from evolve.resume import resume_config, resume_folder, trust_folder
 
 CONFIG_MODULE, CONFIG_NAME = "pkg://evolve.conf", "config"
@@ -84,14 +84,6 @@ def _start_workers(cfg) -> None:
         print(f"evolve: could not start workers early ({e})", file=sys.stderr)
 
 
-def _preload_calls(cfg) -> None:
-    """The LLM call library starts importing now, in a thread (evolve.proposers.preload_calls)."""
-    from evolve.config import to_dict
-    from evolve.proposers import preload_calls
-
-    preload_calls(to_dict(cfg.proposer), to_dict(cfg.llm))
-
-
 def _resume(args, spec: str) -> int:
     """Continue a run in its own folder (not a Hydra job: nothing new is created)."""
     if args.multirun:
@@ -120,22 +112,9 @@ def _hydra(args, parser) -> int:
         params = sweeper_params(args.config_name, args.config_dir, args.overrides) \
             if args.multirun and args.config_name else {}
         jobs = job_overrides(args.overrides, args.multirun, params)
-        one_run = not args.multirun and not args.cfg and len(jobs) == 1
-        cfgs = check_jobs(jobs, args.config_name, args.config_dir,
-                          seeds=not args.cfg and not one_run)
-        if one_run:
-            # the workers' warm-up is the start-up's longest step: it begins before the seed
-            # program is looked up (loading the problem for that takes a few hundred ms); if the
-            # seed is missing, the run stops with its one line and the workers are stopped
+        cfgs = check_jobs(jobs, args.config_name, args.config_dir, seeds=not args.cfg)
+        if not args.multirun and not args.cfg and len(cfgs) == 1:
             _start_workers(cfgs[0])
-            _preload_calls(cfgs[0])
-            try:
-                check_seed(cfgs[0])
-            except ConfigError:
-                from evolve import prelaunch
-
-                prelaunch.discard()
-                raise
     State.launcher_pid, State.exit_code, State.sweep_dir = os.getpid(), None, None
     # Hydra prints a traceback and a HYDRA_FULL_ERROR hint for any error; with the variable set
     # it re-raises instead, and main() turns the error into one line

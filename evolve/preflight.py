@@ -96,7 +96,7 @@ def check_jobs(jobs: list[list[str]], config_name: str | None, config_dir: str |
             record_config_dir(cfg, choice, dirs)
             validate(cfg)
             if seeds:
-                check_seed(cfg)
+                _check_seed(cfg)
             out.append(cfg)
         except (ConfigError, HydraException) as e:
             text = " ".join(str(e).split())
@@ -106,7 +106,7 @@ def check_jobs(jobs: list[list[str]], config_name: str | None, config_dir: str |
     return out
 
 
-def check_seed(cfg: DictConfig) -> None:
+def _check_seed(cfg: DictConfig) -> None:
     """The seed program must exist (a typo in one sweep value must not start the others)."""
     from evolve.problem import ProblemError, make_problem
     from evolve.session import ENGINE_PROBLEM_KEYS

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from evolve import app, prelaunch
+from evolve import app
 from tests.engine_util import ROOT, SORTING, rows, run_evolve
 
 TINY = [*SORTING, "proposer=builtin", "search.iterations=2", "evaluator.workers=1",
@@ -93,8 +93,6 @@ def test_shell_completion_installs_and_completes_problem_names():
     (["-m", "problem.seed_program=keyed,nope", "search.seed=0,1"],
      "job #2 (problem.seed_program=nope search.seed=0): problem.seed_program='nope'"),
     (["-m", "search.iteratons=1,2"], "unknown config key 'search.iteratons'"),
-    # one run: its workers start before the seed is looked up, and are stopped
-    (["problem.seed_program=nope"], "problem.seed_program='nope'"),
     (["-m", "resume=runs/smtt"], "cannot be combined with --multirun"),
 ])
 def test_errors_are_one_line_and_a_bad_sweep_job_starts_nothing(tmp_path, args, needle, capsys):
@@ -105,7 +103,6 @@ def test_errors_are_one_line_and_a_bad_sweep_job_starts_nothing(tmp_path, args, 
     out, err = capsys.readouterr()
     assert needle in _one_error_line(subprocess.CompletedProcess([], rc, out, err))
     assert list(tmp_path.iterdir()) == []  # no sweep folder, no job folder, no run folder
-    assert prelaunch._EARLY == []  # no worker started early is left running
 
 
 @pytest.mark.parametrize("args, needle", [

@@ -94,25 +94,3 @@ def test_ensemble_entries_inherit_top_level_keys():
 def test_bad_values_name_the_key(cfg, message):
     with pytest.raises(ConfigError, match=message):
         parse_settings(cfg)
-
-
-def test_the_call_library_preloads_as_soon_as_an_llm_run_is_checked(monkeypatch):
-    """evolve.app starts importing openai right after the config check (it took 0.5-0.7 s on
-    the path to the first request); runs without an LLM import nothing, a bad section raises
-    nothing here (the proposer reports it)."""
-    from evolve.config import to_dict
-    from evolve.llm import client
-    from evolve.proposers import preload_calls
-
-    started: list[set[str]] = []
-    monkeypatch.setattr(client, "preload", lambda transports: started.append(set(transports)))
-    section = to_dict(llm_section("llm=openai_compatible", "llm.api_base=http://127.0.0.1:1/v1"))
-    preload_calls({"kind": "auto"}, section)
-    assert started == [{"openai"}]
-    preload_calls({"kind": "builtin"}, section)
-    preload_calls({"kind": "auto"}, to_dict(llm_section()))  # the offline default: no model
-    preload_calls({"kind": "llm"}, {**section, "models": "not a list"})
-    assert started == [{"openai"}]
-    litellm_section = to_dict(llm_section("llm=anthropic"))
-    preload_calls({"kind": "mixed", "builtin_fraction": 0.5}, litellm_section)
-    assert started[-1] == {"litellm"}

@@ -13,6 +13,7 @@ number of attempts, so the archive can store failed calls next to good ones.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import os
 import random
@@ -64,19 +65,13 @@ def transport(spec: ModelSpec) -> str:
     return "openai" if spec.model.startswith("openai/") else "litellm"
 
 
-_PRELOADED: set[str] = set()
-
-
 def preload(transports: set[str]) -> None:
     """Import the call libraries in a thread: it overlaps the workers' warm-up and the seed's
     evaluation instead of delaying the first request."""
     loaders: dict[str, Callable[[], object]] = {
-        "openai": _sdk_parameters, "litellm": litellm,
+        "openai": lambda: importlib.import_module("openai"), "litellm": litellm,
         "tokenizer": lambda: pricemap.count_text("")}
     for name in sorted(transports) + ["tokenizer"]:
-        if name in _PRELOADED:  # started earlier (evolve.proposers.preload_calls)
-            continue
-        _PRELOADED.add(name)
         threading.Thread(target=loaders[name], daemon=True, name=f"evolve-import-{name}").start()
 
 

@@ -45,22 +45,4 @@ def make_proposers(proposer_cfg: dict, llm_cfg: dict,
     return out
 
 
-def preload_calls(proposer_cfg: dict, llm_cfg: dict) -> None:
-    """Start importing the model-call libraries the run's LLM proposer will use (openai's import
-    takes 0.5-0.7 s): begun as soon as the config is checked, it is done before the seed is
-    scored instead of delaying the first request. Nothing for other proposers; a bad `llm`
-    section is left for the proposer to report."""
-    from evolve.llm.client import preload, transport
-    from evolve.llm.settings import parse_settings
-
-    try:
-        if proposer_kind(proposer_cfg, llm_cfg) not in ("llm", "mixed"):
-            return
-        specs = parse_settings(llm_cfg).models
-    except (ConfigError, ValueError, TypeError, KeyError):
-        return
-    preload({transport(spec) for spec in specs})
-
-
-__all__: list[Any] = ["ConfigError", "ProblemInfo", "Proposer", "make_proposers",
-                      "preload_calls", "proposer_kind"]
+__all__: list[Any] = ["ConfigError", "ProblemInfo", "Proposer", "make_proposers", "proposer_kind"]
