@@ -1,7 +1,7 @@
 """The peer bench's loop, interleaved: this project against OpenEvolve (and/or another checkout).
 
     python benchmarks/peers.py --bench PEER_BENCH_DIR [--openevolve-python OE_VENV/bin/python]
-        [--baseline OTHER_CHECKOUT/.venv/bin/python] [--rounds 2] [--iterations 60]
+        [--baseline OTHER_CHECKOUT/.venv/bin/python] [--rounds 2] [--iterations 60] [--work bench]
 
 PEER_BENCH_DIR is the peer bench folder (fake LLM, OpenEvolve task); OpenEvolve runs only when
 its venv's python is given (`python -m venv oe && oe/bin/pip install openevolve==0.4.0
