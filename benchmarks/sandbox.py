@@ -267,6 +267,11 @@ def compile_where(n: int = 8) -> dict:
     isolated child, in a plain forked child, in the worker process itself (interleaved). Runs the
     worker's code in this process (it becomes a worker: run it alone, `--compile-where`)."""
     os.environ["EVOLVE_PROFILE_EVAL"] = os.devnull  # the child's marks carry its CPU time
+    from evolve.evaluator import numba_cache_dir
+
+    cache = numba_cache_dir(dict(os.environ))
+    if cache:  # the workers' folder; numba's default is the package's own __pycache__
+        os.environ["NUMBA_CACHE_DIR"] = cache
     from evolve import evalmarks, worker
     from evolve.config import compose, to_dict
     from evolve.program import load_candidate
@@ -302,7 +307,9 @@ def compile_where(n: int = 8) -> dict:
         worker.shut_down()
         assert worker.evaluate_task(variant)["status"] == "ok"
         at = {m[0]: m[2] for m in worker._STATE["child_profile"]["marks"]}
-        return at["child: ran gate 0"] - at["child: loaded"]
+        # a streamed stage (episode.serve_stage) marks its end once, a held one per set
+        ran = at.get("child: ran gate", at.get("child: ran gate 0"))
+        return ran - at["child: loaded"]
 
     ways = {"isolated child": sandboxed, "plain forked child": forked, "worker itself": here}
     took: dict[str, list[float]] = {k: [] for k in ways}
