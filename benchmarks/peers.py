@@ -65,8 +65,7 @@ SAME_WORK = ["problem.train.sizes=[20]", "problem.train.per_class_by_size=[40]",
              "problem.validation.sizes=[20]", "problem.validation.per_class_by_size=[40]"]
 
 
-def _project(python: str, root: Path, out: Path, port: int, iterations: int,
-             extra: list[str]) -> list[str]:
+def _project(python: str, out: Path, port: int, iterations: int, extra: list[str]) -> list[str]:
     return [python, "-m", "evolve.app", "problem=smtt", "llm=openai_compatible",
             f"llm.api_base=http://127.0.0.1:{port}/v1", "llm.model=openai/fake-model",
             "llm.modes.rewrite=0", f"search.iterations={iterations}", "progress=false",
@@ -96,7 +95,7 @@ def run_side(side: str, python: str, bench: Path, work: Path, iterations: int,
         if side == "openevolve":
             cmd, cwd = _openevolve(python, bench, out, llm.port, iterations), str(work)
         else:
-            cmd = _project(python, ROOT, out, llm.port, iterations, extra)
+            cmd = _project(python, out, llm.port, iterations, extra)
             cwd = str(Path(python).absolute().parent.parent.parent) if side == "baseline" \
                 else str(ROOT)
         t0 = time.time()
@@ -146,6 +145,7 @@ def main() -> None:
         sides.append(("openevolve", args.openevolve_python))
     if args.baseline:
         sides.append(("baseline", args.baseline))
+    extra = SAME_WORK if args.work == "bench" else []
     rounds: list[dict] = []
     ratios: dict[str, list[dict]] = {"project_vs_openevolve": [], "project_vs_baseline": []}
     with tempfile.TemporaryDirectory(prefix="evolve-peers-") as tmp:
@@ -155,8 +155,7 @@ def main() -> None:
             for side, python in order:
                 work = Path(tmp) / f"r{i}"
                 work.mkdir(exist_ok=True)
-                rows.append(run_side(side, python, bench, work, args.iterations,
-                                     SAME_WORK if args.work == "bench" else []))
+                rows.append(run_side(side, python, bench, work, args.iterations, extra))
                 print(json.dumps(rows[-1]), file=sys.stderr)
             ratios["project_vs_openevolve"].append(_ratios(rows, "openevolve"))
             ratios["project_vs_baseline"].append(_ratios(rows, "baseline"))
