@@ -136,6 +136,7 @@ class Operators:
     xo_function: float = num(0.3, ge=0)  # crossover: a whole function from an inspiration
     xo_statement: float = num(0.5, ge=0)  # crossover: the right-hand side of a matching statement
     xo_subtree: float = num(0.5, ge=0)  # crossover: any compatible sub-expression
+    xo_append: float = num(0.5, ge=0)  # crossover: a mate's update of a value (v *= e), appended
     cmaes: float = num(0.5, ge=0)  # constant tuning (CMA-ES in one sandbox call)
     grow_cmaes: float = num(0.5, ge=0)  # one structural mutation, then its constants tuned
     block_grow: float = num(1.0, ge=0)  # e -> e + c*T, e * (1 + c*T), max/min(e, T); T a block
@@ -183,6 +184,7 @@ class Builtin:
     key_bias: float = num(3.0, ge=0)  # ... times this when they feed a decision
     max_attempts: int = num(16, gt=0)  # operator applications tried before diff_failed
     seed_blocks: bool = True  # building blocks mined from the problem's seeds (seeds/<problem>/)
+    seed_mates: bool = True  # the problem's seeds are crossover mates beside the inspirations
     elite_blocks: int = num(3, ge=0)  # blocks also mined from the N best programs of the history
     novelty: bool = True  # reject a child equal to a known program up to algebra, unevaluated
     probe: bool = False  # ... or whose outputs equal its parent's on the gate set (Python run)

@@ -13,7 +13,9 @@ PROBLEM = ToySmtt({})
 
 # An MDD variant whose priority differs in a few places (the mate).
 MDD_MATE = MDD.replace("v = max(d[j], t + p[j])", "v = max(d[j] - 0.5 * p[j], t + p[j])") \
-    .replace("t = 0.0", "t = 0.0\n    slack = 0.0")
+    .replace("t = 0.0", "t = 0.0\n    slack = 0.0") \
+    .replace("            if v < best_v:", "            w = p[j] / (t + 1.0)\n"
+             "            v *= 1.0 + 0.1 * w\n            if v < best_v:")
 
 
 def only(*ops: str) -> BuiltinProposer:
@@ -75,3 +77,31 @@ def test_crossover_is_deterministic():
     a = propose(only(*CROSSOVERS), ctx())
     b = propose(only(*CROSSOVERS), ctx())
     assert a.code == b.code and a.mates == b.mates and a.code is not None
+
+
+def test_append_crossover_carries_the_update_with_the_assignments_it_reads():
+    prop = propose(only("xo_append"), context(view(1, MDD), 0, PROBLEM,
+                                               inspirations=[view(7, MDD_MATE)]))
+    lines = [ln.strip() for ln in prop.code.splitlines()]
+    i = lines.index("v = max(d[j], t + p[j])")
+    assert lines[i + 1: i + 3] == ["w = p[j] / (t + 1.0)", "v *= 1.0 + 0.1 * w"]
+    assert prop.mates == [7] and "+++ child (mate: program 7)" in prop.diff
+
+
+def test_append_crossover_renames_a_helper_the_parent_already_uses():
+    """The parent's own `w` (an int here) keeps its meaning: the mate's becomes `w_2`."""
+    parent = MDD.replace("    t = 0.0\n", "    t = 0.0\n    w = 3\n")
+    prop = propose(only("xo_append"), context(view(1, parent), 0, PROBLEM,
+                                               inspirations=[view(7, MDD_MATE)]))
+    assert "w_2 = p[j] / (t + 1.0)" in prop.code and "v *= 1.0 + 0.1 * w_2" in prop.code
+    assert "    w = 3\n" in prop.code
+    assert evaluate_in_process(PROBLEM, prop.code, "train").status == "ok"
+
+
+def test_append_crossover_needs_every_name_it_reads():
+    """An update reading a name neither the parent nor an earlier mate statement binds: none."""
+    mate = MDD_MATE.replace("            w = p[j] / (t + 1.0)\n", "")
+    assert "w =" not in mate
+    prop = propose(only("xo_append"), context(view(1, MDD), 0, PROBLEM,
+                                               inspirations=[view(7, mate)]))
+    assert prop.code is None or "v *=" not in prop.code

@@ -78,3 +78,21 @@ def test_tuning_recovers_atc_k_found_by_grid_search(problem):
     tuned = evaluate_in_process(problem, prop.code, sets=sets).score
     # the gap is rugged in k (grid: 0.66 -> 4.12 %, 0.87 -> 5.0 %, 1.26 -> 9.2 %)
     assert tuned >= best - 0.1, (tuned, best, grid[int(np.argmax(scores))], prop.diff)
+
+
+def test_seeds_are_mates_so_mdd_can_take_mddcs_long_job_factor(problem):
+    """With no inspirations, xo_append still mates with the packaged seeds: MDD gains MDDC's
+    multiplicative factor (with the `m` it reads), the child compiles, the diff names the seed."""
+    weights = {k: 0.0 for k in DEFAULTS["operators"]}
+    weights["xo_append"] = 1.0
+    bp = BuiltinProposer({"builtin": {"operators": weights}}, info(problem))
+    children = [propose(bp, context(view(1, seed(problem, "mdd")), s, problem)) for s in range(8)]
+    factor = [c for c in children if c.code and "v *= 1.0 + m * m / (1.0 + m * m)" in c.code]
+    assert factor, [c.error for c in children]
+    c = factor[0]
+    assert c.proposer == "crossover" and c.mates == [] and "(mate: seed:mddc)" in c.diff
+    assert "m = min(p_j / (t + p_max), 1.0)" in c.code
+    r = evaluate_in_process(problem, c.code, "train", sets=problem.gate_sets())
+    assert r.status == "ok" and not r.compile_fallback
+    off = BuiltinProposer({"builtin": {"operators": weights, "seed_mates": False}}, info(problem))
+    assert propose(off, context(view(1, seed(problem, "mdd")), 0, problem)).proposer != "crossover"

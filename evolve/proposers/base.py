@@ -119,10 +119,12 @@ class Proposer(ABC):
         """Release clients and servers."""
 
 
-def unified_diff(parent: str, child: str) -> str:
-    """Unified diff parent -> child (what the archive stores for every child)."""
+def unified_diff(parent: str, child: str, mate: str | None = None) -> str:
+    """Unified diff parent -> child (what the archive stores for every child); a crossover's
+    mate is named in the child's header."""
     a = parent.splitlines(keepends=True)
     b = child.splitlines(keepends=True)
     a = [x if x.endswith("\n") else x + "\n" for x in a]
     b = [x if x.endswith("\n") else x + "\n" for x in b]
-    return "".join(difflib.unified_diff(a, b, "parent", "child"))
+    return "".join(difflib.unified_diff(a, b, "parent",
+                                           f"child (mate: {mate})" if mate else "child"))

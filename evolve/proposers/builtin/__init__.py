@@ -25,10 +25,14 @@ offered only where the names they read are bound)
                   max, decay); also one of grow_cmaes's structural steps, which tunes the c
   block_swap      a compound scalar sub-expression replaced by such a T
 
-Crossovers with an inspiration (crossover.py; the child records the mate)
+Crossovers with a mate (crossover.py): an inspiration from the archive (the child records it)
+or, with `seed_mates` (default), one of the problem's packaged seeds (named in the child's diff)
   xo_function     a function replaced by the mate's same-named one
   xo_statement    the right-hand side of a statement with the same role in the mate
   xo_subtree      a value expression replaced by a mate's expression of the same kind
+  xo_append       a mate's update of a value the parent computes (v *= e, v += e, v = f(v)), with
+                  the mate's assignments it reads, inserted after the parent's last assignment
+                  of that value (a whole term of another rule, e.g. MDDC's long-job factor)
 
 Constant tuning (lifting.py lifts the literals into a vector; tuner.py asks the engine to run
 tuning.py's CMA-ES in one sandboxed child on the cheap stage, budgeted in evaluations, no clock)

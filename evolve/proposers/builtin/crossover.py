@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import ast
+import copy
 from collections.abc import Callable
 
 import numpy as np
 
 from evolve.proposers.builtin.astnames import BUILTINS, free_names
-from evolve.proposers.builtin.scope import BlockFacts, Site
-from evolve.proposers.builtin.source import BlockSource, Edit
+from evolve.proposers.builtin.scope import BlockFacts, FuncFacts, Site
+from evolve.proposers.builtin.source import BlockSource, Edit, end_position
 
 
 def _scalarish(kind: str | None) -> str:
@@ -54,6 +55,7 @@ class Crossover:
             "xo_function": self.xo_function,
             "xo_statement": self.xo_statement,
             "xo_subtree": self.xo_subtree,
+            "xo_append": self.xo_append,
         }
 
     def pick(self, items: list):
@@ -123,6 +125,61 @@ class Crossover:
         donor = ast.unparse(self.pick(donors).node)
         return [self.src.expr_edit(site.node, self.nonzero(site, donor))]
 
+    # ---- appended updates -----------------------------------------------------------------
+    def xo_append(self) -> list[Edit] | None:
+        """A mate's later update of a value the parent computes (`v *= e`, `v += e`, `v = f(v)`),
+        with the mate's assignments it reads, inserted after the parent's last assignment of v
+        (how a term of another rule, e.g. a multiplicative factor, joins this one whole)."""
+        mine = {id(s.node): s for s in self.facts.values}
+        theirs = {id(s.node): s for s in self.mate_facts.values}
+        options = []
+        for f in self.facts.funcs:
+            g = self.mate_facts.func(f.name)
+            if g is None:
+                continue
+            updates = [(k, u, mbody) for mbody in _bodies(self.mate, g)
+                       for k, u in enumerate(mbody) if _updates(u)]
+            for body in _bodies(self.src, f):
+                last = {x: i for i, st in enumerate(body) if (x := _assigned(st))}
+                for x, i in last.items():
+                    st = body[i]
+                    site = mine.get(id(getattr(st, "value", None)))
+                    if site is None or f.kinds.get(x) != "f" or x in f.tainted or \
+                            not self.src.alone_on_lines(st):
+                        continue
+                    bound = site.avail | {x} | self.facts.globals | BUILTINS
+                    own = {n: ast.unparse(b.value) for b in body[:i + 1]
+                           if isinstance(b, ast.Assign) and (n := _assigned(b))}
+                    for k, u, mbody in updates:
+                        us = theirs.get(id(getattr(u, "value", None)))
+                        if _assigned(u) != x or us is None or us.kind != "f":
+                            continue
+                        chain = _helpers(mbody[:k], free_names(us.node), bound, own, theirs, x)
+                        if chain is not None:
+                            options.append((st, f, [*chain, u]))
+        if not options:
+            return None
+        st, f, stmts = self.pick(options)
+        # helpers named like anything in the parent program (the fixed code around the block
+        # included) get a new name
+        taken = free_names(self.src.module) | set(f.kinds) | self.facts.globals | BUILTINS
+        fresh: dict[str, str] = {}
+        for h in stmts[:-1]:
+            name = _assigned(h) or ""
+            if name in taken:
+                k = 2
+                while f"{name}_{k}" in taken:
+                    k += 1
+                fresh[name] = f"{name}_{k}"
+                taken.add(fresh[name])
+        a, b = self.src.line_span(st.lineno, end_position(st)[0])
+        line = self.src.text[a:b]
+        indent = line[: len(line) - len(line.lstrip())]
+        text = "".join(f"{indent}{ast.unparse(_renamed(h, fresh))}\n" for h in stmts)
+        if not self.src.text[a:b].endswith("\n"):
+            text = "\n" + text
+        return [Edit(b, b, text)]
+
     def nonzero(self, site: Site, text: str) -> str:
         """A donor landing in a divisor is kept away from zero (see ExprGen.nonzero)."""
         if not site.divisor:
@@ -130,6 +187,81 @@ class Crossover:
         if site.kind in ("A", "M"):
             return f"{self.facts.np}.abs({text}) + 1e-9" if self.facts.np else text
         return f"abs({text}) + 1e-9"
+
+
+def _bodies(src: BlockSource, f: FuncFacts) -> list[list[ast.stmt]]:
+    """Every statement list of a function of the block (of the block's own code for None):
+    its body and the bodies of the loops and branches in it, outermost first."""
+    top = f.node.body if f.node is not None else \
+        [s for s in src.tree.body if not isinstance(s, ast.FunctionDef)]
+    out, todo = [], [top]
+    while todo:
+        body = todo.pop(0)
+        out.append(body)
+        for st in body:
+            if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                continue
+            for name in ("body", "orelse", "finalbody"):
+                inner = getattr(st, name, None)
+                if isinstance(inner, list) and inner and isinstance(inner[0], ast.stmt):
+                    todo.append(inner)
+    return out
+
+
+def _assigned(st: ast.stmt) -> str | None:
+    """The one plain name a statement assigns (`x = e`, `x op= e`), else None."""
+    if isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name):
+        return st.targets[0].id
+    if isinstance(st, ast.AugAssign) and isinstance(st.target, ast.Name):
+        return st.target.id
+    return None
+
+
+def _updates(st: ast.stmt) -> bool:
+    """`x op= e`, or `x = e` that reads x: the statement changes x rather than defining it."""
+    name = _assigned(st)
+    return isinstance(st, ast.AugAssign) or (name is not None and
+                                             name in free_names(getattr(st, "value", st)))
+
+
+def _helpers(prefix: list[ast.stmt], need: set[str], bound: set[str] | frozenset[str],
+             own: dict[str, str], sites: dict[int, Site], keep: str) -> list[ast.stmt] | None:
+    """The plain scalar assignments of `prefix` that define the names in `need` (and, in turn,
+    the names those read), in order; None when a name is neither defined there nor bound in the
+    parent. A mate's definition is taken along unless the parent's own (`own`: name -> value
+    text, from the same statement list) is the same text: the update keeps its meaning. The
+    updated value itself (`keep`) is always the parent's."""
+    picked: dict[int, ast.stmt] = {}
+    todo = [(n, len(prefix)) for n in sorted(need)]
+    while todo:
+        name, before = todo.pop()
+        if name == keep:
+            continue
+        i = next((j for j in range(before - 1, -1, -1) if _assigned(prefix[j]) == name), None)
+        st = prefix[i] if i is not None else None
+        site = sites.get(id(getattr(st, "value", None)))
+        if st is None or own.get(name) == ast.unparse(getattr(st, "value", st)):
+            if name in bound:
+                continue
+            return None
+        if not isinstance(st, ast.Assign) or _updates(st) or site is None or \
+                site.kind not in ("f", "i"):
+            return None
+        if i is not None and i not in picked:
+            picked[i] = st
+            todo += [(n, i) for n in sorted(free_names(st.value) - {name})]
+    return [picked[i] for i in sorted(picked)]
+
+
+def _renamed(st: ast.stmt, fresh: dict[str, str]) -> ast.stmt:
+    """A copy of the statement with names renamed by `fresh`."""
+    if not fresh:
+        return st
+    out = copy.deepcopy(st)
+    for n in ast.walk(out):
+        if isinstance(n, ast.Name) and n.id in fresh:
+            n.id = fresh[n.id]
+    return out
 
 
 def _first_line(fn: ast.FunctionDef) -> int:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import copy
 import functools
 import logging
-from typing import Any
+from typing import Any, NamedTuple
 
 from evolve.program import CandidateError, code_hash
 from evolve.proposers.base import (
     ProblemInfo,
-    ProgramView,
     Proposal,
     ProposalContext,
     Proposer,
@@ -36,14 +35,15 @@ GROW = "grow_cmaes"  # one structural mutation, then tune the literals of the re
 GROWERS = ("expr_wrap", "feature_add", "expr_replace", "op_swap", "block_grow")
 MUTATIONS = ("const_perturb", "op_swap", "cmp_swap", "expr_replace", "expr_wrap",
              "stmt_delete", "stmt_duplicate", "feature_add", *GROWTH_OPS)
-CROSSOVERS = ("xo_function", "xo_statement", "xo_subtree")
+CROSSOVERS = ("xo_function", "xo_statement", "xo_subtree", "xo_append")
 PLAIN = ("const_perturb", "expr_wrap", "expr_replace")  # fallback when no configured arm applies
 
 DEFAULTS: dict[str, Any] = {
     "operators": {  # prior weight per operator; 0 switches one off
         "const_perturb": 1.0, "op_swap": 0.5, "cmp_swap": 0.3, "expr_replace": 1.0,
         "expr_wrap": 1.0, "stmt_delete": 0.2, "stmt_duplicate": 0.2, "feature_add": 0.5,
-        "xo_function": 0.3, "xo_statement": 0.5, "xo_subtree": 0.5, "cmaes": 0.5,
+        "xo_function": 0.3, "xo_statement": 0.5, "xo_subtree": 0.5, "xo_append": 0.5,
+        "cmaes": 0.5,
         "grow_cmaes": 0.5, "block_grow": 1.0, "block_swap": 0.5,
     },
     "bandit": {"window": 200, "prior_n": 4.0, "floor": 0.1},
@@ -55,6 +55,7 @@ DEFAULTS: dict[str, Any] = {
     "key_bias": 3.0,
     "max_attempts": 16,
     "seed_blocks": True,  # the problem's seeds (seeds/<problem>/*.py) give building blocks
+    "seed_mates": True,  # ... and are crossover mates beside the archive's inspirations
     "elite_blocks": 3,  # the best N programs of the history add their sub-expressions as blocks
     "novelty": True,  # reject children equal to a known program up to algebra (novelty.py)
     "probe": False,  # ... and children whose outputs equal the parent's on the gate set (probe.py)
@@ -85,6 +86,15 @@ def _parse(code: str, entry: str = "") -> tuple[BlockSource, BlockFacts] | None:
     except (CandidateError, SyntaxError, ValueError):
         return None
     return src, analyze(src.tree, src.module, src.block_line, entry)
+
+
+class Mate(NamedTuple):
+    """A crossover mate: an archived program (id) or a packaged seed (id None)."""
+
+    id: int | None
+    origin: str  # named in the child's diff header
+    src: BlockSource
+    facts: BlockFacts
 
 
 class BuiltinProposer(Proposer):
@@ -157,7 +167,7 @@ class BuiltinProposer(Proposer):
             mate = mates[int(rng.integers(len(mates)))] if op in CROSSOVERS else None
             try:
                 if mate is not None:
-                    xo = Crossover(src, facts, mate[1], mate[2], rng)
+                    xo = Crossover(src, facts, mate.src, mate.facts, rng)
                     edits = xo.ops[op]()
                 else:
                     edits = ops[op]()
@@ -174,8 +184,9 @@ class BuiltinProposer(Proposer):
                 if why is None:
                     kind = "crossover" if mate is not None else "mutation"
                     return Proposal(child, kind, operator=op,
-                                    diff=unified_diff(ctx.parent.code, child),
-                                    mates=[mate[0].id] if mate is not None else [])
+                                    diff=unified_diff(ctx.parent.code, child,
+                                                      mate.origin if mate else None),
+                                    mates=[mate.id] if mate and mate.id is not None else [])
                 last = f"{op}: {why}"
             fails[op] = fails.get(op, 0) + 1
             if fails[op] >= 3:
@@ -183,14 +194,20 @@ class BuiltinProposer(Proposer):
         return Proposal(None, "mutation", failure="diff_failed", error=last)
 
     # ---- helpers --------------------------------------------------------------------------
-    def _mates(self, ctx: ProposalContext) -> list[tuple[ProgramView, BlockSource, BlockFacts]]:
+    def _mates(self, ctx: ProposalContext) -> list[Mate]:
+        """The inspirations, then (`seed_mates`) the problem's packaged seeds, parsed."""
         out = []
         for p in ctx.inspirations:
             if p.id == ctx.parent.id or p.code == ctx.parent.code:
                 continue
             parsed = _parse(p.code, self.problem.entry)
             if parsed is not None:
-                out.append((p, *parsed))
+                out.append(Mate(p.id, f"program {p.id}", *parsed))
+        if self.cfg["seed_mates"]:
+            for origin, code in seed_codes(self.problem.name):
+                parsed = _parse(code, self.problem.entry) if code != ctx.parent.code else None
+                if parsed is not None:
+                    out.append(Mate(None, origin, *parsed))
         return out
 
     def _seen(self, ctx: ProposalContext) -> set[str]:
