@@ -151,7 +151,7 @@ def test_splits_gate_and_metrics(problem):
     train = problem.instance_sets("train")
     # one set per size, every size the test covers (a split's score is the mean over its sets)
     assert [s.name for s in train] == [f"train_n{n}" for n in (20, 50, 100, 200, 500)]
-    assert [s.size for s in train] == [800, 300, 100, 60, 40]
+    assert [s.size for s in train] == [800, 300, 400, 200, 80]
     val = problem.instance_sets("validation")
     assert [s.name for s in val] == [f"validation_n{n}" for n in (20, 100, 200, 500)]
     assert all(set(s.data.sizes) == {int(s.name[7:])} for s in train)

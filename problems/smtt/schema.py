@@ -46,9 +46,9 @@ class SmttSchema(ProblemBase):
     weighted: bool = False  # 1||sum w_j T_j: candidates are schedule(p, d, w), tests = OR-Library
     # every size the test covers; weighted runs keep n <= 100 (splits.DEFAULT_PARAMS_WEIGHTED)
     train: Split = field(default_factory=lambda: Split([20, 50, 100, 200, 500], 3, 1,
-                                                       [40, 15, 5, 3, 2]))
+                                                       [40, 15, 20, 10, 4]))
     validation: Split = field(default_factory=lambda: Split([20, 100, 200, 500], 2, 2,
-                                                            [40, 5, 3, 2]))
+                                                            [40, 40, 20, 8]))
     rdd: list[float] = items(lambda: [0.2, 0.4, 0.6, 0.8, 1.0], nonempty=True, ge=0, le=2)
     tf: list[float] = items(lambda: [0.2, 0.4, 0.6, 0.8], nonempty=True, ge=0, le=1)
     gate_instances: int = num(20, ge=0)  # smallest train instances run first (0: no gate)
