@@ -114,6 +114,7 @@ class BuiltinProposer(Proposer):
         self.novelty = NoveltyFilter() if self.cfg["novelty"] else None
         self.tuner = Tuner(self.cfg["tune"], problem_info.entry)
         self._seed_blocks: BlockLibrary | None = None
+        self._seed_codes: list[tuple[str, str]] | None = None
         self._digests: dict[str, str | None] = {}  # code hash -> probe digest (pure function)
 
     # ---- the proposal ---------------------------------------------------------------------
@@ -204,7 +205,7 @@ class BuiltinProposer(Proposer):
             if parsed is not None:
                 out.append(Mate(p.id, f"program {p.id}", *parsed))
         if self.cfg["seed_mates"]:
-            for origin, code in seed_codes(self.problem.name):
+            for origin, code in self._seeds():
                 parsed = _parse(code, self.problem.entry) if code != ctx.parent.code else None
                 if parsed is not None:
                     out.append(Mate(None, origin, *parsed))
@@ -243,10 +244,16 @@ class BuiltinProposer(Proposer):
         a, b = (self._digests.get(k) for k in keys)
         return a is not None and a == b
 
+    def _seeds(self) -> list[tuple[str, str]]:
+        """(origin, code) of the problem's packaged seeds, read once per proposer."""
+        if self._seed_codes is None:
+            self._seed_codes = seed_codes(self.problem.name)
+        return self._seed_codes
+
     def _library(self, ctx: ProposalContext) -> BlockLibrary:
         """Blocks of the problem's seeds, then of the history's best `elite_blocks` programs."""
         if self._seed_blocks is None:
-            codes = seed_codes(self.problem.name) if self.cfg["seed_blocks"] else []
+            codes = self._seeds() if self.cfg["seed_blocks"] else []
             self._seed_blocks = BlockLibrary.from_codes(
                 codes, lambda c: _parse(c, self.problem.entry))
         k = int(self.cfg["elite_blocks"])
