@@ -130,6 +130,7 @@ def test_shipped_splits_are_reproducible():
         assert shipped.fingerprint() == entry["fingerprint"] and shipped.m == entry["instances"]
         if not prm["weighted"]:  # Lawler proves all but a few n = 500 (memo budget: ILS)
             assert entry["exact_refs"] >= 0.98 * inst.m
+            assert set(shipped.sizes[~shipped.ref_exact].tolist()) <= {500}, entry["file"]
     assert split_params("train", DEFAULT_PARAMS["train"], False, generator.RDD_GRID,
                         generator.TF_GRID) == manifest[0]["params"]
     assert split_params("validation", DEFAULT_PARAMS["validation"], False, generator.RDD_GRID,
