@@ -133,6 +133,7 @@ class Operators:
     stmt_delete: float = num(0.2, ge=0)  # an assignment in a loop body removed
     stmt_duplicate: float = num(0.2, ge=0)  # an accumulating statement in a loop body repeated
     feature_add: float = num(0.5, ge=0)  # np.mean/max/min/sum/std of an input, used at a site
+    update_gate: float = num(0.5, ge=0)  # an update's effect (v *= e) weighted by a size ramp
     xo_function: float = num(0.3, ge=0)  # crossover: a whole function from an inspiration
     xo_statement: float = num(0.5, ge=0)  # crossover: the right-hand side of a matching statement
     xo_subtree: float = num(0.5, ge=0)  # crossover: any compatible sub-expression
@@ -185,6 +186,7 @@ class Builtin:
     max_attempts: int = num(16, gt=0)  # operator applications tried before diff_failed
     seed_blocks: bool = True  # building blocks mined from the problem's seeds (seeds/<problem>/)
     seed_mates: bool = True  # the problem's seeds are crossover mates beside the inspirations
+    gate_prob: float = num(0.5, ge=0, le=1)  # xo_append weights the update by a size ramp
     elite_blocks: int = num(3, ge=0)  # blocks also mined from the N best programs of the history
     novelty: bool = True  # reject a child equal to a known program up to algebra, unevaluated
     probe: bool = False  # ... or whose outputs equal its parent's on the gate set (Python run)

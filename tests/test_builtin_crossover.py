@@ -18,10 +18,11 @@ MDD_MATE = MDD.replace("v = max(d[j], t + p[j])", "v = max(d[j] - 0.5 * p[j], t 
              "            v *= 1.0 + 0.1 * w\n            if v < best_v:")
 
 
-def only(*ops: str) -> BuiltinProposer:
+def only(*ops: str, gate_prob: float = 0.0) -> BuiltinProposer:
     weights = {k: 0.0 for k in DEFAULTS["operators"]}
     weights.update({op: 1.0 for op in ops})
-    return BuiltinProposer({"builtin": {"operators": weights}}, info(PROBLEM))
+    cfg = {"operators": weights, "gate_prob": gate_prob}
+    return BuiltinProposer({"builtin": cfg}, info(PROBLEM))
 
 
 @pytest.mark.parametrize("op", CROSSOVERS)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -85,7 +87,7 @@ def test_seeds_are_mates_so_mdd_can_take_mddcs_long_job_factor(problem):
     multiplicative factor (with the `m` it reads), the child compiles, the diff names the seed."""
     weights = {k: 0.0 for k in DEFAULTS["operators"]}
     weights["xo_append"] = 1.0
-    bp = BuiltinProposer({"builtin": {"operators": weights}}, info(problem))
+    bp = BuiltinProposer({"builtin": {"operators": weights, "gate_prob": 0.0}}, info(problem))
     children = [propose(bp, context(view(1, seed(problem, "mdd")), s, problem)) for s in range(8)]
     factor = [c for c in children if c.code and "v *= 1.0 + m * m / (1.0 + m * m)" in c.code]
     assert factor, [c.error for c in children]
@@ -96,3 +98,21 @@ def test_seeds_are_mates_so_mdd_can_take_mddcs_long_job_factor(problem):
     assert r.status == "ok" and not r.compile_fallback
     off = BuiltinProposer({"builtin": {"operators": weights, "seed_mates": False}}, info(problem))
     assert propose(off, context(view(1, seed(problem, "mdd")), 0, problem)).proposer != "crossover"
+
+
+def test_gated_transplant_weights_mddcs_factor_by_the_instance_size(problem):
+    """With gate_prob=1 the factor MDD takes from MDDC acts through a ramp in a size (`n` or
+    `n_left`, never a loop counter or a job id), and the child still compiles with numba."""
+    weights = {k: 0.0 for k in DEFAULTS["operators"]}
+    weights["xo_append"] = 1.0
+    bp = BuiltinProposer({"builtin": {"operators": weights, "gate_prob": 1.0}}, info(problem))
+    children = [propose(bp, context(view(1, seed(problem, "mdd")), s, problem)) for s in range(8)]
+    gated = [c for c in children if c.code and "* (m * m / (1.0 + m * m))" in c.code]
+    assert gated, [c.error for c in children]
+    for c in gated:
+        line = next(ln.strip() for ln in c.code.splitlines() if "* (m * m" in ln)
+        assert re.fullmatch(r"v \*= 1\.0 \+ (min\((n|n_left) / [0-9.]+, 1\.0\)|"
+                            r"max\(1\.0 - (n|n_left) / [0-9.]+, 0\.0\)) \* \(m \* m / "
+                            r"\(1\.0 \+ m \* m\)\)", line), line
+    r = evaluate_in_process(problem, gated[0].code, "train", sets=problem.gate_sets())
+    assert r.status == "ok" and not r.compile_fallback

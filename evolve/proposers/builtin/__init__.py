@@ -16,6 +16,9 @@ Mutations (mutation.py; new expressions come from exprgen.py, over the names in 
   stmt_delete     a value assignment in a loop body removed
   stmt_duplicate  an accumulating statement in a loop body repeated
   feature_add     a new input feature (mean/max/min/sum/std of an input array) used at a site
+  update_gate     an update's effect (v *= e, v += e, v = f(v)) weighted by a ramp in a size
+                  bound there, min(n / c, 1) or max(1 - n / c, 0) (gating.py): a term that pays
+                  on large inputs and costs on small ones acts where it pays
 
 Grammar-guided growth (grow.py) with typed building blocks (blocks.py: the scalar sub-expressions
 of the problem's seeds under seeds/<problem>/ and of the history's `elite_blocks` best programs,
@@ -32,7 +35,8 @@ or, with `seed_mates` (default), one of the problem's packaged seeds (named in t
   xo_subtree      a value expression replaced by a mate's expression of the same kind
   xo_append       a mate's update of a value the parent computes (v *= e, v += e, v = f(v)), with
                   the mate's assignments it reads, inserted after the parent's last assignment
-                  of that value (a whole term of another rule, e.g. MDDC's long-job factor)
+                  of that value (a whole term of another rule, e.g. MDDC's long-job factor);
+                  with `gate_prob` (default 0.5) the update arrives gated as by update_gate
 
 Constant tuning (lifting.py lifts the literals into a vector; tuner.py asks the engine to run
 tuning.py's CMA-ES in one sandboxed child on the cheap stage, budgeted in evaluations, no clock)

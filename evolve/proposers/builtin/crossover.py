@@ -9,8 +9,10 @@ from collections.abc import Callable
 import numpy as np
 
 from evolve.proposers.builtin.astnames import BUILTINS, free_names
-from evolve.proposers.builtin.scope import BlockFacts, FuncFacts, Site
+from evolve.proposers.builtin.gating import random_gate, sizes
+from evolve.proposers.builtin.scope import BlockFacts, Site
 from evolve.proposers.builtin.source import BlockSource, Edit, end_position
+from evolve.proposers.builtin.statements import assigned, bodies, is_update
 
 
 def _scalarish(kind: str | None) -> str:
@@ -47,10 +49,11 @@ class Crossover:
     """Applies one named crossover operator (parent <- mate), drawing from `rng` only."""
 
     def __init__(self, src: BlockSource, facts: BlockFacts, mate: BlockSource,
-                 mate_facts: BlockFacts, rng: np.random.Generator):
+                 mate_facts: BlockFacts, rng: np.random.Generator, gate_prob: float = 0.0):
         self.src, self.facts = src, facts
         self.mate, self.mate_facts = mate, mate_facts
         self.rng = rng
+        self.gate_prob = gate_prob  # xo_append: chance that the update is gated (gating.py)
         self.ops: dict[str, Callable[[], list[Edit] | None]] = {
             "xo_function": self.xo_function,
             "xo_statement": self.xo_statement,
@@ -129,7 +132,9 @@ class Crossover:
     def xo_append(self) -> list[Edit] | None:
         """A mate's later update of a value the parent computes (`v *= e`, `v += e`, `v = f(v)`),
         with the mate's assignments it reads, inserted after the parent's last assignment of v
-        (how a term of another rule, e.g. a multiplicative factor, joins this one whole)."""
+        (how a term of another rule, e.g. a multiplicative factor, joins this one whole); with
+        `gate_prob` its effect weighted by a ramp in a size (gating.py), so that it can act on
+        large inputs only, or on small ones."""
         mine = {id(s.node): s for s in self.facts.values}
         theirs = {id(s.node): s for s in self.mate_facts.values}
         options = []
@@ -137,10 +142,10 @@ class Crossover:
             g = self.mate_facts.func(f.name)
             if g is None:
                 continue
-            updates = [(k, u, mbody) for mbody in _bodies(self.mate, g)
-                       for k, u in enumerate(mbody) if _updates(u)]
-            for body in _bodies(self.src, f):
-                last = {x: i for i, st in enumerate(body) if (x := _assigned(st))}
+            updates = [(k, u, mbody) for mbody in bodies(self.mate, g)
+                       for k, u in enumerate(mbody) if is_update(u)]
+            for body in bodies(self.src, f):
+                last = {x: i for i, st in enumerate(body) if (x := assigned(st))}
                 for x, i in last.items():
                     st = body[i]
                     site = mine.get(id(getattr(st, "value", None)))
@@ -149,23 +154,25 @@ class Crossover:
                         continue
                     bound = site.avail | {x} | self.facts.globals | BUILTINS
                     own = {n: ast.unparse(b.value) for b in body[:i + 1]
-                           if isinstance(b, ast.Assign) and (n := _assigned(b))}
+                           if isinstance(b, ast.Assign) and (n := assigned(b))}
                     for k, u, mbody in updates:
                         us = theirs.get(id(getattr(u, "value", None)))
-                        if _assigned(u) != x or us is None or us.kind != "f":
+                        if assigned(u) != x or us is None or us.kind != "f":
                             continue
                         chain = _helpers(mbody[:k], free_names(us.node), bound, own, theirs, x)
                         if chain is not None:
-                            options.append((st, f, [*chain, u]))
+                            options.append((st, f, site, [*chain, u]))
         if not options:
             return None
-        st, f, stmts = self.pick(options)
+        st, f, site, stmts = self.pick(options)
+        if self.gate_prob and self.rng.random() < self.gate_prob:  # gated: see gating.py
+            stmts[-1] = random_gate(stmts[-1], sizes(f, site.avail), self.rng) or stmts[-1]
         # helpers named like anything in the parent program (the fixed code around the block
         # included) get a new name
         taken = free_names(self.src.module) | set(f.kinds) | self.facts.globals | BUILTINS
         fresh: dict[str, str] = {}
         for h in stmts[:-1]:
-            name = _assigned(h) or ""
+            name = assigned(h) or ""
             if name in taken:
                 k = 2
                 while f"{name}_{k}" in taken:
@@ -189,41 +196,6 @@ class Crossover:
         return f"abs({text}) + 1e-9"
 
 
-def _bodies(src: BlockSource, f: FuncFacts) -> list[list[ast.stmt]]:
-    """Every statement list of a function of the block (of the block's own code for None):
-    its body and the bodies of the loops and branches in it, outermost first."""
-    top = f.node.body if f.node is not None else \
-        [s for s in src.tree.body if not isinstance(s, ast.FunctionDef)]
-    out, todo = [], [top]
-    while todo:
-        body = todo.pop(0)
-        out.append(body)
-        for st in body:
-            if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                continue
-            for name in ("body", "orelse", "finalbody"):
-                inner = getattr(st, name, None)
-                if isinstance(inner, list) and inner and isinstance(inner[0], ast.stmt):
-                    todo.append(inner)
-    return out
-
-
-def _assigned(st: ast.stmt) -> str | None:
-    """The one plain name a statement assigns (`x = e`, `x op= e`), else None."""
-    if isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name):
-        return st.targets[0].id
-    if isinstance(st, ast.AugAssign) and isinstance(st.target, ast.Name):
-        return st.target.id
-    return None
-
-
-def _updates(st: ast.stmt) -> bool:
-    """`x op= e`, or `x = e` that reads x: the statement changes x rather than defining it."""
-    name = _assigned(st)
-    return isinstance(st, ast.AugAssign) or (name is not None and
-                                             name in free_names(getattr(st, "value", st)))
-
-
 def _helpers(prefix: list[ast.stmt], need: set[str], bound: set[str] | frozenset[str],
              own: dict[str, str], sites: dict[int, Site], keep: str) -> list[ast.stmt] | None:
     """The plain scalar assignments of `prefix` that define the names in `need` (and, in turn,
@@ -237,14 +209,14 @@ def _helpers(prefix: list[ast.stmt], need: set[str], bound: set[str] | frozenset
         name, before = todo.pop()
         if name == keep:
             continue
-        i = next((j for j in range(before - 1, -1, -1) if _assigned(prefix[j]) == name), None)
+        i = next((j for j in range(before - 1, -1, -1) if assigned(prefix[j]) == name), None)
         st = prefix[i] if i is not None else None
         site = sites.get(id(getattr(st, "value", None)))
         if st is None or own.get(name) == ast.unparse(getattr(st, "value", st)):
             if name in bound:
                 continue
             return None
-        if not isinstance(st, ast.Assign) or _updates(st) or site is None or \
+        if not isinstance(st, ast.Assign) or is_update(st) or site is None or \
                 site.kind not in ("f", "i"):
             return None
         if i is not None and i not in picked:

@@ -11,6 +11,7 @@ import numpy as np
 
 from evolve.proposers.builtin.astnames import literal_value
 from evolve.proposers.builtin.exprgen import ExprGen, fmt_number
+from evolve.proposers.builtin.gating import gate_sites, update_gate
 from evolve.proposers.builtin.scope import BlockFacts, Site
 from evolve.proposers.builtin.source import BlockSource, Edit, end_position
 
@@ -45,6 +46,7 @@ class Mutator:
             "stmt_delete": self.stmt_delete,
             "stmt_duplicate": self.stmt_duplicate,
             "feature_add": self.feature_add,
+            "update_gate": lambda: update_gate(self.src, self.facts, self.rng),
         }
 
     def applicable(self, name: str) -> bool:
@@ -59,6 +61,7 @@ class Mutator:
             "stmt_delete": bool(f.loop_stmts),
             "stmt_duplicate": any(s.kind == "dup" for s in f.loop_stmts),
             "feature_add": bool(self._feature_sites()),
+            "update_gate": bool(gate_sites(self.src, self.facts)),
         }.get(name, False)
 
     def pick(self, items: list):

@@ -34,7 +34,7 @@ TUNE = "cmaes"  # tune the parent's literals (the arm and the operator its child
 GROW = "grow_cmaes"  # one structural mutation, then tune the literals of the result
 GROWERS = ("expr_wrap", "feature_add", "expr_replace", "op_swap", "block_grow")
 MUTATIONS = ("const_perturb", "op_swap", "cmp_swap", "expr_replace", "expr_wrap",
-             "stmt_delete", "stmt_duplicate", "feature_add", *GROWTH_OPS)
+             "stmt_delete", "stmt_duplicate", "feature_add", "update_gate", *GROWTH_OPS)
 CROSSOVERS = ("xo_function", "xo_statement", "xo_subtree", "xo_append")
 PLAIN = ("const_perturb", "expr_wrap", "expr_replace")  # fallback when no configured arm applies
 
@@ -42,6 +42,7 @@ DEFAULTS: dict[str, Any] = {
     "operators": {  # prior weight per operator; 0 switches one off
         "const_perturb": 1.0, "op_swap": 0.5, "cmp_swap": 0.3, "expr_replace": 1.0,
         "expr_wrap": 1.0, "stmt_delete": 0.2, "stmt_duplicate": 0.2, "feature_add": 0.5,
+        "update_gate": 0.5,
         "xo_function": 0.3, "xo_statement": 0.5, "xo_subtree": 0.5, "xo_append": 0.5,
         "cmaes": 0.5,
         "grow_cmaes": 0.5, "block_grow": 1.0, "block_swap": 0.5,
@@ -56,6 +57,7 @@ DEFAULTS: dict[str, Any] = {
     "max_attempts": 16,
     "seed_blocks": True,  # the problem's seeds (seeds/<problem>/*.py) give building blocks
     "seed_mates": True,  # ... and are crossover mates beside the archive's inspirations
+    "gate_prob": 0.5,  # how often xo_append weights the update it brings by a size ramp
     "elite_blocks": 3,  # the best N programs of the history add their sub-expressions as blocks
     "novelty": True,  # reject children equal to a known program up to algebra (novelty.py)
     "probe": False,  # ... and children whose outputs equal the parent's on the gate set (probe.py)
@@ -168,7 +170,8 @@ class BuiltinProposer(Proposer):
             mate = mates[int(rng.integers(len(mates)))] if op in CROSSOVERS else None
             try:
                 if mate is not None:
-                    xo = Crossover(src, facts, mate.src, mate.facts, rng)
+                    xo = Crossover(src, facts, mate.src, mate.facts, rng,
+                                   float(self.cfg["gate_prob"]))
                     edits = xo.ops[op]()
                 else:
                     edits = ops[op]()
