@@ -82,13 +82,18 @@ def test_tuning_recovers_atc_k_found_by_grid_search(problem):
     assert tuned >= best - 0.1, (tuned, best, grid[int(np.argmax(scores))], prop.diff)
 
 
+def mdd_children(problem, count: int = 8, **cfg) -> list:
+    """Children of the MDD seed by xo_append alone (no inspirations: the mates are the seeds)."""
+    weights = {k: 0.0 for k in DEFAULTS["operators"]}
+    weights["xo_append"] = 1.0
+    bp = BuiltinProposer({"builtin": {"operators": weights, **cfg}}, info(problem))
+    return [propose(bp, context(view(1, seed(problem, "mdd")), s, problem)) for s in range(count)]
+
+
 def test_seeds_are_mates_so_mdd_can_take_mddcs_long_job_factor(problem):
     """With no inspirations, xo_append still mates with the packaged seeds: MDD gains MDDC's
     multiplicative factor (with the `m` it reads), the child compiles, the diff names the seed."""
-    weights = {k: 0.0 for k in DEFAULTS["operators"]}
-    weights["xo_append"] = 1.0
-    bp = BuiltinProposer({"builtin": {"operators": weights, "gate_prob": 0.0}}, info(problem))
-    children = [propose(bp, context(view(1, seed(problem, "mdd")), s, problem)) for s in range(8)]
+    children = mdd_children(problem, gate_prob=0.0)
     factor = [c for c in children if c.code and "v *= 1.0 + m * m / (1.0 + m * m)" in c.code]
     assert factor, [c.error for c in children]
     c = factor[0]
@@ -96,17 +101,13 @@ def test_seeds_are_mates_so_mdd_can_take_mddcs_long_job_factor(problem):
     assert "m = min(p_j / (t + p_max), 1.0)" in c.code
     r = evaluate_in_process(problem, c.code, "train", sets=problem.gate_sets())
     assert r.status == "ok" and not r.compile_fallback
-    off = BuiltinProposer({"builtin": {"operators": weights, "seed_mates": False}}, info(problem))
-    assert propose(off, context(view(1, seed(problem, "mdd")), 0, problem)).proposer != "crossover"
+    assert mdd_children(problem, 1, seed_mates=False)[0].proposer != "crossover"
 
 
 def test_gated_transplant_weights_mddcs_factor_by_the_instance_size(problem):
     """With gate_prob=1 the factor MDD takes from MDDC acts through a ramp in a size (`n` or
     `n_left`, never a loop counter or a job id), and the child still compiles with numba."""
-    weights = {k: 0.0 for k in DEFAULTS["operators"]}
-    weights["xo_append"] = 1.0
-    bp = BuiltinProposer({"builtin": {"operators": weights, "gate_prob": 1.0}}, info(problem))
-    children = [propose(bp, context(view(1, seed(problem, "mdd")), s, problem)) for s in range(8)]
+    children = mdd_children(problem, gate_prob=1.0)
     gated = [c for c in children if c.code and "* (m * m / (1.0 + m * m))" in c.code]
     assert gated, [c.error for c in children]
     for c in gated:
