@@ -120,11 +120,12 @@ def test_generator_scheme():
 def test_shipped_splits_are_reproducible():
     """The shipped generated files are exactly what the generator makes from the manifest."""
     manifest = json.loads((Path(DATA) / "manifest.json").read_text())["generated"]
-    assert len(manifest) == 8  # today's four defaults, then the former unweighted ones
+    assert len(manifest) == 10  # today's four defaults, then the former unweighted ones
     for entry in manifest:
         prm = entry["params"]
         inst = generator.generate(prm["sizes"], counts(prm), prm["seed"], prm["weighted"],
-                                  prm["rdd"], prm["tf"])
+                                  prm["rdd"], prm["tf"],
+                                  published_sizes=prm.get("published_sizes", ()))
         assert inst.fingerprint() == entry["fingerprint"], entry["file"]
         shipped = load_jsonl(Path(DATA) / entry["file"], prm["weighted"])
         assert shipped.fingerprint() == entry["fingerprint"] and shipped.m == entry["instances"]
@@ -138,6 +139,37 @@ def test_shipped_splits_are_reproducible():
     assert split_params("train", DEFAULT_PARAMS_WEIGHTED["train"], True, generator.RDD_GRID,
                         generator.TF_GRID) == manifest[2]["params"]
     assert manifest[0]["params"]["sizes"] == [20, 50, 100, 200, 500]  # up to the largest test n
+
+
+def test_default_splits_draw_n20_like_the_published_set_and_keep_the_larger_instances():
+    """n = 20 comes from the published n = 20 generator (negative due dates in high-TF classes,
+    as in the test set); every larger instance is the one of the former (2026-12-02) file."""
+    for split in ("train", "validation"):
+        new = load_jsonl(Path(DATA) / f"{split}.jsonl.gz", False)
+        old = load_jsonl(Path(DATA) / f"{split}_2026-12-02.jsonl.gz", False)
+        small = [i for i in range(new.m) if new.sizes[i] == 20]
+        assert any((new.arrays(i)[1] < 0).any() for i in small)
+        assert not any((old.arrays(i)[1] < 0).any() for i in range(old.m))
+        assert all(bool(np.array_equal(new.arrays(i)[1], old.arrays(i)[1])) == (new.sizes[i] > 20)
+                   for i in range(new.m))
+        big = np.flatnonzero(new.sizes > 20)
+        assert np.array_equal(new.ref[big], old.ref[big])
+    assert "published_sizes" not in split_params(
+        "train", {**DEFAULT_PARAMS["train"], "sizes": [50, 100], "per_class_by_size": []}, False,
+        (0.2,), (0.2,))  # no n = 20 in the split
+    assert "published_sizes" not in split_params("train", DEFAULT_PARAMS["train"], True,
+                                                 (0.2,), (0.2,))  # weighted: OR-Library tests
+
+
+def test_a_rebuild_takes_over_the_references_of_known_instances():
+    params = split_params("train", {"sizes": [6, 8], "per_class": 2, "seed": 3}, False,
+                          (0.2,), (0.4, 0.8))
+    from evolve.problems.smtt.splits import build
+    first = build(params, {})
+    marked = first.with_refs(np.where(first.sizes == 6, 99999.0, first.ref), first.ref_exact)
+    again = build(params, {}, known=marked)
+    assert np.all(again.ref[again.sizes == 6] == 99999.0)  # taken over, not solved
+    assert np.array_equal(again.ref[again.sizes == 8], first.ref[first.sizes == 8])
 
 
 def test_per_class_by_size_needs_one_count_per_size():

@@ -61,18 +61,27 @@ def generate(
     rdd_grid: Sequence[float] = RDD_GRID,
     tf_grid: Sequence[float] = TF_GRID,
     source: str = "generated",
+    published_sizes: Sequence[int] = (),
 ) -> Instances:
     """per_class instances for every (size, RDD, TF) (a list: one count per size); order: size,
-    RDD, TF, repetition."""
+    RDD, TF, repetition. Sizes in `published_sizes` are drawn like the published n = 20 test set
+    (`published_n20`, unweighted only), from their own stream seeded by (seed, size)."""
     counts = [int(per_class)] * len(sizes) if isinstance(per_class, int) else list(per_class)
     if len(counts) != len(sizes):
         raise ValueError(f"{len(counts)} per-class counts for {len(sizes)} sizes")
+    if weighted and published_sizes:
+        raise ValueError("published_sizes: the published n = 20 set is unweighted")
     rng = np.random.default_rng(seed)
-    rows = [
-        instance(rng, int(n), float(rdd), float(tf), weighted)
-        for n, count in zip(sizes, counts)
-        for rdd in rdd_grid
-        for tf in tf_grid
-        for _ in range(count)
-    ]
+    rows = []
+    for n, count in zip(sizes, counts):
+        side = np.random.default_rng([seed, int(n)]) if n in published_sizes else None
+        for rdd in rdd_grid:
+            for tf in tf_grid:
+                for _ in range(count):
+                    # the main stream draws every instance, used or not, so that the other
+                    # sizes stay the instances they were (their optima take minutes at n = 500)
+                    row = instance(rng, int(n), float(rdd), float(tf), weighted)
+                    if side is not None:
+                        row["p"], row["d"] = published_n20(side, int(n), float(rdd), float(tf))
+                    rows.append(row)
     return from_arrays(rows, weighted, source)

@@ -15,13 +15,16 @@ from evolve.config_schema import ProblemBase
 
 @dataclass
 class Split:
-    """A generated split (Potts & Van Wassenhove): sizes, instances per (RDD, TF) class, seed."""
+    """A generated split: sizes, instances per (RDD, TF) class, seed, published-style sizes."""
 
     sizes: list[int] = items(list, nonempty=True, ge=2, le=5000)
     per_class: int = num(1, ge=1)
     seed: int = num(0, ge=0)
     # instances per class for each size (same length as sizes); empty: per_class for every size
     per_class_by_size: list[int] = items(list, ge=1)
+    # sizes drawn like the published n = 20 test set (negative due dates allowed; unweighted only;
+    # sizes the split does not have are ignored)
+    published_sizes: list[int] = items(list, ge=2, le=5000)
 
 
 @dataclass
@@ -46,9 +49,9 @@ class SmttSchema(ProblemBase):
     weighted: bool = False  # 1||sum w_j T_j: candidates are schedule(p, d, w), tests = OR-Library
     # every size the test covers; weighted runs keep n <= 100 (splits.DEFAULT_PARAMS_WEIGHTED)
     train: Split = field(default_factory=lambda: Split([20, 50, 100, 200, 500], 3, 1,
-                                                       [40, 15, 20, 10, 4]))
+                                                       [40, 15, 20, 10, 4], [20]))
     validation: Split = field(default_factory=lambda: Split([20, 100, 200, 500], 2, 2,
-                                                            [40, 40, 20, 8]))
+                                                            [40, 40, 20, 8], [20]))
     rdd: list[float] = items(lambda: [0.2, 0.4, 0.6, 0.8, 1.0], nonempty=True, ge=0, le=2)
     tf: list[float] = items(lambda: [0.2, 0.4, 0.6, 0.8], nonempty=True, ge=0, le=1)
     gate_instances: int = num(20, ge=0)  # smallest train instances run first (0: no gate)
