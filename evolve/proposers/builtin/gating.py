@@ -67,8 +67,7 @@ def gated(st: ast.stmt, weight: ast.expr) -> ast.stmt | None:
     if isinstance(st, ast.Assign) and len(st.targets) == 1 and \
             isinstance(st.targets[0], ast.Name):
         x = st.targets[0].id
-        reads = {n.id for n in ast.walk(st.value) if isinstance(n, ast.Name)}
-        if x not in reads:
+        if not is_update(st):  # a definition (`v = e` not reading v) has no effect to weigh
             return None
         delta = ast.BinOp(copy.deepcopy(st.value), ast.Sub(), ast.Name(x, ast.Load()))
         value = ast.BinOp(ast.Name(x, ast.Load()), ast.Add(), ast.BinOp(w, ast.Mult(), delta))
