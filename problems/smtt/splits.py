@@ -180,18 +180,17 @@ def build(params: dict, ref_opts: dict, jobs: int = 1,
         for i in range(inst.m):
             if (k := found.get(_instance_key(inst, i))) is not None:
                 ref[i], exact[i] = known.ref[k], known.ref_exact[k]
-    todo = [i for i in range(inst.m) if np.isnan(ref[i])]
+        inst = inst.with_refs(ref, exact)
+    todo = [i for i in range(inst.m) if not np.isfinite(ref[i])]
     log.info("smtt: %d references to compute, %d reused", len(todo), inst.m - len(todo))
+    if jobs <= 1:
+        return reference.solve(inst, ref_opts)  # solves only the references still missing
     # largest instances first, dealt round-robin: the processes finish at about the same time
     todo.sort(key=lambda i: -int(inst.sizes[i]))
-    parts = [todo[k::jobs] for k in range(max(jobs, 1))]
-    parts = [idx for idx in parts if idx]
-    if jobs <= 1:
-        solved = [reference.solve(inst.subset(idx), ref_opts) for idx in parts]
-    else:
-        with ProcessPoolExecutor(jobs) as pool:
-            solved = list(pool.map(reference.solve, [inst.subset(idx) for idx in parts],
-                                   [ref_opts] * len(parts)))
+    parts = [idx for k in range(jobs) if (idx := todo[k::jobs])]
+    with ProcessPoolExecutor(jobs) as pool:
+        solved = list(pool.map(reference.solve, [inst.subset(idx) for idx in parts],
+                               [ref_opts] * len(parts)))
     for idx, part in zip(parts, solved):
         ref[idx], exact[idx] = part.ref, part.ref_exact
     return inst.with_refs(ref, exact)
